@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { duration, formatDuration } from '../../plan/duration';
+import { compiles, type CheckKind } from './contract';
+
+const spec = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  method: z.enum(['GET', 'HEAD']).default('GET'),
+  status: z
+    .union([z.number().int(), z.array(z.number().int()).min(1)])
+    .default(200)
+    .describe('expected status code, or a list of them'),
+  bodyMatches: z.string().refine(compiles, 'must be a valid regular expression').optional(),
+  maxLatency: duration({ max: '1m' }).optional().describe('slower answers fail the check'),
+  timeout: duration({ min: '10ms', max: '5m' }).default(5000),
+});
+type Spec = z.infer<typeof spec>;
+
+export const httpCheck: CheckKind<Spec> = {
+  key: 'http',
+  description: 'An HTTP request must answer with the expected status (and body, and within a latency bound).',
+  spec,
+  describe: (s) =>
+    `${s.method} ${s.url} answers ${String(s.status)}` +
+    (s.bodyMatches ? ` matching /${s.bodyMatches}/` : '') +
+    (s.maxLatency ? ` within ${formatDuration(s.maxLatency)}` : ''),
+
+  async probe(ctx, s) {
+    const started = performance.now();
+    const signals = [AbortSignal.timeout(s.timeout), ...(ctx.signal ? [ctx.signal] : [])];
+    let response: Response;
+    let body: string;
+    try {
+      response = await fetch(s.url, { method: s.method, signal: AbortSignal.any(signals), redirect: 'manual' });
+      body = await response.text();
+    } catch (error) {
+      const reason =
+        error instanceof Error && error.name === 'TimeoutError'
+          ? `no answer within ${formatDuration(s.timeout)}`
+          : error instanceof Error
+            ? ((error.cause as Error | undefined)?.message ?? error.message)
+            : String(error);
+      return { ok: false, detail: `${s.method} ${s.url}: ${reason}` };
+    }
+    const latency = Math.round(performance.now() - started);
+    const wanted = Array.isArray(s.status) ? s.status : [s.status];
+    if (!wanted.includes(response.status)) {
+      return { ok: false, value: latency, detail: `status ${response.status}, expected ${wanted.join(' or ')}` };
+    }
+    if (s.bodyMatches !== undefined && !new RegExp(s.bodyMatches).test(body)) {
+      return { ok: false, value: latency, detail: `body does not match /${s.bodyMatches}/: ${body.slice(0, 120)}` };
+    }
+    if (s.maxLatency !== undefined && latency > s.maxLatency) {
+      return { ok: false, value: latency, detail: `answered in ${latency} ms, over ${formatDuration(s.maxLatency)}` };
+    }
+    return { ok: true, value: latency, detail: `status ${response.status} in ${latency} ms` };
+  },
+};

@@ -1,0 +1,41 @@
+import type { ProbeSpec } from '../../plan/schema';
+import type { CheckResult } from '../../workflows/definitions';
+import type { CheckContext, CheckKind } from './contract';
+import { checkKeys, checkKinds } from './registry';
+
+function probeOf(check: ProbeSpec): { kind: CheckKind<unknown>; spec: unknown } {
+  for (const key of checkKeys) {
+    const spec = check[key];
+    if (spec !== undefined) return { kind: checkKinds[key] as CheckKind<unknown>, spec };
+  }
+  throw new Error(`check ${check.name} has no probe`);
+}
+
+export function describeProbe(check: ProbeSpec): string {
+  const { kind, spec } = probeOf(check);
+  const words = kind.describe(spec);
+  return check.expect === 'fail' ? `expected to fail: ${words}` : words;
+}
+
+/** Runs one check and judges it against the plan's expectation. A probe that throws has failed. */
+export async function evaluate(ctx: CheckContext, check: ProbeSpec): Promise<CheckResult> {
+  const { kind, spec } = probeOf(check);
+  let ok: boolean;
+  let detail: string;
+  let value: number | undefined;
+  try {
+    ({ ok, detail, value } = await kind.probe(ctx, spec));
+  } catch (error) {
+    ok = false;
+    detail = error instanceof Error ? error.message : String(error);
+  }
+  const holds = ok === (check.expect === 'pass');
+  return {
+    name: check.name,
+    holds,
+    expect: check.expect,
+    detail,
+    ...(value === undefined ? {} : { value }),
+    at: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,16 @@
+import type { Logger } from 'pino';
+import type { Target } from '../plan/targets';
+import type { Executor } from './executors/executor';
+
+/** What activities need from the outside world; the worker builds it from its configuration, tests from real servers. */
+export interface ActivityDeps {
+  /** The executor that acts on a target (local now; SSH and Kubernetes later). */
+  executorFor(target: Target): Executor;
+  /** The executor that runs checks (probes run from the worker). */
+  readonly checkExecutor: Executor;
+  /** The worker's allow-list: may plans act on the worker's own machine? */
+  readonly allowLocalTargets: boolean;
+  /** Processes no fault may touch. */
+  readonly protectedPids: readonly number[];
+  readonly log: Logger;
+}

@@ -1,0 +1,53 @@
+/** The result of one command; a non-zero exit is a result, not an error. */
+export interface CommandResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  /** Kill the command (SIGKILL) after this long. */
+  readonly timeoutMs?: number;
+  readonly cwd?: string;
+}
+
+export interface DetachedOptions {
+  readonly cwd: string;
+  /** Where the detached process's stdout and stderr go. */
+  readonly logPath: string;
+}
+
+/**
+ * Runs commands on one host. Commands are argv arrays; an executor that has to go through a shell quotes
+ * each argument at its own boundary, so fault modules never build command strings.
+ */
+export interface Executor {
+  /** The host's name as shown to users ("local", "kafka-1"). */
+  readonly host: string;
+  run(argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
+  /** Starts a process that outlives the executor and the worker; returns its pid. */
+  startDetached(argv: readonly string[], options: DetachedOptions): Promise<number>;
+  /** Whether a TCP connection to the port succeeds, as seen from the host. */
+  tcpReachable(host: string, port: number, timeoutMs: number): Promise<boolean>;
+  /** Writes a small file (a pidfile) without going through a shell. */
+  writeFile(path: string, content: string): Promise<void>;
+}
+
+/** Raised when a command cannot be run at all (missing binary, host unreachable). */
+export class ExecutorError extends Error {
+  override readonly name = 'ExecutorError';
+}
+
+/** Runs a command and throws with its output when it does not exit 0. */
+export async function runChecked(
+  exec: Executor,
+  argv: readonly string[],
+  options?: RunOptions,
+): Promise<CommandResult> {
+  const result = await exec.run(argv, options);
+  if (result.exitCode !== 0) {
+    const output = (result.stderr || result.stdout).trim().slice(0, 500);
+    throw new ExecutorError(`${argv.join(' ')} on ${exec.host} exited ${result.exitCode}: ${output}`);
+  }
+  return result;
+}

@@ -1,0 +1,81 @@
+import { execFile, spawn } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { ExecutorError, type CommandResult, type DetachedOptions, type Executor, type RunOptions } from './executor';
+
+const defaultTimeoutMs = 30_000;
+
+/** Runs commands on the worker's own machine with execFile: argv only, no shell anywhere. */
+export class LocalExecutor implements Executor {
+  readonly host = 'local';
+
+  run(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    const [file, ...args] = argv;
+    if (file === undefined) return Promise.reject(new ExecutorError('empty command'));
+    return new Promise((resolve, reject) => {
+      execFile(
+        file,
+        args,
+        {
+          timeout: options.timeoutMs ?? defaultTimeoutMs,
+          killSignal: 'SIGKILL',
+          maxBuffer: 16 * 1024 * 1024,
+          cwd: options.cwd,
+          encoding: 'utf8',
+        },
+        (error, stdout, stderr) => {
+          if (error === null) return resolve({ exitCode: 0, stdout, stderr });
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') {
+            return reject(new ExecutorError(`command "${file}" is not installed on host ${this.host}`));
+          }
+          if (error.killed) {
+            const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+            return reject(new ExecutorError(`${argv.join(' ')} on ${this.host} timed out after ${timeoutMs} ms`));
+          }
+          if (typeof code === 'number') return resolve({ exitCode: code, stdout, stderr });
+          reject(new ExecutorError(`${argv.join(' ')} on ${this.host} failed: ${error.message}`));
+        },
+      );
+    });
+  }
+
+  startDetached(argv: readonly string[], options: DetachedOptions): Promise<number> {
+    const [file, ...args] = argv;
+    if (file === undefined) return Promise.reject(new ExecutorError('empty command'));
+    const log = openSync(options.logPath, 'a');
+    try {
+      // detached + unref: the process gets its own session and survives the worker being killed.
+      const child = spawn(file, args, { cwd: options.cwd, detached: true, stdio: ['ignore', log, log] });
+      return new Promise((resolve, reject) => {
+        child.once('error', (error) =>
+          reject(new ExecutorError(`could not start ${file} on ${this.host}: ${error.message}`)),
+        );
+        child.once('spawn', () => {
+          child.unref();
+          resolve(child.pid ?? -1);
+        });
+      });
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  tcpReachable(host: string, port: number, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = new Socket();
+      const done = (reachable: boolean) => {
+        socket.destroy();
+        resolve(reachable);
+      };
+      socket.setTimeout(timeoutMs, () => done(false));
+      socket.once('error', () => done(false));
+      socket.connect(port, host, () => done(true));
+    });
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    await writeFile(path, content);
+  }
+}

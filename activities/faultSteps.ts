@@ -1,0 +1,82 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { Context } from '@temporalio/activity';
+import type { FaultActivityInput, RollbackResult, SavedFaultInput } from '../workflows/definitions';
+import type { ActivityDeps } from './deps';
+import { FaultUserError, type FaultContext, type FaultState } from './faults/contract';
+import { getFaultKind } from './faults/registry';
+import { withHeartbeats } from './heartbeat';
+
+function faultContext(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActivityInput): FaultContext {
+  return {
+    exec: deps.executorFor(step.target),
+    target: step.target,
+    tag,
+    protectedPids: deps.protectedPids,
+    heartbeat: (details) => ctx.heartbeat(details),
+    sleep: (ms) => ctx.sleep(ms),
+  };
+}
+
+/** A mistake in the plan is reported once, clearly, instead of being retried. */
+function asUserFailure(error: unknown): unknown {
+  if (error instanceof FaultUserError) {
+    return ApplicationFailure.create({ type: 'FaultUserError', message: error.message, nonRetryable: true });
+  }
+  return error;
+}
+
+async function step<T>(
+  deps: ActivityDeps,
+  input: FaultActivityInput,
+  body: (ctx: FaultContext) => Promise<T>,
+): Promise<T> {
+  return withHeartbeats(async (ctx) => {
+    try {
+      return await body(faultContext(deps, ctx, input));
+    } catch (error) {
+      throw asUserFailure(error);
+    }
+  });
+}
+
+export function prepareFault(deps: ActivityDeps, input: FaultActivityInput): Promise<unknown> {
+  const kind = getFaultKind(input.step.kind);
+  return step(deps, input, (ctx) => kind.prepare(ctx, input.step.params));
+}
+
+export function injectFault(deps: ActivityDeps, input: SavedFaultInput): Promise<void> {
+  const kind = getFaultKind(input.step.kind);
+  deps.log.info({ step: input.step.id, tag: input.tag }, input.step.inject);
+  return step(deps, input, (ctx) => kind.inject(ctx, input.step.params, input.saved));
+}
+
+/** Reads the real state back; throws (and so is retried a few times) while it differs from what is expected. */
+export function verifyFault(deps: ActivityDeps, input: SavedFaultInput & { expectActive: boolean }): Promise<FaultState> {
+  const kind = getFaultKind(input.step.kind);
+  return step(deps, input, async (ctx) => {
+    const state = await kind.verify(ctx, input.step.params, input.saved);
+    if (state.active !== input.expectActive) {
+      throw new Error(`${input.step.id} is ${state.active ? 'still active' : 'not active'}: ${state.detail}`);
+    }
+    return state;
+  });
+}
+
+/** Rolls back and verifies that the fault is gone; every error is retried, because rollbacks must finish. */
+export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promise<RollbackResult> {
+  const kind = getFaultKind(input.step.kind);
+  return withHeartbeats(async (ctx) => {
+    const faultCtx = faultContext(deps, ctx, input);
+    const attempt = ctx.info.attempt;
+    try {
+      await kind.rollback(faultCtx, input.step.params, input.saved);
+      const state = await kind.verify(faultCtx, input.step.params, input.saved);
+      if (state.active) throw new Error(`still active after rollback: ${state.detail}`);
+      deps.log.info({ step: input.step.id, attempt }, input.step.rollback);
+      return { attempt, detail: state.detail };
+    } catch (error) {
+      deps.log.warn({ step: input.step.id, attempt, err: error }, 'rollback attempt failed');
+      throw error instanceof Error ? new Error(`${input.step.rollback}: ${error.message}`) : error;
+    }
+  });
+}

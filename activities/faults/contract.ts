@@ -1,0 +1,50 @@
+import type { z } from 'zod';
+import type { Target, TargetKind } from '../../plan/targets';
+import type { Executor } from '../executors/executor';
+
+/** What a fault module is handed for one target. */
+export interface FaultContext {
+  readonly exec: Executor;
+  readonly target: Target;
+  /** The run's short tag: everything a fault leaves on a host carries it, so the janitor can find it. */
+  readonly tag: string;
+  /** Processes a fault must never touch (the worker itself). */
+  readonly protectedPids: readonly number[];
+  heartbeat(details?: unknown): void;
+  /** Sleeps, but rejects as soon as the activity is cancelled. */
+  sleep(ms: number): Promise<void>;
+}
+
+/** The fault's real state on the target, read back from the system. */
+export interface FaultState {
+  readonly active: boolean;
+  readonly detail: string;
+}
+
+export interface FaultDescription {
+  readonly inject: string;
+  readonly rollback: string;
+}
+
+/**
+ * One fault kind, in one file: its parameters, plain words, and four idempotent steps.
+ * `prepare` reads (and returns) what `rollback` must restore, before anything changes; the workflow records
+ * it as the rollback before `inject` runs. A rollback of something already gone succeeds.
+ */
+export interface FaultKind<Params, Saved> {
+  readonly kind: string;
+  /** What the fault does, in plain words, for `gameday schema`, docs and dry runs. */
+  readonly description: string;
+  readonly targetKinds: readonly TargetKind[];
+  readonly params: z.ZodType<Params>;
+  describe(params: Params, target: Target): FaultDescription;
+  prepare(ctx: FaultContext, params: Params): Promise<Saved>;
+  inject(ctx: FaultContext, params: Params, saved: Saved): Promise<void>;
+  verify(ctx: FaultContext, params: Params, saved: Saved): Promise<FaultState>;
+  rollback(ctx: FaultContext, params: Params, saved: Saved): Promise<void>;
+}
+
+/** A problem the plan's author must fix (no such process, bad path): retrying will not help. */
+export class FaultUserError extends Error {
+  override readonly name = 'FaultUserError';
+}

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import { duration } from '../../plan/duration';
+import { absolutePath, commandArgument, tcpPort } from '../../plan/safeValues';
+import type { Executor } from '../executors/executor';
+import { FaultUserError, type FaultContext, type FaultKind } from './contract';
+import {
+  describeSelector,
+  findProcesses,
+  exactlyOneSelector,
+  processSelectorFields,
+  readCommand,
+  readStat,
+  signal,
+  statIfSame,
+  type ProcessCommand,
+  type ProcessIdentity,
+} from './processes';
+
+const params = z
+  .strictObject({
+    ...processSelectorFields,
+    signal: z.enum(['KILL', 'TERM', 'INT', 'QUIT', 'HUP']).default('KILL').describe('signal to send'),
+    restart: z
+      .object({
+        argv: z.array(commandArgument).min(1).optional().describe('command to start instead of the recorded one'),
+        cwd: absolutePath.optional(),
+      })
+      .strict()
+      .default({})
+      .describe('how rollback starts the process again (default: its recorded command line and directory)'),
+    ready: z
+      .object({
+        tcpPort: tcpPort.optional().describe('rollback waits until this port on the host accepts connections'),
+        timeout: duration({ min: '1s', max: '10m' }).default(30_000),
+        settle: duration({ max: '1m' }).default(500).describe('how long the restarted process must stay up'),
+      })
+      .strict()
+      .default({ timeout: 30_000, settle: 500 }),
+  })
+  .refine(...exactlyOneSelector);
+type Params = z.infer<typeof params>;
+
+interface SavedProcess extends ProcessIdentity, ProcessCommand {}
+interface Saved {
+  readonly processes: readonly SavedProcess[];
+}
+
+const exitWait = { timeoutMs: 10_000, pollMs: 100 };
+
+async function waitUntilGone(ctx: FaultContext, processes: readonly ProcessIdentity[]): Promise<void> {
+  const deadline = Date.now() + exitWait.timeoutMs;
+  while (Date.now() < deadline) {
+    const alive = await Promise.all(processes.map((process) => statIfSame(ctx.exec, process)));
+    if (alive.every((stat) => stat === undefined)) return;
+    ctx.heartbeat();
+    await ctx.sleep(exitWait.pollMs);
+  }
+}
+
+async function logTail(exec: Executor, path: string): Promise<string> {
+  const result = await exec.run(['tail', '-n', '5', path]);
+  return result.stdout.trim().replace(/\s+/g, ' ').slice(0, 400);
+}
+
+async function waitUntilReady(ctx: FaultContext, p: Params, pid: number, logPath: string): Promise<void> {
+  await ctx.sleep(p.ready.settle);
+  const deadline = Date.now() + p.ready.timeout;
+  for (;;) {
+    const stat = await readStat(ctx.exec, pid);
+    if (stat === undefined || stat.state === 'Z') {
+      throw new Error(`restarted process ${pid} on ${ctx.target.name} exited; its log says: ${await logTail(ctx.exec, logPath)}`);
+    }
+    if (p.ready.tcpPort === undefined || (await ctx.exec.tcpReachable('127.0.0.1', p.ready.tcpPort, 1000))) return;
+    if (Date.now() > deadline) {
+      throw new Error(`restarted process ${pid} on ${ctx.target.name} does not accept connections on port ${p.ready.tcpPort}`);
+    }
+    ctx.heartbeat();
+    await ctx.sleep(200);
+  }
+}
+
+/** Kills processes; rollback starts them again with the command line recorded before the kill. */
+export const processKill: FaultKind<Params, Saved> = {
+  kind: 'process-kill',
+  description:
+    'Kills processes (SIGKILL by default); rollback restarts each with its recorded command line and waits until it is up.',
+  targetKinds: ['local'],
+  params,
+
+  describe: (p, target) => ({
+    inject: `kill ${describeSelector(p)} on ${target.name} (SIG${p.signal})`,
+    rollback: `restart ${describeSelector(p)} on ${target.name}${p.ready.tcpPort ? ` and wait for port ${p.ready.tcpPort}` : ''}`,
+  }),
+
+  async prepare(ctx, p) {
+    const found = await findProcesses(ctx.exec, p, ctx.protectedPids);
+    if (found.length === 0) {
+      throw new FaultUserError(`no running process for ${describeSelector(p)} on ${ctx.target.name}: is it started?`);
+    }
+    const processes: SavedProcess[] = [];
+    for (const { pid, startTime } of found) {
+      const command = await readCommand(ctx.exec, pid);
+      if (command === undefined) continue; // exited while we looked: nothing to kill, nothing to restart
+      processes.push({
+        pid,
+        startTime,
+        argv: p.restart.argv ?? command.argv,
+        cwd: p.restart.cwd ?? command.cwd,
+      });
+    }
+    return { processes };
+  },
+
+  async inject(ctx, p, saved) {
+    for (const process of saved.processes) {
+      if (await statIfSame(ctx.exec, process)) await signal(ctx.exec, process.pid, p.signal);
+    }
+    await waitUntilGone(ctx, saved.processes);
+  },
+
+  async verify(ctx, p, saved) {
+    const alive = (await Promise.all(saved.processes.map((process) => statIfSame(ctx.exec, process)))).filter(
+      (stat) => stat !== undefined,
+    );
+    const running = await findProcesses(ctx.exec, p, ctx.protectedPids);
+    const detail =
+      alive.length > 0
+        ? `still running: pid ${alive.map((stat) => stat.pid).join(', ')}`
+        : running.length > 0
+          ? `running again: pid ${running.map((stat) => stat.pid).join(', ')}`
+          : `killed: pid ${saved.processes.map((process) => process.pid).join(', ')}`;
+    return { active: alive.length === 0 && running.length === 0, detail };
+  },
+
+  async rollback(ctx, p, saved) {
+    const running = await findProcesses(ctx.exec, p, ctx.protectedPids);
+    if (running.length > 0) {
+      // Already back (a supervisor, or an earlier attempt of this rollback): only wait for readiness.
+      for (const stat of running) await waitUntilReady(ctx, p, stat.pid, logPathFor(ctx));
+      return;
+    }
+    for (const process of saved.processes) {
+      const logPath = logPathFor(ctx);
+      const pid = await ctx.exec.startDetached(process.argv, { cwd: process.cwd, logPath });
+      if (p.pidfile !== undefined) await ctx.exec.writeFile(p.pidfile, `${pid}\n`);
+      await waitUntilReady(ctx, p, pid, logPath);
+    }
+  },
+};
+
+/** Restarted processes log to a tagged file, so the janitor can find it and a failed start can be explained. */
+function logPathFor(ctx: FaultContext): string {
+  return `/tmp/.gameday-${ctx.tag}-restart-${ctx.target.name}.log`;
+}

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { FaultUserError, type FaultKind } from './contract';
+import {
+  describeSelector,
+  findProcesses,
+  exactlyOneSelector,
+  processSelectorFields,
+  signal,
+  statIfSame,
+  type ProcessIdentity,
+} from './processes';
+
+const params = z.strictObject(processSelectorFields).refine(...exactlyOneSelector);
+type Params = z.infer<typeof params>;
+
+interface Saved {
+  readonly processes: readonly ProcessIdentity[];
+}
+
+/** SIGSTOP freezes a process as a hung JVM or a stuck disk would; SIGCONT lets it go on where it stopped. */
+export const processPause: FaultKind<Params, Saved> = {
+  kind: 'process-pause',
+  description: 'Freezes processes with SIGSTOP (found by pidfile or command-line pattern); rollback sends SIGCONT.',
+  targetKinds: ['local'],
+  params,
+
+  describe: (p, target) => ({
+    inject: `pause ${describeSelector(p)} on ${target.name} (SIGSTOP)`,
+    rollback: `resume ${describeSelector(p)} on ${target.name} (SIGCONT)`,
+  }),
+
+  async prepare(ctx, p) {
+    const found = await findProcesses(ctx.exec, p, ctx.protectedPids);
+    if (found.length === 0) {
+      throw new FaultUserError(`no running process for ${describeSelector(p)} on ${ctx.target.name}: is it started?`);
+    }
+    return { processes: found.map(({ pid, startTime }) => ({ pid, startTime })) };
+  },
+
+  async inject(ctx, _p, saved) {
+    for (const process of saved.processes) {
+      if (await statIfSame(ctx.exec, process)) await signal(ctx.exec, process.pid, 'STOP');
+    }
+  },
+
+  async verify(ctx, _p, saved) {
+    const states = await Promise.all(saved.processes.map((process) => statIfSame(ctx.exec, process)));
+    const stopped = states.filter((stat) => stat?.state === 'T').map((stat) => stat?.pid);
+    const detail = saved.processes
+      .map((process, i) => `pid ${process.pid}: ${states[i]?.state ?? 'gone'}`)
+      .join(', ');
+    return { active: stopped.length > 0 && stopped.length === states.filter(Boolean).length, detail };
+  },
+
+  async rollback(ctx, _p, saved) {
+    // A process that is gone needs no resuming; one that is running receives a harmless SIGCONT.
+    for (const process of saved.processes) {
+      if (await statIfSame(ctx.exec, process)) await signal(ctx.exec, process.pid, 'CONT');
+    }
+  },
+};

@@ -1,0 +1,17 @@
+import type { FaultKind } from './contract';
+import { processKill } from './processKill';
+import { processPause } from './processPause';
+
+/** Every fault kind gameday knows, by the name plans use in `kind:`. */
+export const faultKinds = {
+  'process-pause': processPause,
+  'process-kill': processKill,
+} as const satisfies Record<string, FaultKind<unknown, unknown>>;
+
+export type FaultKindName = keyof typeof faultKinds;
+
+export function getFaultKind(kind: string): FaultKind<unknown, unknown> {
+  const found = (faultKinds as Record<string, FaultKind<unknown, unknown>>)[kind];
+  if (found === undefined) throw new Error(`unknown fault kind "${kind}"`);
+  return found;
+}

@@ -1,0 +1,24 @@
+import type { ProbeSpec } from '../plan/schema';
+import { evaluate } from './checks/probe';
+import type { ActivityDeps } from './deps';
+import { injectFault, prepareFault, rollbackFault, verifyFault } from './faultSteps';
+import { awaitRecovery, observe } from './observe';
+import { resolvePlan } from './resolve';
+import { withHeartbeats } from './heartbeat';
+
+export type { ActivityDeps } from './deps';
+
+/** All activities, bound to injected clients: the worker passes its configured ones, tests pass real servers. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    resolvePlan: (input: Parameters<typeof resolvePlan>[1]) => Promise.resolve(resolvePlan(deps, input)),
+    runCheck: (check: ProbeSpec) =>
+      withHeartbeats((ctx) => evaluate({ exec: deps.checkExecutor, signal: ctx.cancellationSignal }, check)),
+    observe: (input: Parameters<typeof observe>[1]) => observe(deps, input),
+    awaitRecovery: (input: Parameters<typeof awaitRecovery>[1]) => awaitRecovery(deps, input),
+    prepareFault: (input: Parameters<typeof prepareFault>[1]) => prepareFault(deps, input),
+    injectFault: (input: Parameters<typeof injectFault>[1]) => injectFault(deps, input),
+    verifyFault: (input: Parameters<typeof verifyFault>[1]) => verifyFault(deps, input),
+    rollbackFault: (input: Parameters<typeof rollbackFault>[1]) => rollbackFault(deps, input),
+  };
+}

@@ -1,0 +1,111 @@
+import type { Context } from '@temporalio/activity';
+import type { ProbeSpec } from '../plan/schema';
+import type {
+  CheckResult,
+  ObserveInput,
+  ObserveResult,
+  RecoveryResult,
+  SampleSummary,
+} from '../workflows/definitions';
+import { evaluate } from './checks/probe';
+import type { ActivityDeps } from './deps';
+import { withHeartbeats } from './heartbeat';
+
+function summarise(previous: SampleSummary | undefined, name: string, result: CheckResult): SampleSummary {
+  const base = previous ?? { name, samples: 0, held: 0 };
+  const value = result.value;
+  return {
+    ...base,
+    samples: base.samples + 1,
+    held: base.held + (result.holds ? 1 : 0),
+    last: result,
+    ...(base.firstDeviation === undefined && !result.holds ? { firstDeviation: result } : {}),
+    ...(value === undefined ? {} : { min: Math.min(base.min ?? value, value), max: Math.max(base.max ?? value, value) }),
+  };
+}
+
+interface ObserveProgress {
+  checks: Record<string, SampleSummary>;
+  guardrails: Record<string, SampleSummary>;
+  /** Consecutive failing samples per guardrail. */
+  streaks: Record<string, number>;
+}
+
+/** Sleeps until the next sample, or less when the window ends first; rejects when cancelled. */
+async function pause(ctx: Context, until: number): Promise<void> {
+  const wait = until - Date.now();
+  if (wait > 0) await ctx.sleep(wait);
+}
+
+/**
+ * Samples `during` checks and guardrails for the whole observation window inside one activity, returning a
+ * summary: a one-hour window costs a handful of history events, not one per sample. A worker that dies is
+ * replaced by a retry that resumes from the last heartbeat towards the same deadline.
+ */
+export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<ObserveResult> {
+  let progress: ObserveProgress = { checks: {}, guardrails: {}, streaks: {} };
+  return withHeartbeats(
+    async (ctx) => {
+      const resumed = ctx.info.heartbeatDetails as ObserveProgress | undefined;
+      if (resumed) progress = resumed;
+      const probeCtx = { exec: deps.checkExecutor, signal: ctx.cancellationSignal };
+      let nextSample = Date.now();
+      while (Date.now() < input.deadline) {
+        const [checks, guardrails] = await Promise.all([
+          Promise.all(input.checks.map((check) => evaluate(probeCtx, check))),
+          Promise.all(input.guardrails.map((guardrail) => evaluate(probeCtx, guardrail))),
+        ]);
+        for (const result of checks) {
+          progress.checks[result.name] = summarise(progress.checks[result.name], result.name, result);
+        }
+        let breach: CheckResult | undefined;
+        input.guardrails.forEach((guardrail, i) => {
+          const result = guardrails[i] as CheckResult;
+          progress.guardrails[result.name] = summarise(progress.guardrails[result.name], result.name, result);
+          progress.streaks[result.name] = result.holds ? 0 : (progress.streaks[result.name] ?? 0) + 1;
+          if ((progress.streaks[result.name] ?? 0) >= guardrail.breachAfter) breach ??= result;
+        });
+        ctx.heartbeat(progress);
+        if (breach) {
+          deps.log.warn({ guardrail: breach.name, detail: breach.detail }, 'guardrail breached');
+          return { ...finalSummaries(input, progress), breach };
+        }
+        nextSample += input.intervalMs;
+        await pause(ctx, Math.min(nextSample, input.deadline));
+      }
+      return finalSummaries(input, progress);
+    },
+    () => progress,
+  );
+}
+
+function finalSummaries(input: ObserveInput, progress: ObserveProgress): ObserveResult {
+  const pick = (specs: readonly ProbeSpec[], found: Record<string, SampleSummary>) =>
+    specs.map((spec) => found[spec.name] ?? { name: spec.name, samples: 0, held: 0 });
+  return { checks: pick(input.checks, progress.checks), guardrails: pick(input.guardrails, progress.guardrails) };
+}
+
+export interface RecoveryInput {
+  readonly checks: readonly ProbeSpec[];
+  readonly withinMs: number;
+  readonly intervalMs: number;
+}
+
+/** Polls the `after` checks until all hold together, or the recovery budget runs out. */
+export async function awaitRecovery(deps: ActivityDeps, input: RecoveryInput): Promise<RecoveryResult> {
+  let startedAt = Date.now();
+  return withHeartbeats(
+    async (ctx) => {
+      startedAt = (ctx.info.heartbeatDetails as number | undefined) ?? startedAt;
+      const probeCtx = { exec: deps.checkExecutor, signal: ctx.cancellationSignal };
+      for (;;) {
+        const results = await Promise.all(input.checks.map((check) => evaluate(probeCtx, check)));
+        const elapsed = Date.now() - startedAt;
+        if (results.every((result) => result.holds)) return { recovered: true, afterMs: elapsed, results };
+        if (elapsed >= input.withinMs) return { recovered: false, afterMs: elapsed, results };
+        await pause(ctx, Math.min(Date.now() + input.intervalMs, startedAt + input.withinMs));
+      }
+    },
+    () => startedAt,
+  );
+}

@@ -1,0 +1,64 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { Plan } from '../plan/schema';
+import { selectTargets } from '../plan/selection';
+import type { Target } from '../plan/targets';
+import type { FaultStep, ResolvedPlan } from '../workflows/definitions';
+import { describeProbe } from './checks/probe';
+import type { ActivityDeps } from './deps';
+import { getFaultKind } from './faults/registry';
+
+export interface ResolveInput {
+  readonly plan: Plan;
+  readonly seed: number;
+  readonly tag: string;
+}
+
+function refuse(message: string): never {
+  throw ApplicationFailure.create({ type: 'PlanRefused', message, nonRetryable: true });
+}
+
+/** Turns target groups into concrete targets, enforcing the worker's allow-lists. Nothing is changed. */
+function resolveGroup(deps: ActivityDeps, name: string, group: Plan['targets'][string]): Target[] {
+  if (group.local !== undefined) {
+    if (!deps.allowLocalTargets) {
+      refuse(
+        `target group "${name}" acts on the worker's own machine, which this worker does not allow ` +
+          '(set local.enabled: true in the worker configuration)',
+      );
+    }
+    return [{ group: name, kind: 'local', name: 'local' }];
+  }
+  return refuse(`target group "${name}" has no target kind this worker knows`);
+}
+
+export function resolvePlan(deps: ActivityDeps, { plan, seed }: ResolveInput): ResolvedPlan {
+  const groups = new Map(Object.entries(plan.targets).map(([name, group]) => [name, resolveGroup(deps, name, group)]));
+  const steps: FaultStep[] = [];
+  plan.faults.forEach((fault, index) => {
+    const candidates = groups.get(fault.target) ?? refuse(`fault ${fault.name}: no target group "${fault.target}"`);
+    let chosen: Target[];
+    try {
+      chosen = selectTargets(candidates, fault.select, seed + index);
+    } catch (error) {
+      return refuse(`fault ${fault.name} on group ${fault.target}: ${(error as Error).message}`);
+    }
+    const kind = getFaultKind(fault.kind);
+    for (const target of chosen) {
+      const words = kind.describe(fault.params, target);
+      steps.push({
+        id: `${fault.name}@${target.name}`,
+        fault: fault.name,
+        kind: fault.kind,
+        target,
+        params: fault.params,
+        inject: words.inject,
+        rollback: words.rollback,
+      });
+    }
+  });
+  const checks = Object.fromEntries(
+    [...plan.checks, ...plan.observation.guardrails].map((check) => [check.name, describeProbe(check)]),
+  );
+  const targets = [...new Set(steps.map((step) => step.target.name))];
+  return { steps, targets, checks };
+}

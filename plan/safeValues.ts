@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+// Every value that may end up in a host command is checked against a strict pattern here, once, so that
+// the same plan is safe on the local executor (argv) and on executors that go through a remote shell.
+
+/** An absolute path without shell metacharacters or `..` segments. */
+export const absolutePath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/@+-]*$/, 'must be an absolute path of letters, digits and . _ / @ + -')
+  .refine((path) => !path.split('/').includes('..'), 'must not contain ".." segments');
+
+/** A pattern matched against a process's full command line (as `pgrep -f` does). */
+export const processPattern = z
+  .string()
+  .min(3, 'must be at least 3 characters, so that it cannot match every process')
+  .regex(/^[A-Za-z0-9 ._/=:@+,^$-]+$/, 'may contain only letters, digits, spaces and . _ / = : @ + , ^ $ -');
+
+/** One argument of a command line that gameday may start. */
+export const commandArgument = z
+  .string()
+  .regex(/^[A-Za-z0-9 ._/=:@+,%-]*$/, 'may contain only letters, digits, spaces and . _ / = : @ + , % -');
+
+/** Names of plans, groups, checks and faults: they appear in workflow ids, tags and labels. */
+export const identifier = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lower-case letters, digits and "-" (like a DNS label)')
+  .max(40, 'must be at most 40 characters');
+
+export const tcpPort = z.number().int().min(1).max(65535);

@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import { checkKeys, checkKinds } from '../activities/checks/registry';
+import { faultKinds } from '../activities/faults/registry';
+import { duration } from './duration';
+import { identifier } from './safeValues';
+
+export const planApiVersion = 'gameday.dev/v1alpha1';
+
+const checkCommon = {
+  name: identifier,
+  description: z.string().max(500).optional(),
+  expect: z
+    .enum(['pass', 'fail'])
+    .default('pass')
+    .describe('"fail" when the plan expects this probe to fail (e.g. while a service is paused)'),
+  http: checkKinds.http.spec.optional().describe(checkKinds.http.description),
+  tcp: checkKinds.tcp.spec.optional().describe(checkKinds.tcp.description),
+  command: checkKinds.command.spec.optional().describe(checkKinds.command.description),
+};
+
+const exactlyOneProbe = [
+  (check: Partial<Record<string, unknown>>) => checkKeys.filter((key) => check[key] !== undefined).length === 1,
+  { message: `give exactly one probe: ${checkKeys.join(', ')}` },
+] as const;
+
+const checkSchema = z
+  .strictObject({
+    ...checkCommon,
+    when: z
+      .array(z.enum(['before', 'during', 'after']))
+      .min(1)
+      .describe('before: preflight; during: sampled in the observation window; after: recovery'),
+  })
+  .refine(...exactlyOneProbe);
+
+const guardrailSchema = z
+  .strictObject({
+    ...checkCommon,
+    breachAfter: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(1)
+      .describe('consecutive failing samples that abort the game day'),
+  })
+  .refine(...exactlyOneProbe);
+
+const targetGroupSchema = z
+  .strictObject({
+    local: z.strictObject({}).optional().describe("the worker's own machine"),
+  })
+  .refine((group) => Object.values(group).filter(Boolean).length === 1, {
+    message: 'give exactly one target kind: local',
+  });
+
+const selectionSchema = z
+  .discriminatedUnion('mode', [
+    z.strictObject({ mode: z.literal('all') }),
+    z.strictObject({ mode: z.literal('one') }),
+    z.strictObject({ mode: z.literal('fixed'), count: z.number().int().min(1) }),
+    z.strictObject({ mode: z.literal('percent'), percent: z.number().gt(0).max(100) }),
+  ])
+  .default({ mode: 'all' })
+  .describe('blast radius: which of the group\'s targets the fault acts on (random choices are seeded)');
+
+const faultCommon = {
+  name: identifier,
+  target: identifier.describe('name of a target group'),
+  select: selectionSchema,
+};
+
+type SelectionOutput = z.output<typeof selectionSchema>;
+interface FaultSpecOutput {
+  name: string;
+  kind: string;
+  target: string;
+  select: SelectionOutput;
+  /** Validated by the kind's own schema; typed where the kind is known (the fault module). */
+  params: unknown;
+}
+
+// One branch per registered fault kind, so `params` is checked (and documented) by that kind's schema.
+const faultSchema = z.discriminatedUnion(
+  'kind',
+  Object.values(faultKinds).map((fault) =>
+    z.strictObject({ ...faultCommon, kind: z.literal(fault.kind), params: fault.params }).describe(fault.description),
+  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+) as unknown as z.ZodType<FaultSpecOutput, unknown>;
+
+export const planSchema = z
+  .strictObject({
+    apiVersion: z.literal(planApiVersion),
+    kind: z.literal('GameDay'),
+    metadata: z.strictObject({
+      name: identifier,
+      owner: z.string().min(1).max(100),
+      description: z.string().max(2000).optional(),
+    }),
+    targets: z.record(identifier, targetGroupSchema),
+    checks: z.array(checkSchema).default([]),
+    faults: z.array(faultSchema).min(1),
+    observation: z.strictObject({
+      window: duration({ min: '1s', max: '24h' }),
+      sampleInterval: duration({ min: '200ms', max: '10m' }).default(5000),
+      guardrails: z.array(guardrailSchema).default([]),
+    }),
+    recovery: z
+      .strictObject({
+        within: duration({ min: '1s', max: '24h' }).default(60_000),
+        interval: duration({ min: '200ms', max: '10m' }).default(1000),
+      })
+      .default({ within: 60_000, interval: 1000 }),
+  })
+  .superRefine((plan, ctx) => {
+    const seen = new Set<string>();
+    const checkNames = [...plan.checks, ...plan.observation.guardrails].map((c) => c.name);
+    checkNames.forEach((name, i) => {
+      if (seen.has(name)) {
+        const inChecks = i < plan.checks.length;
+        ctx.addIssue({
+          code: 'custom',
+          path: inChecks ? ['checks', i, 'name'] : ['observation', 'guardrails', i - plan.checks.length, 'name'],
+          message: `check name "${name}" is used twice`,
+        });
+      }
+      seen.add(name);
+    });
+    const faultNames = new Set<string>();
+    plan.faults.forEach((fault, i) => {
+      const f = fault;
+      if (faultNames.has(f.name)) {
+        ctx.addIssue({ code: 'custom', path: ['faults', i, 'name'], message: `fault name "${f.name}" is used twice` });
+      }
+      faultNames.add(f.name);
+      const group = plan.targets[f.target];
+      if (group === undefined) {
+        const known = Object.keys(plan.targets).join(', ') || 'none';
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'target'],
+          message: `target group "${f.target}" is not defined under targets (defined: ${known})`,
+        });
+        return;
+      }
+      const kinds: readonly string[] = faultKinds[f.kind as keyof typeof faultKinds]?.targetKinds ?? [];
+      const groupKind = Object.keys(group).find((key) => (group as Record<string, unknown>)[key] !== undefined);
+      if (groupKind !== undefined && !kinds.includes(groupKind)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'target'],
+          message: `fault kind ${f.kind} cannot act on a ${groupKind} target (it supports: ${kinds.join(', ')})`,
+        });
+      }
+    });
+  });
+
+export type PlanInput = z.input<typeof planSchema>;
+export type Plan = z.output<typeof planSchema>;
+export type CheckSpec = Plan['checks'][number];
+export type GuardrailSpec = Plan['observation']['guardrails'][number];
+export type ProbeSpec = Omit<CheckSpec, 'when'> | GuardrailSpec;
+export type FaultSpec = FaultSpecOutput;
+export type Selection = SelectionOutput;
+
+/** The JSON Schema of a plan file, as written (durations are strings). */
+export function planJsonSchema(): unknown {
+  return z.toJSONSchema(planSchema, { io: 'input', unrepresentable: 'any' });
+}

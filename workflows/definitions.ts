@@ -1,0 +1,189 @@
+// Shared between the workflow, its activities and the CLI. Pure: types and Temporal definitions only.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { Plan, ProbeSpec } from '../plan/schema';
+import type { Target } from '../plan/targets';
+
+export const gameDayWorkflowType = 'gameDay';
+export const defaultTaskQueue = 'gameday';
+
+export const phases = [
+  'resolve',
+  'preflight',
+  'inject',
+  'observe',
+  'rollback',
+  'rollback-stuck',
+  'recover',
+  'report',
+  'done',
+] as const;
+export type Phase = (typeof phases)[number];
+
+export const outcomes = ['passed', 'failed', 'aborted', 'not-started', 'rollback-stuck'] as const;
+export type Outcome = (typeof outcomes)[number];
+
+export const searchAttributes = {
+  plan: defineSearchAttributeKey('GameDayPlan', SearchAttributeType.KEYWORD),
+  phase: defineSearchAttributeKey('GameDayPhase', SearchAttributeType.KEYWORD),
+  outcome: defineSearchAttributeKey('GameDayOutcome', SearchAttributeType.KEYWORD),
+  targets: defineSearchAttributeKey('GameDayTargets', SearchAttributeType.KEYWORD_LIST),
+} as const;
+
+export interface GameDayInput {
+  readonly plan: Plan;
+  readonly planDigest: string;
+  /** Short tag carried by everything the run leaves on hosts (chains, files, labels). */
+  readonly tag: string;
+  /** Seed of the blast-radius choices; random (and recorded) when absent. */
+  readonly seed?: number;
+}
+
+/** One fault applied to one target, as the resolve phase produced it. */
+export interface FaultStep {
+  /** `<fault>@<target>`: unique within the run. */
+  readonly id: string;
+  readonly fault: string;
+  readonly kind: string;
+  readonly target: Target;
+  /** Parameters after validation, defaults applied. */
+  readonly params: unknown;
+  /** Plain words for the UI: "pause pidfile /run/x.pid on local (SIGSTOP)". */
+  readonly inject: string;
+  readonly rollback: string;
+}
+
+export interface ResolvedPlan {
+  readonly steps: readonly FaultStep[];
+  readonly targets: readonly string[];
+  /** Plain words for every check and guardrail, by name. */
+  readonly checks: Readonly<Record<string, string>>;
+}
+
+/** One evaluation of one check. */
+export interface CheckResult {
+  readonly name: string;
+  /** Whether the observation matched the plan's expectation (`expect: pass` or `expect: fail`). */
+  readonly holds: boolean;
+  readonly expect: 'pass' | 'fail';
+  readonly detail: string;
+  readonly value?: number;
+  readonly at: string;
+}
+
+/** Many samples of one check during the observation window, summarised. */
+export interface SampleSummary {
+  readonly name: string;
+  readonly samples: number;
+  readonly held: number;
+  readonly firstDeviation?: CheckResult;
+  readonly last?: CheckResult;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export interface ObserveInput {
+  readonly checks: readonly ProbeSpec[];
+  readonly guardrails: readonly (ProbeSpec & { readonly breachAfter: number })[];
+  /** Epoch ms at which the window ends; a retried activity resumes towards the same deadline. */
+  readonly deadline: number;
+  readonly intervalMs: number;
+}
+
+export interface ObserveResult {
+  readonly checks: readonly SampleSummary[];
+  readonly guardrails: readonly SampleSummary[];
+  readonly breach?: CheckResult;
+}
+
+export interface RecoveryResult {
+  readonly recovered: boolean;
+  /** How long after the start of recovery every check held (or the whole budget when it never did). */
+  readonly afterMs: number;
+  readonly results: readonly CheckResult[];
+}
+
+export interface FaultActivityInput {
+  readonly step: FaultStep;
+  readonly tag: string;
+}
+
+export interface SavedFaultInput extends FaultActivityInput {
+  /** What `prepare` read before anything changed; the rollback restores exactly that. */
+  readonly saved: unknown;
+}
+
+export interface RollbackResult {
+  readonly attempt: number;
+  readonly detail: string;
+}
+
+export type FaultStatus =
+  | 'preparing'
+  | 'injecting'
+  | 'active'
+  | 'inject-failed'
+  | 'rolling-back'
+  | 'rolled-back'
+  | 'rollback-stuck';
+
+export interface FaultRecord {
+  readonly id: string;
+  readonly fault: string;
+  readonly kind: string;
+  readonly target: string;
+  readonly inject: string;
+  readonly rollback: string;
+  status: FaultStatus;
+  injectedAt?: string;
+  rollbackStartedAt?: string;
+  rolledBackAt?: string;
+  rollbackAttempts?: number;
+  detail?: string;
+  error?: string;
+}
+
+export interface TimelineEntry {
+  readonly at: string;
+  readonly phase: Phase;
+  readonly message: string;
+}
+
+/** What `state` returns while the game day runs, and (complete) what it returns at the end. */
+export interface GameDayReport {
+  readonly workflowId: string;
+  readonly plan: string;
+  readonly owner: string;
+  readonly planDigest: string;
+  readonly tag: string;
+  seed?: number;
+  phase: Phase;
+  outcome?: Outcome;
+  reason?: string;
+  readonly startedAt: string;
+  finishedAt?: string;
+  targets: string[];
+  faults: FaultRecord[];
+  checks: {
+    preflight: CheckResult[];
+    during: SampleSummary[];
+    guardrails: SampleSummary[];
+    recovery?: RecoveryResult;
+  };
+  /** The latest value of every check, by name. */
+  lastChecks: Record<string, CheckResult>;
+  timeline: TimelineEntry[];
+}
+
+export interface AbortRequest {
+  readonly reason: string;
+  readonly by?: string;
+}
+
+export interface AbortResponse {
+  /** The phase the game day was in when the abort was accepted. */
+  readonly phase: Phase;
+}
+
+export const abortUpdate = defineUpdate<AbortResponse, [AbortRequest]>('abort');
+export const stateQuery = defineQuery<GameDayReport>('state');

@@ -1,0 +1,323 @@
+import {
+  ActivityCancellationType,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+  type RetryPolicy,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import type { ProbeSpec } from '../plan/schema';
+import {
+  abortUpdate,
+  searchAttributes,
+  stateQuery,
+  type CheckResult,
+  type FaultRecord,
+  type FaultStep,
+  type GameDayInput,
+  type GameDayReport,
+  type Outcome,
+  type Phase,
+} from './definitions';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const readOnly: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '5s',
+  retry: { initialInterval: '500ms', maximumAttempts: 3 },
+};
+
+// Inject and verify change or read hosts: a few attempts, and cancellation waits until the activity has stopped.
+const changing: ActivityOptions = {
+  startToCloseTimeout: '60s',
+  heartbeatTimeout: '5s',
+  retry: { initialInterval: '500ms', maximumAttempts: 3, nonRetryableErrorTypes: ['FaultUserError'] },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
+
+// Rollbacks are retried until they succeed. The first round is bounded so that one stuck rollback cannot hold
+// up the others; what is left is then retried without limit, in parallel, until a person fixes the cause.
+const rollbackRetry: RetryPolicy = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' };
+const rollbackOptions: ActivityOptions = {
+  startToCloseTimeout: '15m',
+  heartbeatTimeout: '3s',
+  retry: { ...rollbackRetry, maximumAttempts: 6 },
+};
+const stuckRollbackOptions: ActivityOptions = { ...rollbackOptions, retry: { ...rollbackRetry, maximumAttempts: 0 } };
+
+interface RollbackEntry {
+  readonly step: FaultStep;
+  readonly saved: unknown;
+  readonly record: FaultRecord;
+}
+
+function holdsAll(results: readonly CheckResult[]): boolean {
+  return results.every((result) => result.holds);
+}
+
+function failureMessage(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? cause.message : error.message;
+  }
+  return String(error);
+}
+
+/** One game day: resolve → preflight → inject → observe → rollback → recover → report. */
+export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
+  const { plan, tag } = input;
+  const seed = input.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const now = () => new Date().toISOString();
+  const report: GameDayReport = {
+    workflowId: workflowInfo().workflowId,
+    plan: plan.metadata.name,
+    owner: plan.metadata.owner,
+    planDigest: input.planDigest,
+    tag,
+    seed,
+    phase: 'resolve',
+    startedAt: now(),
+    targets: [],
+    faults: [],
+    checks: { preflight: [], during: [], guardrails: [] },
+    lastChecks: {},
+    timeline: [],
+  };
+  let abortReason: string | undefined;
+  let rollbackStarted = false;
+  let descriptions: Readonly<Record<string, string>> = {};
+
+  const note = (message: string) => report.timeline.push({ at: now(), phase: report.phase, message });
+  const enter = (phase: Phase, message: string) => {
+    report.phase = phase;
+    note(message);
+    upsertSearchAttributes([{ key: searchAttributes.phase, value: phase }]);
+    setCurrentDetails(`**${phase}** — ${message}`);
+  };
+  const recordChecks = (results: readonly CheckResult[]) => {
+    for (const result of results) report.lastChecks[result.name] = result;
+  };
+  const checkSummary = (spec: ProbeSpec) => `check ${spec.name}: ${descriptions[spec.name] ?? spec.name}`;
+
+  setHandler(stateQuery, () => report);
+  setHandler(
+    abortUpdate,
+    ({ reason, by }) => {
+      abortReason ??= `aborted${by ? ` by ${by}` : ''}: ${reason}`;
+      note(abortReason);
+      return { phase: report.phase };
+    },
+    {
+      validator: ({ reason }) => {
+        if (!reason?.trim()) throw new Error('an abort needs a reason (--reason "…")');
+        if (rollbackStarted) throw new Error(`the game day is already past injection (phase ${report.phase})`);
+      },
+    },
+  );
+
+  const run = (options: ActivityOptions) => proxyActivities<Activities>(options);
+  const runChecks = async (specs: readonly ProbeSpec[]) => {
+    const results = await Promise.all(
+      specs.map((spec) => run({ ...readOnly, summary: checkSummary(spec) }).runCheck(spec)),
+    );
+    recordChecks(results);
+    return results;
+  };
+
+  const stack: RollbackEntry[] = [];
+  let outcome: Outcome | undefined;
+
+  try {
+    note(`game day ${plan.metadata.name} started (tag ${tag}, seed ${seed})`);
+    const resolved = await run({ ...readOnly, summary: `resolve targets of ${plan.metadata.name}` }).resolvePlan({
+      plan,
+      seed,
+      tag,
+    });
+    descriptions = resolved.checks;
+    report.targets = [...resolved.targets];
+    upsertSearchAttributes([{ key: searchAttributes.targets, value: [...resolved.targets] }]);
+    note(`resolved ${resolved.steps.length} fault step(s) on ${resolved.targets.join(', ') || 'no target'}`);
+
+    enter('preflight', 'checking the steady-state hypothesis');
+    const before = plan.checks.filter((check) => check.when.includes('before'));
+    report.checks.preflight = await runChecks(before);
+    if (!holdsAll(report.checks.preflight)) {
+      const failed = report.checks.preflight.filter((r) => !r.holds).map((r) => `${r.name} (${r.detail})`);
+      outcome = 'not-started';
+      report.reason = `steady state did not hold before injection: ${failed.join('; ')}`;
+      note(report.reason);
+      return finish();
+    }
+
+    enter('inject', `injecting ${resolved.steps.length} fault step(s)`);
+    for (const step of resolved.steps) {
+      if (abortReason !== undefined) break;
+      const record: FaultRecord = {
+        id: step.id,
+        fault: step.fault,
+        kind: step.kind,
+        target: step.target.name,
+        inject: step.inject,
+        rollback: step.rollback,
+        status: 'preparing',
+      };
+      report.faults.push(record);
+      const activity = { step, tag };
+      const saved = await run({ ...changing, summary: `record state before: ${step.inject}` }).prepareFault(activity);
+      // The rollback is recorded before the inject runs: whatever happens next, it will be compensated.
+      stack.push({ step, saved, record });
+      record.status = 'injecting';
+      try {
+        await run({ ...changing, summary: step.inject }).injectFault({ ...activity, saved });
+        const state = await run({ ...changing, summary: `verify: ${step.inject}` }).verifyFault({
+          ...activity,
+          saved,
+          expectActive: true,
+        });
+        record.status = 'active';
+        record.injectedAt = now();
+        record.detail = state.detail;
+        note(`injected: ${step.inject} (${state.detail})`);
+      } catch (error) {
+        record.status = 'inject-failed';
+        record.error = failureMessage(error);
+        throw error;
+      }
+    }
+
+    if (abortReason === undefined) {
+      const { window, sampleInterval, guardrails } = plan.observation;
+      enter('observe', `observing for ${Math.round(window / 1000)} s`);
+      const during = plan.checks.filter((check) => check.when.includes('during'));
+      if (during.length === 0 && guardrails.length === 0) {
+        await condition(() => abortReason !== undefined, window);
+      } else {
+        const scope = new CancellationScope();
+        const observation = scope.run(() =>
+          run({
+            startToCloseTimeout: window + 60_000,
+            heartbeatTimeout: '3s',
+            retry: { initialInterval: '200ms', maximumAttempts: 0 },
+            cancellationType: ActivityCancellationType.TRY_CANCEL,
+            summary: `observe ${during.length} check(s) and ${guardrails.length} guardrail(s) every ${sampleInterval} ms`,
+          }).observe({ checks: during, guardrails, deadline: Date.now() + window, intervalMs: sampleInterval }),
+        );
+        const result = await Promise.race([observation, condition(() => abortReason !== undefined)]);
+        if (result === undefined) {
+          scope.cancel();
+          observation.catch(() => undefined);
+        } else {
+          report.checks.during = [...result.checks];
+          report.checks.guardrails = [...result.guardrails];
+          for (const summary of [...result.checks, ...result.guardrails]) {
+            if (summary.last) report.lastChecks[summary.name] = summary.last;
+          }
+          if (result.breach) {
+            abortReason = `guardrail ${result.breach.name} breached: ${result.breach.detail}`;
+            note(abortReason);
+          }
+        }
+      }
+    }
+  } catch (error) {
+    if (isCancellation(error)) {
+      abortReason ??= 'aborted: the workflow was cancelled';
+    } else {
+      abortReason ??= `aborted: ${failureMessage(error)}`;
+    }
+    note(abortReason);
+  }
+
+  // Whatever happened above, and even if the workflow is being cancelled, every recorded fault is rolled back.
+  return await CancellationScope.nonCancellable(async () => {
+    await rollBackAll();
+    if (stack.length > 0) {
+      const after = plan.checks.filter((check) => check.when.includes('after'));
+      enter('recover', `waiting up to ${Math.round(plan.recovery.within / 1000)} s for the steady state`);
+      if (after.length > 0) {
+        const recovery = await run({
+          startToCloseTimeout: plan.recovery.within + 60_000,
+          heartbeatTimeout: '5s',
+          retry: { initialInterval: '500ms', maximumAttempts: 0 },
+          summary: `recovery: ${after.map((check) => check.name).join(', ')} within ${plan.recovery.within} ms`,
+        }).awaitRecovery({ checks: after, withinMs: plan.recovery.within, intervalMs: plan.recovery.interval });
+        report.checks.recovery = recovery;
+        recordChecks(recovery.results);
+        note(recovery.recovered ? `recovered after ${recovery.afterMs} ms` : 'did not recover in time');
+      }
+    }
+    return finish();
+  });
+
+  async function rollBackAll(): Promise<void> {
+    rollbackStarted = true;
+    if (stack.length === 0) return;
+    enter('rollback', `rolling back ${stack.length} fault step(s), last in first out`);
+    const stuck: RollbackEntry[] = [];
+    for (const entry of [...stack].reverse()) {
+      try {
+        await rollBack(entry, rollbackOptions);
+      } catch (error) {
+        entry.record.status = 'rollback-stuck';
+        entry.record.error = failureMessage(error);
+        note(`rollback of ${entry.step.id} keeps failing: ${entry.record.error}`);
+        stuck.push(entry);
+      }
+    }
+    if (stuck.length > 0) {
+      enter('rollback-stuck', `${stuck.length} rollback(s) need attention; retrying until they succeed`);
+      upsertSearchAttributes([{ key: searchAttributes.outcome, value: 'rollback-stuck' }]);
+      await Promise.all(stuck.map((entry) => rollBack(entry, stuckRollbackOptions)));
+      enter('rollback', 'every stuck rollback has succeeded');
+    }
+  }
+
+  async function rollBack(entry: RollbackEntry, options: ActivityOptions): Promise<void> {
+    const { step, saved, record } = entry;
+    record.status = 'rolling-back';
+    record.rollbackStartedAt ??= now();
+    const result = await run({ ...options, summary: step.rollback }).rollbackFault({ step, tag, saved });
+    record.status = 'rolled-back';
+    record.rolledBackAt = now();
+    record.rollbackAttempts = (record.rollbackAttempts ?? 0) + result.attempt;
+    record.detail = result.detail;
+    delete record.error;
+    note(`rolled back: ${step.rollback} (${result.detail})`);
+  }
+
+  function finish(): GameDayReport {
+    if (outcome === undefined) {
+      const duringHeld = report.checks.during.every((summary) => summary.held === summary.samples);
+      const recovered = report.checks.recovery?.recovered ?? true;
+      if (abortReason !== undefined) {
+        outcome = 'aborted';
+        report.reason = abortReason;
+      } else if (!duringHeld || !recovered) {
+        outcome = 'failed';
+        const deviations = report.checks.during
+          .filter((summary) => summary.held !== summary.samples)
+          .map((summary) => `${summary.name} held ${summary.held}/${summary.samples} samples`);
+        if (!recovered) deviations.push(`did not recover within ${plan.recovery.within} ms`);
+        report.reason = deviations.join('; ');
+      } else {
+        outcome = 'passed';
+        report.reason = 'the steady state held during chaos and recovered';
+      }
+    }
+    report.outcome = outcome;
+    report.finishedAt = now();
+    enter('done', `${outcome}: ${report.reason ?? ''}`);
+    upsertSearchAttributes([{ key: searchAttributes.outcome, value: outcome }]);
+    upsertMemo({ outcome, reason: report.reason });
+    return report;
+  }
+}

@@ -1,0 +1,1 @@
+export { gameDay } from './gameDay';
