@@ -7,6 +7,9 @@ import { describeProbe } from './checks/probe';
 import type { ActivityDeps } from './deps';
 import { getFaultKind } from './faults/registry';
 
+/** Resolving reads only the allow-lists, so a dry run can use it without a worker. */
+export type ResolveDeps = Pick<ActivityDeps, 'allowLocalTargets'>;
+
 export interface ResolveInput {
   readonly plan: Plan;
   readonly seed: number;
@@ -18,7 +21,7 @@ function refuse(message: string): never {
 }
 
 /** Turns target groups into concrete targets, enforcing the worker's allow-lists. Nothing is changed. */
-function resolveGroup(deps: ActivityDeps, name: string, group: Plan['targets'][string]): Target[] {
+function resolveGroup(deps: ResolveDeps, name: string, group: Plan['targets'][string]): Target[] {
   if (group.local !== undefined) {
     if (!deps.allowLocalTargets) {
       refuse(
@@ -31,7 +34,7 @@ function resolveGroup(deps: ActivityDeps, name: string, group: Plan['targets'][s
   return refuse(`target group "${name}" has no target kind this worker knows`);
 }
 
-export function resolvePlan(deps: ActivityDeps, { plan, seed }: ResolveInput): ResolvedPlan {
+export function resolvePlan(deps: ResolveDeps, { plan, seed }: ResolveInput): ResolvedPlan {
   const groups = new Map(Object.entries(plan.targets).map(([name, group]) => [name, resolveGroup(deps, name, group)]));
   const steps: FaultStep[] = [];
   plan.faults.forEach((fault, index) => {

@@ -51,7 +51,8 @@ const rollbackOptions: ActivityOptions = {
   heartbeatTimeout: '3s',
   retry: { ...rollbackRetry, maximumAttempts: 6 },
 };
-const stuckRollbackOptions: ActivityOptions = { ...rollbackOptions, retry: { ...rollbackRetry, maximumAttempts: 0 } };
+// No maximumAttempts: unlimited.
+const stuckRollbackOptions: ActivityOptions = { ...rollbackOptions, retry: rollbackRetry };
 
 interface RollbackEntry {
   readonly step: FaultStep;
@@ -103,7 +104,10 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     setCurrentDetails(`**${phase}** — ${message}`);
   };
   const recordChecks = (results: readonly CheckResult[]) => {
-    for (const result of results) report.lastChecks[result.name] = result;
+    for (const result of results) {
+      report.lastChecks[result.name] = result;
+      note(`check ${result.name} ${result.holds ? 'held' : 'DEVIATED'} (expect ${result.expect}): ${result.detail}`);
+    }
   };
   const checkSummary = (spec: ProbeSpec) => `check ${spec.name}: ${descriptions[spec.name] ?? spec.name}`;
 
@@ -206,7 +210,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
           run({
             startToCloseTimeout: window + 60_000,
             heartbeatTimeout: '3s',
-            retry: { initialInterval: '200ms', maximumAttempts: 0 },
+            retry: { initialInterval: '200ms' },
             cancellationType: ActivityCancellationType.TRY_CANCEL,
             summary: `observe ${during.length} check(s) and ${guardrails.length} guardrail(s) every ${sampleInterval} ms`,
           }).observe({ checks: during, guardrails, deadline: Date.now() + window, intervalMs: sampleInterval }),
@@ -220,6 +224,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
           report.checks.guardrails = [...result.guardrails];
           for (const summary of [...result.checks, ...result.guardrails]) {
             if (summary.last) report.lastChecks[summary.name] = summary.last;
+            note(`check ${summary.name} held in ${summary.held} of ${summary.samples} samples`);
           }
           if (result.breach) {
             abortReason = `guardrail ${result.breach.name} breached: ${result.breach.detail}`;
@@ -247,7 +252,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
         const recovery = await run({
           startToCloseTimeout: plan.recovery.within + 60_000,
           heartbeatTimeout: '5s',
-          retry: { initialInterval: '500ms', maximumAttempts: 0 },
+          retry: { initialInterval: '500ms' },
           summary: `recovery: ${after.map((check) => check.name).join(', ')} within ${plan.recovery.within} ms`,
         }).awaitRecovery({ checks: after, withinMs: plan.recovery.within, intervalMs: plan.recovery.interval });
         report.checks.recovery = recovery;

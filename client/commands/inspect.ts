@@ -1,0 +1,104 @@
+import { formatPlanError, loadPlanFile } from '../../plan/load';
+import { planJsonSchema } from '../../plan/schema';
+import { searchAttributes, type GameDayReport } from '../../workflows/definitions';
+import { exitCodeFor, exitCodes } from '../exitCodes';
+import { abortGameDay, connect, currentReport, handleFor, type Temporal } from '../gameDays';
+import { uiUrlOf, type GlobalFlags } from '../options';
+import { outcomeLine, renderReport, timelineLine, uiLink } from '../render';
+import { style } from '../style';
+
+async function withTemporal<T>(flags: GlobalFlags, body: (temporal: Temporal) => Promise<T>): Promise<T> {
+  const temporal = await connect(flags);
+  try {
+    return await body(temporal);
+  } finally {
+    await temporal.close();
+  }
+}
+
+export function schemaCommand(): number {
+  console.log(JSON.stringify(planJsonSchema(), null, 2));
+  return exitCodes.passed;
+}
+
+export async function validateCommand(files: readonly string[]): Promise<number> {
+  let invalid = 0;
+  for (const file of files) {
+    const loaded = await loadPlanFile(file);
+    if (loaded.ok) {
+      console.log(`${file}: valid (${loaded.plan.faults.length} fault(s), ${loaded.plan.checks.length} check(s))`);
+    } else {
+      invalid++;
+      for (const error of loaded.errors) console.error(formatPlanError(error));
+    }
+  }
+  return invalid > 0 ? exitCodes.usage : exitCodes.passed;
+}
+
+function printState(report: GameDayReport, link: string | undefined): void {
+  console.log(`${style.bold(report.workflowId)}${link ? `  ${style.dim(link)}` : ''}`);
+  console.log(`phase: ${report.phase}${report.outcome ? `  outcome: ${report.outcome}` : ''}`);
+  const active = report.faults.filter((f) => f.status !== 'rolled-back');
+  console.log(`faults: ${report.faults.length} (${active.length} not rolled back)`);
+  for (const f of report.faults) console.log(`  - [${f.status}] ${f.inject}${f.error ? ` — ${f.error}` : ''}`);
+  const checks = Object.values(report.lastChecks);
+  if (checks.length > 0) console.log('last check values:');
+  for (const c of checks) console.log(`  - ${c.name}: ${c.holds ? 'held' : 'deviated'} (${c.detail})`);
+  console.log('recent:');
+  for (const entry of report.timeline.slice(-5)) console.log(`  ${timelineLine(entry)}`);
+  if (report.outcome) console.log(outcomeLine(report));
+}
+
+export function statusCommand(workflowId: string, flags: GlobalFlags & { json?: boolean }): Promise<number> {
+  return withTemporal(flags, async (temporal) => {
+    const report = await currentReport(handleFor(temporal, workflowId));
+    if (flags.json) console.log(JSON.stringify(report, null, 2));
+    else printState(report, uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId));
+    return report.outcome ? exitCodeFor(report.outcome) : report.phase === 'rollback-stuck' ? exitCodes['rollback-stuck'] : 0;
+  });
+}
+
+export function abortCommand(workflowId: string, reason: string, flags: GlobalFlags): Promise<number> {
+  return withTemporal(flags, async (temporal) => {
+    const phase = await abortGameDay(temporal, workflowId, reason);
+    console.log(`abort accepted during ${phase}: every fault is being rolled back`);
+    return exitCodes.passed;
+  });
+}
+
+export function reportCommand(workflowId: string, flags: GlobalFlags & { format?: string }): Promise<number> {
+  return withTemporal(flags, async (temporal) => {
+    const report = await currentReport(handleFor(temporal, workflowId));
+    const link = uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId);
+    console.log(flags.format === 'json' ? JSON.stringify({ ...report, ui: link }, null, 2) : renderReport(report, link));
+    return exitCodeFor(report.outcome);
+  });
+}
+
+export function listCommand(flags: GlobalFlags & { limit?: number; json?: boolean }): Promise<number> {
+  return withTemporal(flags, async (temporal) => {
+    const rows: { workflowId: string; plan: string; phase: string; outcome: string; status: string; started: string }[] = [];
+    for await (const execution of temporal.client.workflow.list({ query: `WorkflowType = 'gameDay'`, pageSize: 50 })) {
+      const attributes = execution.typedSearchAttributes;
+      rows.push({
+        workflowId: execution.workflowId,
+        plan: attributes.get(searchAttributes.plan) ?? '',
+        phase: attributes.get(searchAttributes.phase) ?? '',
+        outcome: attributes.get(searchAttributes.outcome) ?? '',
+        status: execution.status.name,
+        started: execution.startTime.toISOString(),
+      });
+      if (rows.length >= (flags.limit ?? 20)) break;
+    }
+    if (flags.json) {
+      console.log(JSON.stringify(rows, null, 2));
+    } else if (rows.length === 0) {
+      console.log('no game days yet');
+    } else {
+      for (const row of rows) {
+        console.log(`${row.started}  ${(row.outcome || row.phase).padEnd(14)} ${row.workflowId}`);
+      }
+    }
+    return exitCodes.passed;
+  });
+}

@@ -1,0 +1,78 @@
+import { formatPlanError, loadPlanFile } from '../../plan/load';
+import type { Plan } from '../../plan/schema';
+import { CliError, exitCodeFor, exitCodes } from '../exitCodes';
+import { follow } from '../follow';
+import { connect, describePlan, startGameDay, type Temporal } from '../gameDays';
+import { taskQueueOf, uiUrlOf, type GlobalFlags } from '../options';
+import { outcomeLine, renderReport, uiLink } from '../render';
+import { style } from '../style';
+
+export interface RunFlags extends GlobalFlags {
+  readonly detach?: boolean;
+  readonly dryRun?: boolean;
+  readonly json?: boolean;
+  readonly seed?: number;
+}
+
+/** Loads and validates a plan, printing every error with file:line:col; throws a usage error when invalid. */
+export async function loadPlanOrExit(file: string): Promise<{ plan: Plan; digest: string }> {
+  const loaded = await loadPlanFile(file);
+  if (!loaded.ok) {
+    throw new CliError(loaded.errors.map(formatPlanError).join('\n'), exitCodes.usage);
+  }
+  return loaded;
+}
+
+/** Starts a game day and, unless detached, follows it to its end. Returns the exit code. */
+export async function executeGameDay(
+  temporal: Temporal,
+  plan: Plan,
+  digest: string,
+  flags: RunFlags & { uiUrl?: string },
+): Promise<number> {
+  const print = flags.json ? () => undefined : (line: string) => console.log(line);
+  const handle = await startGameDay(temporal, plan, digest, {
+    taskQueue: taskQueueOf(flags),
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+  });
+  const link = uiLink(flags.uiUrl ?? uiUrlOf(flags, temporal.address), temporal.namespace, handle.workflowId);
+  if (flags.detach) {
+    if (flags.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ui: link }));
+    else console.log(`started ${handle.workflowId}${link ? `\n${link}` : ''}`);
+    return exitCodes.passed;
+  }
+  print(`${style.bold('game day')} ${handle.workflowId}${link ? `  ${style.dim(link)}` : ''}`);
+  const { report, stuck } = await follow(handle, {
+    print,
+    onStuck: () => {
+      console.error(
+        style.red('A rollback keeps failing and needs a person (see the timeline). The workflow retries it until it succeeds;') +
+          `\nfollow it with: gameday status ${handle.workflowId}`,
+      );
+      return true;
+    },
+  });
+  if (flags.json) {
+    console.log(JSON.stringify({ ...report, ui: link }, null, 2));
+  } else {
+    print('');
+    print(renderReport(report, link));
+    print('');
+    print(outcomeLine(report));
+  }
+  return stuck ? exitCodes['rollback-stuck'] : exitCodeFor(report.outcome);
+}
+
+export async function runCommand(file: string, flags: RunFlags): Promise<number> {
+  const { plan, digest } = await loadPlanOrExit(file);
+  if (flags.dryRun) {
+    console.log(flags.json ? JSON.stringify({ plan, digest, description: describePlan(plan) }, null, 2) : describePlan(plan));
+    return exitCodes.passed;
+  }
+  const temporal = await connect(flags);
+  try {
+    return await executeGameDay(temporal, plan, digest, flags);
+  } finally {
+    await temporal.close();
+  }
+}

@@ -1,0 +1,103 @@
+import { join } from 'node:path';
+import { loadWorkerConfig, type WorkerConfig } from '../../worker/config';
+import { startWorker } from '../../worker/run';
+import { ensureSearchAttributes } from '../../worker/searchAttributes';
+import { startDemoService } from '../demoService';
+import { portIsFree, startDevServer, type DevServer } from '../devServer';
+import { CliError, exitCodes } from '../exitCodes';
+import { connect } from '../gameDays';
+import type { GlobalFlags } from '../options';
+import { projectRoot, stateDir } from '../paths';
+import { style } from '../style';
+import { executeGameDay, loadPlanOrExit } from './run';
+
+const say = (line: string) => console.error(style.dim(line));
+
+export async function workerConfigFor(flags: GlobalFlags & { config?: string }): Promise<WorkerConfig> {
+  const config = await loadWorkerConfig(flags.config ?? process.env.GAMEDAY_WORKER_CONFIG);
+  return flags.taskQueue ? { ...config, taskQueue: flags.taskQueue } : config;
+}
+
+/** `gameday worker`: polls until SIGINT/SIGTERM, then lets running rollbacks finish. */
+export async function workerCommand(flags: GlobalFlags & { config?: string }): Promise<number> {
+  const config = await workerConfigFor(flags);
+  const worker = await startWorker(config, flags);
+  await worker.done;
+  return exitCodes.passed;
+}
+
+/** `gameday setup`: registers the search attributes through the operator API (self-hosted clusters). */
+export async function setupCommand(flags: GlobalFlags): Promise<number> {
+  const temporal = await connect(flags);
+  try {
+    const added = await ensureSearchAttributes(temporal.connection, temporal.namespace);
+    console.log(added.length > 0 ? `registered ${added.join(', ')}` : 'search attributes already registered');
+    return exitCodes.passed;
+  } finally {
+    await temporal.close();
+  }
+}
+
+async function startLocalDevServer(): Promise<DevServer> {
+  const port = (await portIsFree(7233)) ? 7233 : undefined;
+  const uiPort = (await portIsFree(8233)) ? 8233 : undefined;
+  return startDevServer({
+    stateDir: join(stateDir, 'dev'),
+    ui: true,
+    ...(port === undefined ? {} : { port }),
+    ...(uiPort === undefined ? {} : { uiPort }),
+    log: say,
+  });
+}
+
+/** `gameday dev`: a dev server (history kept in .gameday/dev) with its UI, and a worker, until Ctrl-C. */
+export async function devCommand(flags: GlobalFlags & { config?: string }): Promise<number> {
+  const server = await startLocalDevServer();
+  const config = await workerConfigFor(flags);
+  const worker = await startWorker(config, { address: server.address, namespace: server.namespace });
+  console.log(`Temporal ${server.address}  UI ${server.uiUrl ?? '(headless)'}  task queue ${config.taskQueue}`);
+  console.log(`run a plan: gameday run examples/demo.yaml --address ${server.address}`);
+  await worker.done;
+  await server.stop();
+  return exitCodes.passed;
+}
+
+export const demo = { port: 18181, pidfile: '/tmp/gameday-demo/demo-service.pid', plan: join(projectRoot, 'examples', 'demo.yaml') };
+
+/** `gameday demo`: dev server + worker + demo service, then the example plan end to end. */
+export async function demoCommand(flags: { json?: boolean; keep?: boolean }): Promise<number> {
+  const { plan, digest } = await loadPlanOrExit(demo.plan);
+  if (!(await portIsFree(demo.port))) {
+    throw new CliError(`port ${demo.port} is in use: the demo service needs it (stop whatever listens there)`);
+  }
+  const server = await startLocalDevServer();
+  const cleanups: (() => Promise<void>)[] = [() => server.stop()];
+  try {
+    const config: WorkerConfig = {
+      ...(await loadWorkerConfig(undefined)),
+      taskQueue: 'gameday-demo',
+      logLevel: 'warn',
+    };
+    const worker = await startWorker(config, { address: server.address, namespace: server.namespace });
+    cleanups.unshift(() => worker.stop());
+    const service = await startDemoService(demo.port, demo.pidfile);
+    cleanups.unshift(() => service.stop());
+    say(`demo service pid ${service.currentPid()} healthy on http://127.0.0.1:${demo.port}/health`);
+    const temporal = await connect({ address: server.address });
+    cleanups.unshift(() => temporal.close());
+    const code = await executeGameDay(temporal, plan, digest, {
+      taskQueue: config.taskQueue,
+      ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}),
+      ...(flags.json ? { json: true } : {}),
+    });
+    if (flags.keep) {
+      say(`keeping the dev server and its UI (${server.uiUrl ?? ''}) until Ctrl-C`);
+      await new Promise((resolve) => process.once('SIGINT', resolve));
+    } else {
+      say('stopping the demo; run `gameday dev` to browse this game day in the Temporal UI (history is kept)');
+    }
+    return code;
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  }
+}

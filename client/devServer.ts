@@ -1,0 +1,133 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { devServerSearchAttributeFlags } from '../worker/searchAttributes';
+import { findTemporalCli } from './temporalCli';
+
+export interface DevServer {
+  readonly address: string;
+  readonly namespace: string;
+  readonly uiUrl?: string;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  /** Directory of the database file; history survives a restart with the same directory. */
+  readonly stateDir: string;
+  /** Frontend port; a free one when absent. */
+  readonly port?: number;
+  readonly uiPort?: number;
+  readonly ui?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function waitUntilServing(address: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`temporal server exited with code ${child.exitCode}: ${output().slice(-800)}`);
+    }
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  throw new Error(`temporal server did not answer on ${address} within 60 s: ${output().slice(-800)}`);
+}
+
+/** Starts `temporal server start-dev` with gameday's search attributes, on loopback. */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const log = options.log ?? (() => undefined);
+  const cli = await findTemporalCli(log);
+  if (cli === undefined) return startWithSdkDownload(options);
+  mkdirSync(options.stateDir, { recursive: true });
+  const port = options.port ?? (await freePort());
+  const ui = options.ui ?? false;
+  const uiPort = options.uiPort ?? (await freePort());
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--http-port',
+    String(await freePort()),
+    '--metrics-port',
+    String(await freePort()),
+    '--db-filename',
+    join(options.stateDir, 'temporal.db'),
+    '--log-level',
+    'error',
+    ...(ui ? ['--ui-port', String(uiPort)] : ['--headless']),
+    ...devServerSearchAttributeFlags(),
+  ];
+  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const address = `127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await waitUntilServing(address, child, () => output);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  log(`Temporal dev server on ${address}${ui ? `, UI on http://127.0.0.1:${uiPort}` : ''} (${cli})`);
+  return { address, namespace: 'default', ...(ui ? { uiUrl: `http://127.0.0.1:${uiPort}` } : {}), stop };
+}
+
+/** Last resort: the SDK downloads a CLI build itself (needs internet access to temporal.download). */
+async function startWithSdkDownload(options: DevServerOptions): Promise<DevServer> {
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      ip: '127.0.0.1',
+      ...(options.port === undefined ? {} : { port: options.port }),
+      dbFilename: join(options.stateDir, 'temporal.db'),
+      ui: options.ui ?? false,
+      extraArgs: devServerSearchAttributeFlags(),
+    },
+  });
+  const address = env.address;
+  return { address, namespace: env.namespace ?? 'default', stop: () => env.teardown() };
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { CliError, exitCodeHelp, exitCodes } from './exitCodes';
+import { abortCommand, listCommand, reportCommand, schemaCommand, statusCommand, validateCommand } from './commands/inspect';
+import { runCommand } from './commands/run';
+import { demoCommand, devCommand, setupCommand, workerCommand } from './commands/servers';
+
+function integer(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed)) throw new InvalidArgumentError('must be a whole number');
+  return parsed;
+}
+
+function program(): Command & { exitCodeOf(): number } {
+  const root = new Command('gameday')
+    .description('Chaos game days as durable Temporal workflows: every fault is rolled back, even if the orchestrator dies.')
+    .addOption(new Option('--address <host:port>', 'Temporal frontend').env('TEMPORAL_ADDRESS'))
+    .addOption(new Option('--namespace <name>', 'Temporal namespace').env('TEMPORAL_NAMESPACE'))
+    .addOption(new Option('--task-queue <name>', 'task queue of the gameday workers').env('GAMEDAY_TASK_QUEUE'))
+    .addOption(new Option('--ui-url <url>', 'base URL of the Temporal UI, for links').env('GAMEDAY_UI_URL'))
+    .addHelpText('after', `\n${exitCodeHelp}`)
+    .showHelpAfterError()
+    .exitOverride();
+
+  const flags = (command: Command) => command.optsWithGlobals<Record<string, never>>();
+  let exitCode: number = exitCodes.passed;
+  const action =
+    <A extends unknown[]>(body: (...args: A) => Promise<number> | number) =>
+    async (...args: A) => {
+      exitCode = await body(...args);
+    };
+
+  root
+    .command('run')
+    .description('start a game day from a plan and follow it live (phases, faults, checks)')
+    .argument('<plan>', 'plan file (YAML)')
+    .option('--detach', 'start it and print its id and UI link, without following')
+    .option('--dry-run', 'print every action and rollback in plain words; start nothing')
+    .option('--json', 'print the report (or, detached, the id) as JSON')
+    .option('--seed <n>', 'seed of random target choices (recorded either way)', integer)
+    .action(action((file: string, _opts: unknown, command: Command) => runCommand(file, flags(command))));
+
+  root
+    .command('validate')
+    .description('check plan files; every error is printed as file:line:col: field: message')
+    .argument('<plans...>')
+    .action(action((files: string[]) => validateCommand(files)));
+
+  root
+    .command('schema')
+    .description('print the JSON Schema of plan files')
+    .action(action(() => schemaCommand()));
+
+  root
+    .command('status')
+    .description('phase, faults and last check values of a game day')
+    .argument('<workflow-id>')
+    .option('--json', 'as JSON')
+    .action(action((id: string, _opts: unknown, command: Command) => statusCommand(id, flags(command))));
+
+  root
+    .command('abort')
+    .description('stop a game day early: it rolls back every fault and ends as aborted')
+    .argument('<workflow-id>')
+    .requiredOption('--reason <text>', 'why, for the report and the timeline')
+    .action(
+      action((id: string, opts: { reason: string }, command: Command) => abortCommand(id, opts.reason, flags(command))),
+    );
+
+  root
+    .command('list')
+    .description('recent game days with their outcome')
+    .option('--limit <n>', 'how many', integer, 20)
+    .option('--json', 'as JSON')
+    .action(action((_opts: unknown, command: Command) => listCommand(flags(command))));
+
+  root
+    .command('report')
+    .description("a game day's report")
+    .argument('<workflow-id>')
+    .addOption(new Option('--format <format>', 'output format').choices(['md', 'json']).default('md'))
+    .action(action((id: string, _opts: unknown, command: Command) => reportCommand(id, flags(command))));
+
+  root
+    .command('worker')
+    .description('run a worker (until SIGINT/SIGTERM; running rollbacks are allowed to finish)')
+    .addOption(new Option('--config <file>', 'worker configuration (YAML)').env('GAMEDAY_WORKER_CONFIG'))
+    .action(action((_opts: unknown, command: Command) => workerCommand(flags(command))));
+
+  root
+    .command('setup')
+    .description("register gameday's search attributes on a self-hosted cluster (operator API)")
+    .action(action((_opts: unknown, command: Command) => setupCommand(flags(command))));
+
+  root
+    .command('dev')
+    .description('start a local Temporal dev server (with UI, history kept in .gameday/dev) and a worker')
+    .addOption(new Option('--config <file>', 'worker configuration (YAML)').env('GAMEDAY_WORKER_CONFIG'))
+    .action(action((_opts: unknown, command: Command) => devCommand(flags(command))));
+
+  root
+    .command('demo')
+    .description('run the example game day end to end on this machine (dev server, worker, demo service)')
+    .option('--json', 'print the report as JSON')
+    .option('--keep', 'keep the dev server and UI running afterwards, until Ctrl-C')
+    .action(action((opts: { json?: boolean; keep?: boolean }) => demoCommand(opts)));
+
+  return Object.assign(root, { exitCodeOf: () => exitCode });
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const cli = program();
+  try {
+    await cli.parseAsync([...argv], { from: 'user' });
+    return cli.exitCodeOf();
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version exit 0; everything else commander rejects is a usage error.
+      return error.exitCode === 0 ? exitCodes.passed : exitCodes.usage;
+    }
+    if (error instanceof CliError) {
+      console.error(error.message);
+      return error.exitCode;
+    }
+    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    return exitCodes.error;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = exitCodes.error;
+    },
+  );
+}

@@ -1,0 +1,44 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import pino, { type Logger } from 'pino';
+import { createActivities, type ActivityDeps } from '../activities';
+import { LocalExecutor } from '../activities/executors/local';
+import type { WorkerConfig } from './config';
+import { workflowSource } from './workflowCode';
+
+export function createLogger(level: WorkerConfig['logLevel']): Logger {
+  // Logs go to stderr: stdout belongs to the CLI's progress and reports.
+  return pino({ level, base: { component: 'gameday-worker' } }, pino.destination(2));
+}
+
+/** Activity dependencies from the worker's configuration. */
+export function activityDepsFromConfig(config: WorkerConfig, log: Logger): ActivityDeps {
+  const local = new LocalExecutor();
+  return {
+    executorFor: () => local,
+    checkExecutor: local,
+    allowLocalTargets: config.local.enabled,
+    protectedPids: [process.pid, process.ppid],
+    log,
+  };
+}
+
+export interface GameDayWorkerOptions {
+  readonly connection: NativeConnection;
+  readonly namespace: string;
+  readonly taskQueue: string;
+  readonly deps: ActivityDeps;
+}
+
+export async function createGameDayWorker(options: GameDayWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...workflowSource(),
+    activities: createActivities(options.deps),
+    // A dead worker's sticky queue is abandoned after a few seconds, so a standby takes over quickly.
+    stickyQueueScheduleToStartTimeout: '3s',
+    // On SIGTERM/SIGINT, running activities (rollbacks above all) get this long to finish.
+    shutdownGraceTime: '30s',
+  });
+}
