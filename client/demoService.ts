@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from './paths';
 
@@ -40,6 +40,20 @@ async function healthy(port: number): Promise<boolean> {
   }
 }
 
+/** Every process started for this pidfile: the original and whatever a process-kill rollback restarted. */
+function processesFor(pidfile: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(pidfile);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 /** Starts the demo service (a detached process, like a real daemon) and waits until it is healthy. */
 export async function startDemoService(port: number, pidfile: string): Promise<DemoService> {
   rmSync(pidfile, { force: true });
@@ -58,8 +72,7 @@ export async function startDemoService(port: number, pidfile: string): Promise<D
     pidfile,
     currentPid: () => pidFrom(pidfile),
     stop: async () => {
-      for (const pid of new Set([child.pid, pidFrom(pidfile)])) {
-        if (pid === undefined) continue;
+      for (const pid of processesFor(pidfile)) {
         signal(pid, 'SIGCONT'); // a paused process cannot handle SIGTERM
         if (!signal(pid, 'SIGTERM')) continue;
         const deadline = Date.now() + 5000;

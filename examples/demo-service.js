@@ -34,5 +34,8 @@ server.listen(port, '127.0.0.1', () => {
 });
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.on(signal, () => server.close(() => process.exit(0)));
+  process.on(signal, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections(); // keep-alive probes must not hold up a stop
+  });
 }

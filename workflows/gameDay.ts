@@ -176,11 +176,11 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
       };
       report.faults.push(record);
       const activity = { step, tag };
-      const saved = await run({ ...changing, summary: `record state before: ${step.inject}` }).prepareFault(activity);
-      // The rollback is recorded before the inject runs: whatever happens next, it will be compensated.
-      stack.push({ step, saved, record });
-      record.status = 'injecting';
       try {
+        const saved = await run({ ...changing, summary: `record state before: ${step.inject}` }).prepareFault(activity);
+        // The rollback is recorded before the inject runs: whatever happens next, it will be compensated.
+        stack.push({ step, saved, record });
+        record.status = 'injecting';
         await run({ ...changing, summary: step.inject }).injectFault({ ...activity, saved });
         const state = await run({ ...changing, summary: `verify: ${step.inject}` }).verifyFault({
           ...activity,
@@ -288,7 +288,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
 
   async function rollBack(entry: RollbackEntry, options: ActivityOptions): Promise<void> {
     const { step, saved, record } = entry;
-    record.status = 'rolling-back';
+    if (record.status !== 'rollback-stuck') record.status = 'rolling-back';
     record.rollbackStartedAt ??= now();
     const result = await run({ ...options, summary: step.rollback }).rollbackFault({ step, tag, saved });
     record.status = 'rolled-back';

@@ -63,20 +63,25 @@ async function logTail(exec: Executor, path: string): Promise<string> {
 }
 
 async function waitUntilReady(ctx: FaultContext, p: Params, pid: number, logPath: string): Promise<void> {
-  await ctx.sleep(p.ready.settle);
   const deadline = Date.now() + p.ready.timeout;
-  for (;;) {
+  const assertAlive = async () => {
     const stat = await readStat(ctx.exec, pid);
     if (stat === undefined || stat.state === 'Z') {
       throw new Error(`restarted process ${pid} on ${ctx.target.name} exited; its log says: ${await logTail(ctx.exec, logPath)}`);
     }
-    if (p.ready.tcpPort === undefined || (await ctx.exec.tcpReachable('127.0.0.1', p.ready.tcpPort, 1000))) return;
+  };
+  for (;;) {
+    await assertAlive();
+    if (p.ready.tcpPort === undefined || (await ctx.exec.tcpReachable('127.0.0.1', p.ready.tcpPort, 1000))) break;
     if (Date.now() > deadline) {
       throw new Error(`restarted process ${pid} on ${ctx.target.name} does not accept connections on port ${p.ready.tcpPort}`);
     }
     ctx.heartbeat();
     await ctx.sleep(200);
   }
+  // The port may answer for another process; one that fails to start (bind error) is gone after the settle time.
+  await ctx.sleep(p.ready.settle);
+  await assertAlive();
 }
 
 /** Kills processes; rollback starts them again with the command line recorded before the kill. */
