@@ -12,7 +12,15 @@ export default tseslint.config(
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
-      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        // node:test tracks the promises its describe/it return.
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'it', 'before', 'after'] },
+          ],
+        },
+      ],
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
@@ -26,7 +34,11 @@ export default tseslint.config(
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'Workflows must not import Node modules.' })),
           patterns: [
-            { group: ['../activities/*', '../activities', '../worker/*', '../client/*'], allowTypeImports: true, message: 'Workflows may only import types from activities, worker or client.' },
+            {
+              group: ['../activities/*', '../activities', '../worker/*', '../client/*'],
+              allowTypeImports: true,
+              message: 'Workflows may only import types from activities, worker or client.',
+            },
           ],
         },
       ],

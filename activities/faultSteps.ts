@@ -51,7 +51,10 @@ export function injectFault(deps: ActivityDeps, input: SavedFaultInput): Promise
 }
 
 /** Reads the real state back; throws (and so is retried a few times) while it differs from what is expected. */
-export function verifyFault(deps: ActivityDeps, input: SavedFaultInput & { expectActive: boolean }): Promise<FaultState> {
+export function verifyFault(
+  deps: ActivityDeps,
+  input: SavedFaultInput & { expectActive: boolean },
+): Promise<FaultState> {
   const kind = getFaultKind(input.step.kind);
   return step(deps, input, async (ctx) => {
     const state = await kind.verify(ctx, input.step.params, input.saved);

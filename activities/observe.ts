@@ -20,7 +20,9 @@ function summarise(previous: SampleSummary | undefined, name: string, result: Ch
     held: base.held + (result.holds ? 1 : 0),
     last: result,
     ...(base.firstDeviation === undefined && !result.holds ? { firstDeviation: result } : {}),
-    ...(value === undefined ? {} : { min: Math.min(base.min ?? value, value), max: Math.max(base.max ?? value, value) }),
+    ...(value === undefined
+      ? {}
+      : { min: Math.min(base.min ?? value, value), max: Math.max(base.max ?? value, value) }),
   };
 }
 
@@ -82,7 +84,10 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
 function finalSummaries(input: ObserveInput, progress: ObserveProgress): ObserveResult {
   const pick = (specs: readonly ProbeSpec[], found: Record<string, SampleSummary>) =>
     specs.map((spec) => found[spec.name] ?? { name: spec.name, samples: 0, held: 0 });
-  return { checks: pick(input.checks, progress.checks), guardrails: pick(input.guardrails, progress.guardrails) };
+  return {
+    checks: pick(input.checks, progress.checks),
+    guardrails: pick(input.guardrails, progress.guardrails),
+  };
 }
 
 export interface RecoveryInput {

@@ -35,10 +35,13 @@ function resolveGroup(deps: ResolveDeps, name: string, group: Plan['targets'][st
 }
 
 export function resolvePlan(deps: ResolveDeps, { plan, seed }: ResolveInput): ResolvedPlan {
-  const groups = new Map(Object.entries(plan.targets).map(([name, group]) => [name, resolveGroup(deps, name, group)]));
+  const groups = new Map(
+    Object.entries(plan.targets).map(([name, group]) => [name, resolveGroup(deps, name, group)]),
+  );
   const steps: FaultStep[] = [];
   plan.faults.forEach((fault, index) => {
-    const candidates = groups.get(fault.target) ?? refuse(`fault ${fault.name}: no target group "${fault.target}"`);
+    const candidates =
+      groups.get(fault.target) ?? refuse(`fault ${fault.name}: no target group "${fault.target}"`);
     let chosen: Target[];
     try {
       chosen = selectTargets(candidates, fault.select, seed + index);

@@ -76,7 +76,8 @@ export async function startDemoService(port: number, pidfile: string): Promise<D
         signal(pid, 'SIGCONT'); // a paused process cannot handle SIGTERM
         if (!signal(pid, 'SIGTERM')) continue;
         const deadline = Date.now() + 5000;
-        while (signal(pid, 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+        while (signal(pid, 0) && Date.now() < deadline)
+          await new Promise((resolve) => setTimeout(resolve, 50));
         signal(pid, 'SIGKILL');
       }
       rmSync(pidfile, { force: true });

@@ -15,16 +15,19 @@ export interface FollowOptions {
 export type FollowResult = { readonly report: GameDayReport; readonly stuck: boolean };
 
 /** Prints the timeline as it grows (phases, faults, checks) until the game day ends, and returns its report. */
-export async function follow(handle: WorkflowHandle<typeof gameDay>, options: FollowOptions = {}): Promise<FollowResult> {
+export async function follow(
+  handle: WorkflowHandle<typeof gameDay>,
+  options: FollowOptions = {},
+): Promise<FollowResult> {
   const print = options.print ?? (() => undefined);
   const pollMs = options.pollMs ?? 300;
   let shown = 0;
   let warned = false;
   let finished: GameDayReport | undefined;
-  let failure: unknown;
+  let failure: Error | undefined;
   const result = handle.result().then(
     (report) => (finished = report),
-    (error: unknown) => (failure = error),
+    (error: unknown) => (failure = error instanceof Error ? error : new Error(String(error))),
   );
   const show = (report: GameDayReport) => {
     for (const entry of report.timeline.slice(shown)) print(timelineLine(entry));

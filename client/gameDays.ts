@@ -42,12 +42,21 @@ export async function connect(target: TemporalTarget): Promise<Temporal> {
     );
   }
   const client = new Client({ connection, namespace: resolved.namespace });
-  return { client, connection, namespace: resolved.namespace, address: resolved.address, close: () => connection.close() };
+  return {
+    client,
+    connection,
+    namespace: resolved.namespace,
+    address: resolved.address,
+    close: () => connection.close(),
+  };
 }
 
 /** `gameday-<plan>-<UTC timestamp>`, e.g. gameday-demo-pause-20261122T021222Z. */
 export function workflowIdFor(plan: Plan, at = new Date()): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `gameday-${plan.metadata.name}-${stamp}`;
 }
 
@@ -71,7 +80,12 @@ export async function startGameDay(
   planDigest: string,
   options: StartOptions,
 ): Promise<WorkflowHandle<typeof gameDay>> {
-  const input: GameDayInput = { plan, planDigest, tag: newTag(), ...(options.seed === undefined ? {} : { seed: options.seed }) };
+  const input: GameDayInput = {
+    plan,
+    planDigest,
+    tag: newTag(),
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+  };
   const faults = plan.faults.map((f) => f.name).join(', ');
   const base = workflowIdFor(plan);
   for (let attempt = 0; ; attempt++) {
@@ -124,7 +138,7 @@ export async function abortGameDay(temporal: Temporal, workflowId: string, reaso
     return phase;
   } catch (error) {
     if (error instanceof WorkflowUpdateFailedError) {
-      throw new CliError(`abort refused: ${(error.cause as Error | undefined)?.message ?? error.message}`, exitCodes.failed);
+      throw new CliError(`abort refused: ${error.cause?.message ?? error.message}`, exitCodes.failed);
     }
     throw error;
   }

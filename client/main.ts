@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, exitCodeHelp, exitCodes } from './exitCodes';
-import { abortCommand, listCommand, reportCommand, schemaCommand, statusCommand, validateCommand } from './commands/inspect';
+import {
+  abortCommand,
+  listCommand,
+  reportCommand,
+  schemaCommand,
+  statusCommand,
+  validateCommand,
+} from './commands/inspect';
 import { runCommand } from './commands/run';
 import { demoCommand, devCommand, setupCommand, workerCommand } from './commands/servers';
 
@@ -13,10 +20,14 @@ function integer(value: string): number {
 
 function program(): Command & { exitCodeOf(): number } {
   const root = new Command('gameday')
-    .description('Chaos game days as durable Temporal workflows: every fault is rolled back, even if the orchestrator dies.')
+    .description(
+      'Chaos game days as durable Temporal workflows: every fault is rolled back, even if the orchestrator dies.',
+    )
     .addOption(new Option('--address <host:port>', 'Temporal frontend').env('TEMPORAL_ADDRESS'))
     .addOption(new Option('--namespace <name>', 'Temporal namespace').env('TEMPORAL_NAMESPACE'))
-    .addOption(new Option('--task-queue <name>', 'task queue of the gameday workers').env('GAMEDAY_TASK_QUEUE'))
+    .addOption(
+      new Option('--task-queue <name>', 'task queue of the gameday workers').env('GAMEDAY_TASK_QUEUE'),
+    )
     .addOption(new Option('--ui-url <url>', 'base URL of the Temporal UI, for links').env('GAMEDAY_UI_URL'))
     .addHelpText('after', `\n${exitCodeHelp}`)
     .showHelpAfterError()
@@ -64,7 +75,9 @@ function program(): Command & { exitCodeOf(): number } {
     .argument('<workflow-id>')
     .requiredOption('--reason <text>', 'why, for the report and the timeline')
     .action(
-      action((id: string, opts: { reason: string }, command: Command) => abortCommand(id, opts.reason, flags(command))),
+      action((id: string, opts: { reason: string }, command: Command) =>
+        abortCommand(id, opts.reason, flags(command)),
+      ),
     );
 
   root

@@ -1,10 +1,19 @@
 import { formatDuration } from '../plan/duration';
 import type { Plan } from '../plan/schema';
-import type { CheckResult, GameDayReport, ResolvedPlan, SampleSummary, TimelineEntry } from '../workflows/definitions';
+import type {
+  CheckResult,
+  GameDayReport,
+  ResolvedPlan,
+  SampleSummary,
+  TimelineEntry,
+} from '../workflows/definitions';
 import { outcomeColour, style } from './style';
 
 export function uiLink(uiUrl: string | undefined, namespace: string, workflowId: string): string | undefined {
-  return uiUrl && `${uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return (
+    uiUrl &&
+    `${uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`
+  );
 }
 
 export function timelineLine(entry: TimelineEntry): string {
@@ -16,17 +25,26 @@ export function timelineLine(entry: TimelineEntry): string {
 export function renderDryRun(plan: Plan, resolved: ResolvedPlan): string {
   const lines: string[] = [];
   const checks = (when: 'before' | 'during' | 'after') =>
-    plan.checks.filter((c) => c.when.includes(when)).map((c) => `   - ${c.name}: ${resolved.checks[c.name] ?? ''}`);
+    plan.checks
+      .filter((c) => c.when.includes(when))
+      .map((c) => `   - ${c.name}: ${resolved.checks[c.name] ?? ''}`);
   lines.push(`Game day ${plan.metadata.name} (owner ${plan.metadata.owner})`);
   if (plan.metadata.description) lines.push(plan.metadata.description.trim());
-  lines.push(`1. resolve targets: ${resolved.targets.join(', ') || 'none'} (allow-lists are enforced by the worker)`);
+  lines.push(
+    `1. resolve targets: ${resolved.targets.join(', ') || 'none'} (allow-lists are enforced by the worker)`,
+  );
   lines.push('2. preflight: the steady state must hold, else nothing is injected', ...checks('before'));
   lines.push('3. inject, in order (each rollback is recorded before its inject runs):');
   for (const step of resolved.steps) lines.push(`   - ${step.inject}`, `       rollback: ${step.rollback}`);
   const { window, sampleInterval, guardrails } = plan.observation;
-  lines.push(`4. observe for ${formatDuration(window)}, sampling every ${formatDuration(sampleInterval)}:`, ...checks('during'));
+  lines.push(
+    `4. observe for ${formatDuration(window)}, sampling every ${formatDuration(sampleInterval)}:`,
+    ...checks('during'),
+  );
   for (const g of guardrails) {
-    lines.push(`   - guardrail ${g.name}: ${resolved.checks[g.name] ?? ''} (aborts after ${g.breachAfter} failing sample(s))`);
+    lines.push(
+      `   - guardrail ${g.name}: ${resolved.checks[g.name] ?? ''} (aborts after ${g.breachAfter} failing sample(s))`,
+    );
   }
   lines.push('5. roll back, last in first out, each retried until it succeeds and verified:');
   for (const step of [...resolved.steps].reverse()) lines.push(`   - ${step.rollback}`);
@@ -41,7 +59,9 @@ function checkRow(result: CheckResult): string {
 
 function sampleRow(summary: SampleSummary): string {
   const range = summary.min === undefined ? '' : ` (values ${summary.min}–${summary.max})`;
-  const deviation = summary.firstDeviation ? `first deviation ${summary.firstDeviation.at}: ${summary.firstDeviation.detail}` : '';
+  const deviation = summary.firstDeviation
+    ? `first deviation ${summary.firstDeviation.at}: ${summary.firstDeviation.detail}`
+    : '';
   return `| ${summary.name} | ${summary.held}/${summary.samples}${range} | ${deviation.replace(/\|/g, '\\|')} |`;
 }
 
@@ -51,12 +71,22 @@ export function renderReport(report: GameDayReport, link?: string): string {
   out.push(`# Game day ${report.plan}: ${report.outcome ?? report.phase}`);
   out.push('');
   out.push(`- workflow: ${report.workflowId}${link ? ` (${link})` : ''}`);
-  out.push(`- owner: ${report.owner}; tag: ${report.tag}; seed: ${report.seed ?? ''}; plan digest: ${report.planDigest}`);
+  out.push(
+    `- owner: ${report.owner}; tag: ${report.tag}; seed: ${report.seed ?? ''}; plan digest: ${report.planDigest}`,
+  );
   out.push(`- started ${report.startedAt}, finished ${report.finishedAt ?? '(running)'}`);
   if (report.reason) out.push(`- ${report.reason}`);
-  out.push('', '## Faults', '', '| fault | target | injected | rolled back | attempts | status |', '|---|---|---|---|---|---|');
+  out.push(
+    '',
+    '## Faults',
+    '',
+    '| fault | target | injected | rolled back | attempts | status |',
+    '|---|---|---|---|---|---|',
+  );
   for (const f of report.faults) {
-    out.push(`| ${f.inject} | ${f.target} | ${f.injectedAt ?? '-'} | ${f.rolledBackAt ?? '-'} | ${f.rollbackAttempts ?? '-'} | ${f.status}${f.error ? `: ${f.error}` : ''} |`);
+    out.push(
+      `| ${f.inject} | ${f.target} | ${f.injectedAt ?? '-'} | ${f.rolledBackAt ?? '-'} | ${f.rollbackAttempts ?? '-'} | ${f.status}${f.error ? `: ${f.error}` : ''} |`,
+    );
   }
   if (report.checks.preflight.length > 0) {
     out.push('', '## Preflight', '', '| check | result | expect | detail |', '|---|---|---|---|');
@@ -69,7 +99,11 @@ export function renderReport(report: GameDayReport, link?: string): string {
   }
   const recovery = report.checks.recovery;
   if (recovery) {
-    out.push('', `## Recovery: ${recovery.recovered ? `recovered after ${recovery.afterMs} ms` : 'not recovered'}`, '');
+    out.push(
+      '',
+      `## Recovery: ${recovery.recovered ? `recovered after ${recovery.afterMs} ms` : 'not recovered'}`,
+      '',
+    );
     out.push('| check | result | expect | detail |', '|---|---|---|---|', ...recovery.results.map(checkRow));
   }
   out.push('', '## Timeline', '');

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import { planSchema, type Plan } from './schema';
 
@@ -29,7 +29,11 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** The position of the deepest node along the path that exists (a missing field points at its parent). */
-function locate(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): { line: number; col: number } {
+function locate(
+  doc: Document,
+  lineCounter: LineCounter,
+  path: readonly PropertyKey[],
+): { line: number; col: number } {
   for (let depth = path.length; depth >= 0; depth--) {
     const node: unknown = doc.getIn(path.slice(0, depth) as unknown[], true);
     if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]);
@@ -37,8 +41,23 @@ function locate(doc: Document, lineCounter: LineCounter, path: readonly Property
   return { line: 1, col: 1 };
 }
 
+function locateKey(
+  doc: Document,
+  lineCounter: LineCounter,
+  path: readonly PropertyKey[],
+  key: string,
+): { line: number; col: number } {
+  const parent: unknown = doc.getIn(path as unknown[], true);
+  if (isMap(parent)) {
+    const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === key);
+    if (pair && isNode(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]);
+  }
+  return locate(doc, lineCounter, path);
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
     return `${issue.message}`;
   }
@@ -63,8 +82,11 @@ export function parsePlan(text: string, file: string): PlanLoadResult {
     const errors = parsed.error.issues.map((issue) => {
       const path = issue.path;
       // Unknown keys: point at the offending key itself, not at its parent object.
-      const keyPath = issue.code === 'unrecognized_keys' && issue.keys[0] ? [...path, issue.keys[0]] : path;
-      return { file, ...locate(doc, lineCounter, keyPath), path: formatPath(path), message: describeIssue(issue) };
+      const position =
+        issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined
+          ? locateKey(doc, lineCounter, path, issue.keys[0])
+          : locate(doc, lineCounter, path);
+      return { file, ...position, path: formatPath(path), message: describeIssue(issue) };
     });
     errors.sort((a, b) => a.line - b.line || a.col - b.col);
     return { ok: false, errors };
@@ -79,7 +101,10 @@ export async function loadPlanFile(file: string): Promise<PlanLoadResult> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error);
-    return { ok: false, errors: [{ file, line: 0, col: 0, path: '', message: `cannot read plan: ${reason}` }] };
+    return {
+      ok: false,
+      errors: [{ file, line: 0, col: 0, path: '', message: `cannot read plan: ${reason}` }],
+    };
   }
   return parsePlan(text, file);
 }

@@ -19,7 +19,8 @@ const checkCommon = {
 };
 
 const exactlyOneProbe = [
-  (check: Partial<Record<string, unknown>>) => checkKeys.filter((key) => check[key] !== undefined).length === 1,
+  (check: Partial<Record<string, unknown>>) =>
+    checkKeys.filter((key) => check[key] !== undefined).length === 1,
   { message: `give exactly one probe: ${checkKeys.join(', ')}` },
 ] as const;
 
@@ -62,7 +63,7 @@ const selectionSchema = z
     z.strictObject({ mode: z.literal('percent'), percent: z.number().gt(0).max(100) }),
   ])
   .default({ mode: 'all' })
-  .describe('blast radius: which of the group\'s targets the fault acts on (random choices are seeded)');
+  .describe("blast radius: which of the group's targets the fault acts on (random choices are seeded)");
 
 const faultCommon = {
   name: identifier,
@@ -84,7 +85,9 @@ interface FaultSpecOutput {
 const faultSchema = z.discriminatedUnion(
   'kind',
   Object.values(faultKinds).map((fault) =>
-    z.strictObject({ ...faultCommon, kind: z.literal(fault.kind), params: fault.params }).describe(fault.description),
+    z
+      .strictObject({ ...faultCommon, kind: z.literal(fault.kind), params: fault.params })
+      .describe(fault.description),
   ) as unknown as [z.ZodObject, ...z.ZodObject[]],
 ) as unknown as z.ZodType<FaultSpecOutput, unknown>;
 
@@ -120,7 +123,9 @@ export const planSchema = z
         const inChecks = i < plan.checks.length;
         ctx.addIssue({
           code: 'custom',
-          path: inChecks ? ['checks', i, 'name'] : ['observation', 'guardrails', i - plan.checks.length, 'name'],
+          path: inChecks
+            ? ['checks', i, 'name']
+            : ['observation', 'guardrails', i - plan.checks.length, 'name'],
           message: `check name "${name}" is used twice`,
         });
       }
@@ -130,7 +135,11 @@ export const planSchema = z
     plan.faults.forEach((fault, i) => {
       const f = fault;
       if (faultNames.has(f.name)) {
-        ctx.addIssue({ code: 'custom', path: ['faults', i, 'name'], message: `fault name "${f.name}" is used twice` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'name'],
+          message: `fault name "${f.name}" is used twice`,
+        });
       }
       faultNames.add(f.name);
       const group = plan.targets[f.target];
@@ -144,7 +153,9 @@ export const planSchema = z
         return;
       }
       const kinds: readonly string[] = faultKinds[f.kind as keyof typeof faultKinds]?.targetKinds ?? [];
-      const groupKind = Object.keys(group).find((key) => (group as Record<string, unknown>)[key] !== undefined);
+      const groupKind = Object.keys(group).find(
+        (key) => (group as Record<string, unknown>)[key] !== undefined,
+      );
       if (groupKind !== undefined && !kinds.includes(groupKind)) {
         ctx.addIssue({
           code: 'custom',

@@ -65,13 +65,22 @@ describe('SIGKILL of the worker process', () => {
       const first = await spawnWorkerProcess(temporal, taskQueue);
       workers.push(first);
       const plan = pausePlan(service, {
-        checks: [{ name: 'healthy', when: ['before', 'after'], http: { url: `http://127.0.0.1:${service.port}/health` } }],
+        checks: [
+          {
+            name: 'healthy',
+            when: ['before', 'after'],
+            http: { url: `http://127.0.0.1:${service.port}/health` },
+          },
+        ],
         faults: [
           {
             name: 'kill',
             kind: 'process-kill',
             target: 'here',
-            params: { pidfile: service.pidfile, ready: { tcpPort: service.port, timeout: '5s', settle: '300ms' } },
+            params: {
+              pidfile: service.pidfile,
+              ready: { tcpPort: service.port, timeout: '5s', settle: '300ms' },
+            },
           },
         ],
         observation: { window: '1s', sampleInterval: '500ms' },

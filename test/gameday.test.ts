@@ -31,13 +31,22 @@ function listen(port: number): Promise<Server> {
 function killPlan(service: TestService, window = '2s') {
   return pausePlan(service, {
     metadata: { name: 'test-kill', owner: 'tests' },
-    checks: [{ name: 'healthy', when: ['before', 'after'], http: { url: `http://127.0.0.1:${service.port}/health` } }],
+    checks: [
+      {
+        name: 'healthy',
+        when: ['before', 'after'],
+        http: { url: `http://127.0.0.1:${service.port}/health` },
+      },
+    ],
     faults: [
       {
         name: 'kill',
         kind: 'process-kill',
         target: 'here',
-        params: { pidfile: service.pidfile, ready: { tcpPort: service.port, timeout: '5s', settle: '300ms' } },
+        params: {
+          pidfile: service.pidfile,
+          ready: { tcpPort: service.port, timeout: '5s', settle: '300ms' },
+        },
       },
     ],
     observation: { window, sampleInterval: '500ms' },
@@ -62,7 +71,11 @@ describe('game day against a real Temporal dev server', () => {
     try {
       const handle = await startPlan(temporal, pausePlan(service), worker.taskQueue);
       const observing = await waitForPhase(handle, 'observe');
-      assert.equal(processState(service.currentPid()), 'T', 'the service is really stopped during the window');
+      assert.equal(
+        processState(service.currentPid()),
+        'T',
+        'the service is really stopped during the window',
+      );
       assert.equal(observing.faults[0]?.status, 'active');
       const report = await handle.result();
       assert.equal(report.outcome, 'passed', report.reason);
@@ -85,7 +98,10 @@ describe('game day against a real Temporal dev server', () => {
       assert.match((await description.staticSummary()) ?? '', /test-pause: pause/);
       const history = await handle.fetchHistory();
       const summaries = JSON.stringify(history.events?.map((e) => e.userMetadata?.summary?.data) ?? []);
-      assert.ok(history.events?.some((e) => e.userMetadata?.summary), 'activities carry plain-word summaries');
+      assert.ok(
+        history.events?.some((e) => e.userMetadata?.summary),
+        'activities carry plain-word summaries',
+      );
       assert.ok(summaries.length > 0);
     } finally {
       await service.stop();
@@ -110,10 +126,16 @@ describe('game day against a real Temporal dev server', () => {
   it('abort mid-window rolls back at once and ends aborted; a second abort is refused', async () => {
     const service = await startTestService();
     try {
-      const handle = await startPlan(temporal, pausePlan(service, { observation: { window: '60s', sampleInterval: '1s' } }), worker.taskQueue);
+      const handle = await startPlan(
+        temporal,
+        pausePlan(service, { observation: { window: '60s', sampleInterval: '1s' } }),
+        worker.taskQueue,
+      );
       await waitForPhase(handle, 'observe');
       const started = Date.now();
-      const { phase } = await handle.executeUpdate(abortUpdate, { args: [{ reason: 'pager went off', by: 'test' }] });
+      const { phase } = await handle.executeUpdate(abortUpdate, {
+        args: [{ reason: 'pager went off', by: 'test' }],
+      });
       assert.equal(phase, 'observe');
       const report = await handle.result();
       assert.ok(Date.now() - started < 10_000, 'did not wait for the 60 s window');
@@ -123,7 +145,8 @@ describe('game day against a real Temporal dev server', () => {
       assert.notEqual(processState(service.currentPid()), 'T');
       await assert.rejects(
         handle.executeUpdate(abortUpdate, { args: [{ reason: 'again' }] }),
-        (error: unknown) => error instanceof WorkflowUpdateFailedError || /past injection|completed/i.test(String(error)),
+        (error: unknown) =>
+          error instanceof WorkflowUpdateFailedError || /past injection|completed/i.test(String(error)),
       );
     } finally {
       await service.stop();
@@ -133,13 +156,20 @@ describe('game day against a real Temporal dev server', () => {
   it('an abort without a reason is rejected by the validator and changes nothing', async () => {
     const service = await startTestService();
     try {
-      const handle = await startPlan(temporal, pausePlan(service, { observation: { window: '3s', sampleInterval: '1s' } }), worker.taskQueue);
+      const handle = await startPlan(
+        temporal,
+        pausePlan(service, { observation: { window: '3s', sampleInterval: '1s' } }),
+        worker.taskQueue,
+      );
       await waitForPhase(handle, 'observe');
-      await assert.rejects(handle.executeUpdate(abortUpdate, { args: [{ reason: '  ' }] }), (error: unknown) => {
-        assert.ok(error instanceof WorkflowUpdateFailedError);
-        assert.match(String((error.cause as Error).message), /needs a reason/);
-        return true;
-      });
+      await assert.rejects(
+        handle.executeUpdate(abortUpdate, { args: [{ reason: '  ' }] }),
+        (error: unknown) => {
+          assert.ok(error instanceof WorkflowUpdateFailedError);
+          assert.match(String((error.cause as Error).message), /needs a reason/);
+          return true;
+        },
+      );
       const report = await handle.result();
       assert.equal(report.outcome, 'passed');
     } finally {
@@ -155,7 +185,11 @@ describe('game day against a real Temporal dev server', () => {
           window: '60s',
           sampleInterval: '500ms',
           guardrails: [
-            { name: 'must-answer', breachAfter: 2, http: { url: `http://127.0.0.1:${service.port}/health`, timeout: '300ms' } },
+            {
+              name: 'must-answer',
+              breachAfter: 2,
+              http: { url: `http://127.0.0.1:${service.port}/health`, timeout: '300ms' },
+            },
           ],
         },
       });
@@ -181,7 +215,12 @@ describe('game day against a real Temporal dev server', () => {
         checks: [],
         faults: [
           { name: 'pause-first', kind: 'process-pause', target: 'here', params: { pidfile: first.pidfile } },
-          { name: 'pause-missing', kind: 'process-pause', target: 'here', params: { pidfile: `${first.dir}/nothing.pid` } },
+          {
+            name: 'pause-missing',
+            kind: 'process-pause',
+            target: 'here',
+            params: { pidfile: `${first.dir}/nothing.pid` },
+          },
           { name: 'pause-third', kind: 'process-pause', target: 'here', params: { pidfile: third.pidfile } },
         ],
       });
@@ -199,9 +238,13 @@ describe('game day against a real Temporal dev server', () => {
       assert.notEqual(processState(first.currentPid()), 'T');
       const history = await handle.fetchHistory();
       const scheduled = history.events?.filter((e) => e.activityTaskScheduledEventAttributes) ?? [];
-      const rollbacks = scheduled.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'rollbackFault');
+      const rollbacks = scheduled.filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'rollbackFault',
+      );
       assert.equal(rollbacks.length, 1, 'one compensation, for the one fault applied');
-      const touchedThird = scheduled.some((e) => JSON.stringify(e.userMetadata?.summary ?? '').includes(third.pidfile));
+      const touchedThird = scheduled.some((e) =>
+        JSON.stringify(e.userMetadata?.summary ?? '').includes(third.pidfile),
+      );
       assert.equal(touchedThird, false, 'the fault after the failure was never started');
     } finally {
       await first.stop();
@@ -223,7 +266,10 @@ describe('game day against a real Temporal dev server', () => {
       squatter = undefined;
       const report = await handle.result();
       assert.equal(report.outcome, 'passed', report.reason);
-      assert.ok((report.faults[0]?.rollbackAttempts ?? 0) >= 2, `attempts: ${report.faults[0]?.rollbackAttempts}`);
+      assert.ok(
+        (report.faults[0]?.rollbackAttempts ?? 0) >= 2,
+        `attempts: ${report.faults[0]?.rollbackAttempts}`,
+      );
       assert.ok(await healthy(service.port), 'the restarted service answers');
     } finally {
       squatter?.close();
@@ -259,7 +305,11 @@ describe('game day against a real Temporal dev server', () => {
   it('the state query shows phase, active faults and last check values while running', async () => {
     const service = await startTestService();
     try {
-      const handle = await startPlan(temporal, pausePlan(service, { observation: { window: '2s', sampleInterval: '500ms' } }), worker.taskQueue);
+      const handle = await startPlan(
+        temporal,
+        pausePlan(service, { observation: { window: '2s', sampleInterval: '500ms' } }),
+        worker.taskQueue,
+      );
       const state = await waitFor('an active fault', async () => {
         const s = await handle.query(stateQuery).catch(() => undefined);
         return s?.faults.some((f) => f.status === 'active') ? s : undefined;

@@ -18,7 +18,8 @@ export const defaultAddress = '127.0.0.1:7233';
 /** Flags win over the environment (TEMPORAL_ADDRESS, profiles), which wins over the worker's file. */
 export function resolveConnection(flags: TemporalTarget, config?: WorkerConfig): ResolvedConnection {
   const env = loadClientConnectConfig(config?.temporal.profile ? { profile: config.temporal.profile } : {});
-  const address = flags.address ?? env.connectionOptions.address ?? config?.temporal.address ?? defaultAddress;
+  const address =
+    flags.address ?? env.connectionOptions.address ?? config?.temporal.address ?? defaultAddress;
   const namespace = flags.namespace ?? env.namespace ?? config?.temporal.namespace ?? 'default';
   return { address, namespace, options: { ...env.connectionOptions, address } };
 }

@@ -32,7 +32,10 @@ export async function startWorker(config: WorkerConfig, flags: TemporalTarget): 
     const added = await ensureSearchAttributes(client, namespace);
     if (added.length > 0) log.info({ added }, 'registered search attributes');
   } catch (error) {
-    log.warn({ err: error }, 'could not register search attributes (register them with your cluster tooling)');
+    log.warn(
+      { err: error },
+      'could not register search attributes (register them with your cluster tooling)',
+    );
   } finally {
     await client.close();
   }

@@ -18,11 +18,15 @@ const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 export function installRuntime(log: Logger): void {
   if (installed) return;
   installed = true;
-  const level = (log.level === 'debug' ? 'DEBUG' : log.level === 'info' ? 'INFO' : log.level === 'error' ? 'ERROR' : 'WARN') as LogLevel;
+  const level = (
+    log.level === 'debug' ? 'DEBUG' : log.level === 'info' ? 'INFO' : log.level === 'error' ? 'ERROR' : 'WARN'
+  ) as LogLevel;
   Runtime.install({
     logger: new DefaultLogger(level, (entry) => {
       log[levels[entry.level]]({ sdk: entry.meta }, entry.message);
     }),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level, other: 'ERROR' }), forward: {} } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: level, other: 'ERROR' }), forward: {} },
+    },
   });
 }

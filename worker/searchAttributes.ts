@@ -23,9 +23,7 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   if (missing.length === 0) return [];
   await connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(
-      missing.map((key) => [key.name, indexedType[key.type as keyof typeof indexedType]]),
-    ),
+    searchAttributes: Object.fromEntries(missing.map((key) => [key.name, indexedType[key.type]])),
   });
   return missing.map((key) => key.name);
 }

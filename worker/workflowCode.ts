@@ -8,7 +8,9 @@ export const prebuiltBundlePath = join(__dirname, '..', 'workflow-bundle.js');
 
 /** The workflow code a worker runs: the prebuilt bundle when there is one, else bundled now. */
 export function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
-  return existsSync(prebuiltBundlePath) ? { workflowBundle: { codePath: prebuiltBundlePath } } : { workflowsPath };
+  return existsSync(prebuiltBundlePath)
+    ? { workflowBundle: { codePath: prebuiltBundlePath } }
+    : { workflowsPath };
 }
 
 export async function writeWorkflowBundle(path = prebuiltBundlePath): Promise<void> {

@@ -119,13 +119,7 @@ export interface RollbackResult {
 }
 
 export type FaultStatus =
-  | 'preparing'
-  | 'injecting'
-  | 'active'
-  | 'inject-failed'
-  | 'rolling-back'
-  | 'rolled-back'
-  | 'rollback-stuck';
+  'preparing' | 'injecting' | 'active' | 'inject-failed' | 'rolling-back' | 'rolled-back' | 'rollback-stuck';
 
 export interface FaultRecord {
   readonly id: string;

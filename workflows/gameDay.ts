@@ -17,6 +17,7 @@ import type { ProbeSpec } from '../plan/schema';
 import {
   abortUpdate,
   searchAttributes,
+  type AbortRequest,
   stateQuery,
   type CheckResult,
   type FaultRecord,
@@ -45,7 +46,11 @@ const changing: ActivityOptions = {
 
 // Rollbacks are retried until they succeed. The first round is bounded so that one stuck rollback cannot hold
 // up the others; what is left is then retried without limit, in parallel, until a person fixes the cause.
-const rollbackRetry: RetryPolicy = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' };
+const rollbackRetry: RetryPolicy = {
+  initialInterval: '200ms',
+  backoffCoefficient: 2,
+  maximumInterval: '10s',
+};
 const rollbackOptions: ActivityOptions = {
   startToCloseTimeout: '15m',
   heartbeatTimeout: '3s',
@@ -106,7 +111,9 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
   const recordChecks = (results: readonly CheckResult[]) => {
     for (const result of results) {
       report.lastChecks[result.name] = result;
-      note(`check ${result.name} ${result.holds ? 'held' : 'DEVIATED'} (expect ${result.expect}): ${result.detail}`);
+      note(
+        `check ${result.name} ${result.holds ? 'held' : 'DEVIATED'} (expect ${result.expect}): ${result.detail}`,
+      );
     }
   };
   const checkSummary = (spec: ProbeSpec) => `check ${spec.name}: ${descriptions[spec.name] ?? spec.name}`;
@@ -120,9 +127,10 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
       return { phase: report.phase };
     },
     {
-      validator: ({ reason }) => {
+      validator: ({ reason }: AbortRequest) => {
         if (!reason?.trim()) throw new Error('an abort needs a reason (--reason "…")');
-        if (rollbackStarted) throw new Error(`the game day is already past injection (phase ${report.phase})`);
+        if (rollbackStarted)
+          throw new Error(`the game day is already past injection (phase ${report.phase})`);
       },
     },
   );
@@ -141,7 +149,10 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
 
   try {
     note(`game day ${plan.metadata.name} started (tag ${tag}, seed ${seed})`);
-    const resolved = await run({ ...readOnly, summary: `resolve targets of ${plan.metadata.name}` }).resolvePlan({
+    const resolved = await run({
+      ...readOnly,
+      summary: `resolve targets of ${plan.metadata.name}`,
+    }).resolvePlan({
       plan,
       seed,
       tag,
@@ -177,7 +188,9 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
       report.faults.push(record);
       const activity = { step, tag };
       try {
-        const saved = await run({ ...changing, summary: `record state before: ${step.inject}` }).prepareFault(activity);
+        const saved = await run({ ...changing, summary: `record state before: ${step.inject}` }).prepareFault(
+          activity,
+        );
         // The rollback is recorded before the inject runs: whatever happens next, it will be compensated.
         stack.push({ step, saved, record });
         record.status = 'injecting';
@@ -213,7 +226,12 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
             retry: { initialInterval: '200ms' },
             cancellationType: ActivityCancellationType.TRY_CANCEL,
             summary: `observe ${during.length} check(s) and ${guardrails.length} guardrail(s) every ${sampleInterval} ms`,
-          }).observe({ checks: during, guardrails, deadline: Date.now() + window, intervalMs: sampleInterval }),
+          }).observe({
+            checks: during,
+            guardrails,
+            deadline: Date.now() + window,
+            intervalMs: sampleInterval,
+          }),
         );
         const result = await Promise.race([observation, condition(() => abortReason !== undefined)]);
         if (result === undefined) {
@@ -254,7 +272,11 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
           heartbeatTimeout: '5s',
           retry: { initialInterval: '500ms' },
           summary: `recovery: ${after.map((check) => check.name).join(', ')} within ${plan.recovery.within} ms`,
-        }).awaitRecovery({ checks: after, withinMs: plan.recovery.within, intervalMs: plan.recovery.interval });
+        }).awaitRecovery({
+          checks: after,
+          withinMs: plan.recovery.within,
+          intervalMs: plan.recovery.interval,
+        });
         report.checks.recovery = recovery;
         recordChecks(recovery.results);
         note(recovery.recovered ? `recovered after ${recovery.afterMs} ms` : 'did not recover in time');

@@ -34,7 +34,11 @@ export const commandCheck: CheckKind<Spec> = {
       };
     }
     if (s.outputMatches !== undefined && !new RegExp(s.outputMatches, 'm').test(output)) {
-      return { ok: false, value: result.exitCode, detail: `output does not match /${s.outputMatches}/: ${output.slice(0, 200)}` };
+      return {
+        ok: false,
+        value: result.exitCode,
+        detail: `output does not match /${s.outputMatches}/: ${output.slice(0, 200)}`,
+      };
     }
     return { ok: true, value: result.exitCode, detail: `exited ${result.exitCode}` };
   },

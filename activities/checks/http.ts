@@ -30,7 +30,11 @@ export const httpCheck: CheckKind<Spec> = {
     let response: Response;
     let body: string;
     try {
-      response = await fetch(s.url, { method: s.method, signal: AbortSignal.any(signals), redirect: 'manual' });
+      response = await fetch(s.url, {
+        method: s.method,
+        signal: AbortSignal.any(signals),
+        redirect: 'manual',
+      });
       body = await response.text();
     } catch (error) {
       const reason =
@@ -44,13 +48,25 @@ export const httpCheck: CheckKind<Spec> = {
     const latency = Math.round(performance.now() - started);
     const wanted = Array.isArray(s.status) ? s.status : [s.status];
     if (!wanted.includes(response.status)) {
-      return { ok: false, value: latency, detail: `status ${response.status}, expected ${wanted.join(' or ')}` };
+      return {
+        ok: false,
+        value: latency,
+        detail: `status ${response.status}, expected ${wanted.join(' or ')}`,
+      };
     }
     if (s.bodyMatches !== undefined && !new RegExp(s.bodyMatches).test(body)) {
-      return { ok: false, value: latency, detail: `body does not match /${s.bodyMatches}/: ${body.slice(0, 120)}` };
+      return {
+        ok: false,
+        value: latency,
+        detail: `body does not match /${s.bodyMatches}/: ${body.slice(0, 120)}`,
+      };
     }
     if (s.maxLatency !== undefined && latency > s.maxLatency) {
-      return { ok: false, value: latency, detail: `answered in ${latency} ms, over ${formatDuration(s.maxLatency)}` };
+      return {
+        ok: false,
+        value: latency,
+        detail: `answered in ${latency} ms, over ${formatDuration(s.maxLatency)}`,
+      };
     }
     return { ok: true, value: latency, detail: `status ${response.status} in ${latency} ms` };
   },

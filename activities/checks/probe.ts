@@ -6,7 +6,7 @@ import { checkKeys, checkKinds } from './registry';
 function probeOf(check: ProbeSpec): { kind: CheckKind<unknown>; spec: unknown } {
   for (const key of checkKeys) {
     const spec = check[key];
-    if (spec !== undefined) return { kind: checkKinds[key] as CheckKind<unknown>, spec };
+    if (spec !== undefined) return { kind: checkKinds[key], spec };
   }
   throw new Error(`check ${check.name} has no probe`);
 }

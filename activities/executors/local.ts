@@ -2,7 +2,13 @@ import { execFile, spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import { ExecutorError, type CommandResult, type DetachedOptions, type Executor, type RunOptions } from './executor';
+import {
+  ExecutorError,
+  type CommandResult,
+  type DetachedOptions,
+  type Executor,
+  type RunOptions,
+} from './executor';
 
 const defaultTimeoutMs = 30_000;
 
@@ -32,7 +38,9 @@ export class LocalExecutor implements Executor {
           }
           if (error.killed) {
             const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-            return reject(new ExecutorError(`${argv.join(' ')} on ${this.host} timed out after ${timeoutMs} ms`));
+            return reject(
+              new ExecutorError(`${argv.join(' ')} on ${this.host} timed out after ${timeoutMs} ms`),
+            );
           }
           if (typeof code === 'number') return resolve({ exitCode: code, stdout, stderr });
           reject(new ExecutorError(`${argv.join(' ')} on ${this.host} failed: ${error.message}`));

@@ -22,7 +22,11 @@ const params = z
     signal: z.enum(['KILL', 'TERM', 'INT', 'QUIT', 'HUP']).default('KILL').describe('signal to send'),
     restart: z
       .object({
-        argv: z.array(commandArgument).min(1).optional().describe('command to start instead of the recorded one'),
+        argv: z
+          .array(commandArgument)
+          .min(1)
+          .optional()
+          .describe('command to start instead of the recorded one'),
         cwd: absolutePath.optional(),
       })
       .strict()
@@ -30,7 +34,9 @@ const params = z
       .describe('how rollback starts the process again (default: its recorded command line and directory)'),
     ready: z
       .object({
-        tcpPort: tcpPort.optional().describe('rollback waits until this port on the host accepts connections'),
+        tcpPort: tcpPort
+          .optional()
+          .describe('rollback waits until this port on the host accepts connections'),
         timeout: duration({ min: '1s', max: '10m' }).default(30_000),
         settle: duration({ max: '1m' }).default(500).describe('how long the restarted process must stay up'),
       })
@@ -67,14 +73,19 @@ async function waitUntilReady(ctx: FaultContext, p: Params, pid: number, logPath
   const assertAlive = async () => {
     const stat = await readStat(ctx.exec, pid);
     if (stat === undefined || stat.state === 'Z') {
-      throw new Error(`restarted process ${pid} on ${ctx.target.name} exited; its log says: ${await logTail(ctx.exec, logPath)}`);
+      throw new Error(
+        `restarted process ${pid} on ${ctx.target.name} exited; its log says: ${await logTail(ctx.exec, logPath)}`,
+      );
     }
   };
   for (;;) {
     await assertAlive();
-    if (p.ready.tcpPort === undefined || (await ctx.exec.tcpReachable('127.0.0.1', p.ready.tcpPort, 1000))) break;
+    if (p.ready.tcpPort === undefined || (await ctx.exec.tcpReachable('127.0.0.1', p.ready.tcpPort, 1000)))
+      break;
     if (Date.now() > deadline) {
-      throw new Error(`restarted process ${pid} on ${ctx.target.name} does not accept connections on port ${p.ready.tcpPort}`);
+      throw new Error(
+        `restarted process ${pid} on ${ctx.target.name} does not accept connections on port ${p.ready.tcpPort}`,
+      );
     }
     ctx.heartbeat();
     await ctx.sleep(200);
@@ -100,7 +111,9 @@ export const processKill: FaultKind<Params, Saved> = {
   async prepare(ctx, p) {
     const found = await findProcesses(ctx.exec, p, ctx.protectedPids);
     if (found.length === 0) {
-      throw new FaultUserError(`no running process for ${describeSelector(p)} on ${ctx.target.name}: is it started?`);
+      throw new FaultUserError(
+        `no running process for ${describeSelector(p)} on ${ctx.target.name}: is it started?`,
+      );
     }
     const processes: SavedProcess[] = [];
     for (const { pid, startTime } of found) {

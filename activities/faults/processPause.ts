@@ -20,7 +20,8 @@ interface Saved {
 /** SIGSTOP freezes a process as a hung JVM or a stuck disk would; SIGCONT lets it go on where it stopped. */
 export const processPause: FaultKind<Params, Saved> = {
   kind: 'process-pause',
-  description: 'Freezes processes with SIGSTOP (found by pidfile or command-line pattern); rollback sends SIGCONT.',
+  description:
+    'Freezes processes with SIGSTOP (found by pidfile or command-line pattern); rollback sends SIGCONT.',
   targetKinds: ['local'],
   params,
 
@@ -32,7 +33,9 @@ export const processPause: FaultKind<Params, Saved> = {
   async prepare(ctx, p) {
     const found = await findProcesses(ctx.exec, p, ctx.protectedPids);
     if (found.length === 0) {
-      throw new FaultUserError(`no running process for ${describeSelector(p)} on ${ctx.target.name}: is it started?`);
+      throw new FaultUserError(
+        `no running process for ${describeSelector(p)} on ${ctx.target.name}: is it started?`,
+      );
     }
     return { processes: found.map(({ pid, startTime }) => ({ pid, startTime })) };
   },

@@ -29,7 +29,9 @@ export interface ProcessStat extends ProcessIdentity {
 }
 
 export function describeSelector(selector: ProcessSelector): string {
-  return selector.pidfile !== undefined ? `pidfile ${selector.pidfile}` : `processes matching "${selector.pattern}"`;
+  return selector.pidfile !== undefined
+    ? `pidfile ${selector.pidfile}`
+    : `processes matching "${selector.pattern}"`;
 }
 
 export async function readStat(exec: Executor, pid: number): Promise<ProcessStat | undefined> {
@@ -48,7 +50,10 @@ function isLive(stat: ProcessStat | undefined): stat is ProcessStat {
 }
 
 /** The process as recorded, if it still runs (not a zombie, not a new process with the same pid). */
-export async function statIfSame(exec: Executor, identity: ProcessIdentity): Promise<ProcessStat | undefined> {
+export async function statIfSame(
+  exec: Executor,
+  identity: ProcessIdentity,
+): Promise<ProcessStat | undefined> {
   const stat = await readStat(exec, identity.pid);
   return isLive(stat) && stat.startTime === identity.startTime ? stat : undefined;
 }

@@ -26,7 +26,9 @@ export async function validateCommand(files: readonly string[]): Promise<number>
   for (const file of files) {
     const loaded = await loadPlanFile(file);
     if (loaded.ok) {
-      console.log(`${file}: valid (${loaded.plan.faults.length} fault(s), ${loaded.plan.checks.length} check(s))`);
+      console.log(
+        `${file}: valid (${loaded.plan.faults.length} fault(s), ${loaded.plan.checks.length} check(s))`,
+      );
     } else {
       invalid++;
       for (const error of loaded.errors) console.error(formatPlanError(error));
@@ -40,7 +42,8 @@ function printState(report: GameDayReport, link: string | undefined): void {
   console.log(`phase: ${report.phase}${report.outcome ? `  outcome: ${report.outcome}` : ''}`);
   const active = report.faults.filter((f) => f.status !== 'rolled-back');
   console.log(`faults: ${report.faults.length} (${active.length} not rolled back)`);
-  for (const f of report.faults) console.log(`  - [${f.status}] ${f.inject}${f.error ? ` — ${f.error}` : ''}`);
+  for (const f of report.faults)
+    console.log(`  - [${f.status}] ${f.inject}${f.error ? ` — ${f.error}` : ''}`);
   const checks = Object.values(report.lastChecks);
   if (checks.length > 0) console.log('last check values:');
   for (const c of checks) console.log(`  - ${c.name}: ${c.holds ? 'held' : 'deviated'} (${c.detail})`);
@@ -54,7 +57,11 @@ export function statusCommand(workflowId: string, flags: GlobalFlags & { json?: 
     const report = await currentReport(handleFor(temporal, workflowId));
     if (flags.json) console.log(JSON.stringify(report, null, 2));
     else printState(report, uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId));
-    return report.outcome ? exitCodeFor(report.outcome) : report.phase === 'rollback-stuck' ? exitCodes['rollback-stuck'] : 0;
+    return report.outcome
+      ? exitCodeFor(report.outcome)
+      : report.phase === 'rollback-stuck'
+        ? exitCodes['rollback-stuck']
+        : 0;
   });
 }
 
@@ -70,15 +77,27 @@ export function reportCommand(workflowId: string, flags: GlobalFlags & { format?
   return withTemporal(flags, async (temporal) => {
     const report = await currentReport(handleFor(temporal, workflowId));
     const link = uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId);
-    console.log(flags.format === 'json' ? JSON.stringify({ ...report, ui: link }, null, 2) : renderReport(report, link));
+    console.log(
+      flags.format === 'json' ? JSON.stringify({ ...report, ui: link }, null, 2) : renderReport(report, link),
+    );
     return exitCodeFor(report.outcome);
   });
 }
 
 export function listCommand(flags: GlobalFlags & { limit?: number; json?: boolean }): Promise<number> {
   return withTemporal(flags, async (temporal) => {
-    const rows: { workflowId: string; plan: string; phase: string; outcome: string; status: string; started: string }[] = [];
-    for await (const execution of temporal.client.workflow.list({ query: `WorkflowType = 'gameDay'`, pageSize: 50 })) {
+    const rows: {
+      workflowId: string;
+      plan: string;
+      phase: string;
+      outcome: string;
+      status: string;
+      started: string;
+    }[] = [];
+    for await (const execution of temporal.client.workflow.list({
+      query: `WorkflowType = 'gameDay'`,
+      pageSize: 50,
+    })) {
       const attributes = execution.typedSearchAttributes;
       rows.push({
         workflowId: execution.workflowId,

@@ -46,8 +46,9 @@ export async function executeGameDay(
     print,
     onStuck: () => {
       console.error(
-        style.red('A rollback keeps failing and needs a person (see the timeline). The workflow retries it until it succeeds;') +
-          `\nfollow it with: gameday status ${handle.workflowId}`,
+        style.red(
+          'A rollback keeps failing and needs a person (see the timeline). The workflow retries it until it succeeds;',
+        ) + `\nfollow it with: gameday status ${handle.workflowId}`,
       );
       return true;
     },
@@ -66,7 +67,11 @@ export async function executeGameDay(
 export async function runCommand(file: string, flags: RunFlags): Promise<number> {
   const { plan, digest } = await loadPlanOrExit(file);
   if (flags.dryRun) {
-    console.log(flags.json ? JSON.stringify({ plan, digest, description: describePlan(plan) }, null, 2) : describePlan(plan));
+    console.log(
+      flags.json
+        ? JSON.stringify({ plan, digest, description: describePlan(plan) }, null, 2)
+        : describePlan(plan),
+    );
     return exitCodes.passed;
   }
   const temporal = await connect(flags);

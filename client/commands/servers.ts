@@ -55,20 +55,28 @@ export async function devCommand(flags: GlobalFlags & { config?: string }): Prom
   const server = await startLocalDevServer();
   const config = await workerConfigFor(flags);
   const worker = await startWorker(config, { address: server.address, namespace: server.namespace });
-  console.log(`Temporal ${server.address}  UI ${server.uiUrl ?? '(headless)'}  task queue ${config.taskQueue}`);
+  console.log(
+    `Temporal ${server.address}  UI ${server.uiUrl ?? '(headless)'}  task queue ${config.taskQueue}`,
+  );
   console.log(`run a plan: gameday run examples/demo.yaml --address ${server.address}`);
   await worker.done;
   await server.stop();
   return exitCodes.passed;
 }
 
-export const demo = { port: 18181, pidfile: '/tmp/gameday-demo/demo-service.pid', plan: join(projectRoot, 'examples', 'demo.yaml') };
+export const demo = {
+  port: 18181,
+  pidfile: '/tmp/gameday-demo/demo-service.pid',
+  plan: join(projectRoot, 'examples', 'demo.yaml'),
+};
 
 /** `gameday demo`: dev server + worker + demo service, then the example plan end to end. */
 export async function demoCommand(flags: { json?: boolean; keep?: boolean }): Promise<number> {
   const { plan, digest } = await loadPlanOrExit(demo.plan);
   if (!(await portIsFree(demo.port))) {
-    throw new CliError(`port ${demo.port} is in use: the demo service needs it (stop whatever listens there)`);
+    throw new CliError(
+      `port ${demo.port} is in use: the demo service needs it (stop whatever listens there)`,
+    );
   }
   const server = await startLocalDevServer();
   const cleanups: (() => Promise<void>)[] = [() => server.stop()];
@@ -94,7 +102,9 @@ export async function demoCommand(flags: { json?: boolean; keep?: boolean }): Pr
       say(`keeping the dev server and its UI (${server.uiUrl ?? ''}) until Ctrl-C`);
       await new Promise((resolve) => process.once('SIGINT', resolve));
     } else {
-      say('stopping the demo; run `gameday dev` to browse this game day in the Temporal UI (history is kept)');
+      say(
+        'stopping the demo; run `gameday dev` to browse this game day in the Temporal UI (history is kept)',
+      );
     }
     return code;
   } finally {

@@ -59,7 +59,10 @@ export function uniqueTaskQueue(name: string): string {
 }
 
 /** The real worker (same factory as `gameday worker`) inside the test process. */
-export async function startInProcessWorker(temporal: TestTemporal, taskQueue = uniqueTaskQueue('test')): Promise<InProcessWorker> {
+export async function startInProcessWorker(
+  temporal: TestTemporal,
+  taskQueue = uniqueTaskQueue('test'),
+): Promise<InProcessWorker> {
   installRuntime(quiet);
   const connection = await NativeConnection.connect({ address: temporal.server.address });
   const config = workerConfigSchema.parse({ taskQueue, logLevel: 'error' });
@@ -88,10 +91,14 @@ export interface WorkerProcess {
 
 /** `gameday worker` as its own OS process, so a test can SIGKILL it like a crashed orchestrator. */
 export async function spawnWorkerProcess(temporal: TestTemporal, taskQueue: string): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [cliPath, 'worker', '--address', temporal.server.address, '--task-queue', taskQueue], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GAMEDAY_LOG_LEVEL: 'info' },
-  });
+  const child = spawn(
+    process.execPath,
+    [cliPath, 'worker', '--address', temporal.server.address, '--task-queue', taskQueue],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, GAMEDAY_LOG_LEVEL: 'info' },
+    },
+  );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -117,7 +124,11 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -128,11 +139,19 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 /** Waits until the game day reports the phase (queries need a live worker). */
-export function waitForPhase(handle: WorkflowHandle<typeof gameDay>, phase: GameDayReport['phase'], timeoutMs = 30_000): Promise<GameDayReport> {
-  return waitFor(`phase ${phase}`, async () => {
-    const state = await handle.query(stateQuery).catch(() => undefined);
-    return state?.phase === phase ? state : undefined;
-  }, timeoutMs);
+export function waitForPhase(
+  handle: WorkflowHandle<typeof gameDay>,
+  phase: GameDayReport['phase'],
+  timeoutMs = 30_000,
+): Promise<GameDayReport> {
+  return waitFor(
+    `phase ${phase}`,
+    async () => {
+      const state = await handle.query(stateQuery).catch(() => undefined);
+      return state?.phase === phase ? state : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export interface TestService extends DemoService {

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// Runs every test file (compiled by scripts/setup.js) with Node's test runner, one file at a time (each file
+// starts its own real servers), and ends with the line "N passed, N failed".
+'use strict';
+const { spawnSync } = require('node:child_process');
+const { readdirSync, readFileSync, mkdtempSync, rmSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+
+const root = join(__dirname, '..');
+const testDir = join(root, 'dist', 'test');
+
+async function main() {
+  // Find or build the Temporal CLI before any test runs, so a first build shows its progress here.
+  const { findTemporalCli } = require(join(root, 'dist', 'client', 'temporalCli.js'));
+  const cli = await findTemporalCli((line) => console.error(`[tests] ${line}`));
+  if (cli === undefined && process.env.CI === 'true') {
+    console.error('[tests] no Temporal CLI could be found or built: in CI that is a failure, not a skip');
+  }
+  const only = process.argv.slice(2);
+  const files = readdirSync(testDir)
+    .filter((file) => file.endsWith('.test.js'))
+    .filter((file) => only.length === 0 || only.some((name) => file.includes(name)))
+    .map((file) => join(testDir, file));
+  const work = mkdtempSync(join(tmpdir(), 'gameday-tap-'));
+  const tap = join(work, 'results.tap');
+  const result = spawnSync(
+    process.execPath,
+    [
+      '--test',
+      '--test-concurrency=1',
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tap}`,
+      ...files,
+    ],
+    { cwd: root, stdio: 'inherit' },
+  );
+  const summary = readFileSync(tap, 'utf8');
+  rmSync(work, { recursive: true, force: true });
+  const count = (name) => Number((summary.match(new RegExp(`^# ${name} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
+  const passed = count('pass');
+  const failed = count('fail') + count('cancelled') + (result.status !== 0 && count('fail') === 0 ? 1 : 0);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed > 0 || result.status !== 0 || passed === 0 ? 1 : 0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+});

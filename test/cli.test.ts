@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { exitCodes } from '../client/exitCodes';
+import {
+  cliPath,
+  pausePlan,
+  processState,
+  startInProcessWorker,
+  startTestService,
+  startTestTemporal,
+  type InProcessWorker,
+  type TestService,
+  type TestTemporal,
+} from './support/harness';
+
+interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+describe('the gameday CLI against a real dev server', () => {
+  let temporal: TestTemporal;
+  let worker: InProcessWorker;
+  let service: TestService;
+
+  const gameday = (...args: string[]): Promise<CliResult> =>
+    new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [cliPath, '--address', temporal.server.address, '--task-queue', worker.taskQueue, ...args],
+        { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 },
+        (error, stdout, stderr) => {
+          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+
+  const writePlan = (name: string, document: Record<string, unknown>): string => {
+    const file = join(temporal.dir, `${name}.yaml`);
+    writeFileSync(file, stringify(document));
+    return file;
+  };
+
+  const countGameDays = async (): Promise<number> => {
+    const result = await gameday('list', '--json', '--limit', '1000');
+    return (JSON.parse(result.stdout) as unknown[]).length;
+  };
+
+  before(async () => {
+    temporal = await startTestTemporal();
+    worker = await startInProcessWorker(temporal);
+    service = await startTestService();
+  });
+  after(async () => {
+    await service?.stop();
+    await worker?.stop();
+    await temporal?.stop();
+  });
+
+  it('run follows a game day live, prints the report and exits 0 when it passed', async () => {
+    const result = await gameday('run', writePlan('pass', pausePlan(service)));
+    assert.equal(result.code, exitCodes.passed, result.stderr);
+    for (const phase of ['preflight', 'inject', 'observe', 'rollback', 'recover', 'done']) {
+      assert.match(result.stdout, new RegExp(`\\d\\d:\\d\\d:\\d\\d ${phase}`), `live line for ${phase}`);
+    }
+    assert.match(result.stdout, /injected: pause pidfile .* on local \(SIGSTOP\)/);
+    assert.match(result.stdout, /# Game day test-pause: passed/);
+    assert.ok(!result.stdout.includes('\u001b['), 'NO_COLOR: no escape codes');
+    assert.notEqual(processState(service.currentPid()), 'T');
+  });
+
+  it('exits 1 when the hypothesis did not hold during chaos', async () => {
+    const plan = pausePlan(service);
+    (plan.checks as Record<string, unknown>[])[1]!.expect = 'pass'; // "the service answers while paused": false
+    const result = await gameday('run', writePlan('fail', plan), '--json');
+    assert.equal(result.code, exitCodes.failed, result.stderr);
+    const report = JSON.parse(result.stdout) as { outcome: string; reason: string };
+    assert.equal(report.outcome, 'failed');
+    assert.match(report.reason, /frozen held 0\/\d+ samples/);
+  });
+
+  it('exits 4 when the steady state does not hold before injection', async () => {
+    const plan = pausePlan(service);
+    (plan.checks as { http: { url: string } }[])[0]!.http.url = `http://127.0.0.1:${service.port}/nope`;
+    const result = await gameday('run', writePlan('not-started', plan), '--json');
+    assert.equal(result.code, exitCodes['not-started']);
+  });
+
+  it('run --detach, status, abort, report: exit codes scripts can rely on', async () => {
+    const plan = writePlan(
+      'long',
+      pausePlan(service, { observation: { window: '60s', sampleInterval: '1s' } }),
+    );
+    const started = await gameday('run', plan, '--detach', '--json');
+    assert.equal(started.code, 0, started.stderr);
+    const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+    let status: CliResult;
+    do status = await gameday('status', workflowId, '--json');
+    while ((JSON.parse(status.stdout) as { phase: string }).phase !== 'observe');
+    const abort = await gameday('abort', workflowId, '--reason', 'customer traffic spike');
+    assert.equal(abort.code, 0, abort.stderr);
+    assert.match(abort.stdout, /abort accepted during observe/);
+    const report = await gameday('report', workflowId, '--format', 'json');
+    assert.equal(report.code, exitCodes.aborted);
+    assert.match((JSON.parse(report.stdout) as { reason: string }).reason, /customer traffic spike/);
+    const markdown = await gameday('report', workflowId);
+    assert.match(markdown.stdout, /# Game day test-pause: aborted/);
+    const again = await gameday('abort', workflowId, '--reason', 'twice');
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /abort refused|not found|completed/i);
+    assert.notEqual(processState(service.currentPid()), 'T');
+    const listed = await gameday('list');
+    assert.match(listed.stdout, new RegExp(`aborted\\s+${workflowId}`));
+  });
+
+  it('an invalid plan is reported with file:line:col and no workflow is started', async () => {
+    const before = await countGameDays();
+    const file = join(temporal.dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      'apiVersion: gameday.dev/v1alpha1\nkind: GameDay\nmetadata: { name: ok, owner: me }\ntargets: {}\nfaults: []\nobservation: { window: 1x }\n',
+    );
+    const run = await gameday('run', file);
+    assert.equal(run.code, exitCodes.usage);
+    assert.match(
+      run.stderr,
+      new RegExp(`${file.replace(/[.]/g, '\\.')}:6:24: observation\\.window: must be a duration`),
+    );
+    assert.match(run.stderr, /:5:9: faults: .*(>=1|at least|too small)/i);
+    const validate = await gameday('validate', file);
+    assert.equal(validate.code, exitCodes.usage);
+    assert.equal(await countGameDays(), before, 'nothing was started');
+  });
+
+  it('--dry-run prints every action and rollback in plain words and starts nothing', async () => {
+    const before = await countGameDays();
+    const result = await gameday('run', writePlan('dry', pausePlan(service)), '--dry-run');
+    assert.equal(result.code, 0);
+    assert.match(
+      result.stdout,
+      /pause pidfile .* on local \(SIGSTOP\)\n\s+rollback: resume pidfile .* \(SIGCONT\)/,
+    );
+    assert.match(result.stdout, /5\. roll back, last in first out/);
+    assert.equal(await countGameDays(), before);
+  });
+
+  it('schema prints JSON Schema; --help works everywhere; bad usage exits 2', async () => {
+    const schema = await gameday('schema');
+    assert.equal((JSON.parse(schema.stdout) as { type: string }).type, 'object');
+    for (const command of [
+      'run',
+      'validate',
+      'schema',
+      'status',
+      'abort',
+      'list',
+      'report',
+      'worker',
+      'dev',
+      'demo',
+      'setup',
+    ]) {
+      const help = await gameday(command, '--help');
+      assert.equal(help.code, 0, `${command} --help`);
+      assert.match(help.stdout, /Usage: gameday/);
+    }
+    assert.match((await gameday('--help')).stdout, /Exit codes:/);
+    assert.equal((await gameday('run')).code, exitCodes.usage);
+    assert.equal((await gameday('frobnicate')).code, exitCodes.usage);
+    assert.equal((await gameday('abort', 'x')).code, exitCodes.usage, 'abort needs --reason');
+  });
+
+  it('a Temporal that cannot be reached is a clear error, exit 6', async () => {
+    const result = await new Promise<CliResult>((resolve) =>
+      execFile(process.execPath, [cliPath, '--address', '127.0.0.1:1', 'list'], (error, stdout, stderr) =>
+        resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr }),
+      ),
+    );
+    assert.equal(result.code, exitCodes.error);
+    assert.match(result.stderr, /cannot reach Temporal at 127\.0\.0\.1:1/);
+  });
+});

@@ -1,0 +1,106 @@
+// `npm run record-histories`: runs representative game days on a real dev server and saves their histories
+// to test/histories/, where the replay test checks that today's workflow code still replays them. Record new
+// ones whenever the workflow changes on purpose (and keep the old ones while such runs may still be open).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { temporal as proto } from '@temporalio/proto';
+import { projectRoot } from '../../client/paths';
+import { abortUpdate } from '../../workflows/definitions';
+import {
+  pausePlan,
+  sleep,
+  startInProcessWorker,
+  startPlan,
+  startTestService,
+  startTestTemporal,
+  waitForPhase,
+} from './harness';
+
+export const historiesDir = join(projectRoot, 'test', 'histories');
+
+async function main(): Promise<void> {
+  mkdirSync(historiesDir, { recursive: true });
+  const temporal = await startTestTemporal();
+  const worker = await startInProcessWorker(temporal);
+  const service = await startTestService();
+  const save = async (name: string, handle: Awaited<ReturnType<typeof startPlan>>) => {
+    await handle.result();
+    // Binary protobuf: exact, and independent of the SDK's JSON conversion.
+    writeFileSync(
+      join(historiesDir, `${name}.pb`),
+      proto.api.history.v1.History.encode(await handle.fetchHistory()).finish(),
+    );
+    console.log(`recorded ${name}`);
+  };
+  try {
+    await save('passed', await startPlan(temporal, pausePlan(service), worker.taskQueue));
+
+    const aborted = await startPlan(
+      temporal,
+      pausePlan(service, { observation: { window: '60s', sampleInterval: '1s' } }),
+      worker.taskQueue,
+    );
+    await waitForPhase(aborted, 'observe');
+    await aborted.executeUpdate(abortUpdate, { args: [{ reason: 'recorded abort' }] });
+    await save('aborted-by-user', aborted);
+
+    const url = `http://127.0.0.1:${service.port}/health`;
+    const guarded = pausePlan(service, {
+      observation: {
+        window: '60s',
+        sampleInterval: '500ms',
+        guardrails: [{ name: 'answers', http: { url, timeout: '300ms' } }],
+      },
+    });
+    await save('guardrail-breach', await startPlan(temporal, guarded, worker.taskQueue));
+
+    const halfway = pausePlan(service, {
+      faults: [
+        { name: 'pause', kind: 'process-pause', target: 'here', params: { pidfile: service.pidfile } },
+        {
+          name: 'missing',
+          kind: 'process-pause',
+          target: 'here',
+          params: { pidfile: '/tmp/gameday-missing.pid' },
+        },
+      ],
+    });
+    await save('inject-failed', await startPlan(temporal, halfway, worker.taskQueue));
+
+    const kill = pausePlan(service, {
+      checks: [{ name: 'healthy', when: ['before', 'after'], http: { url } }],
+      faults: [
+        {
+          name: 'kill',
+          kind: 'process-kill',
+          target: 'here',
+          params: {
+            pidfile: service.pidfile,
+            ready: { tcpPort: service.port, timeout: '5s', settle: '300ms' },
+          },
+        },
+      ],
+      observation: { window: '1s', sampleInterval: '500ms' },
+    });
+    const stuck = await startPlan(temporal, kill, worker.taskQueue);
+    await waitForPhase(stuck, 'observe');
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(service.port, '127.0.0.1', resolve));
+    await waitForPhase(stuck, 'rollback-stuck', 60_000);
+    await sleep(500);
+    await new Promise((resolve) => squatter.close(resolve));
+    await save('rollback-stuck-then-fixed', stuck);
+  } finally {
+    await service.stop();
+    await worker.stop();
+    await temporal.stop();
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
