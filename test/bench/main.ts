@@ -1,0 +1,207 @@
+// `npm run bench`: speed goals of the foundation, measured on real parts (dev server, worker processes,
+// real paused processes). Not part of `npm test`. Prints a table and writes bench-results.json.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalExecutor } from '../../activities/executors/local';
+import type { FaultContext } from '../../activities/faults/contract';
+import { processPause } from '../../activities/faults/processPause';
+import { projectRoot } from '../../client/paths';
+import { abortUpdate } from '../../workflows/definitions';
+import {
+  pausePlan,
+  processState,
+  sleep,
+  spawnWorkerProcess,
+  startInProcessWorker,
+  startPlan,
+  startTestService,
+  startTestTemporal,
+  uniqueTaskQueue,
+  waitFor,
+  waitForPhase,
+  type TestService,
+  type TestTemporal,
+  type WorkerProcess,
+} from '../support/harness';
+
+const faultCount = 10;
+const abortRuns = Number(process.env.BENCH_ABORT_RUNS ?? 30);
+const killRuns = Number(process.env.BENCH_KILL_RUNS ?? 5);
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+function tenFaultPlan(services: readonly TestService[], window: string) {
+  return pausePlan(services[0] as TestService, {
+    metadata: { name: 'bench', owner: 'bench' },
+    checks: [],
+    faults: services.map((service, i) => ({
+      name: `pause-${i}`,
+      kind: 'process-pause',
+      target: 'here',
+      params: { pidfile: service.pidfile },
+    })),
+    observation: { window, sampleInterval: '1s' },
+  });
+}
+
+const pausedCount = (services: readonly TestService[]) =>
+  services.filter((service) => processState(service.currentPid()) === 'T').length;
+
+/** Polls /proc every millisecond: "rolled back" means every process really runs again. */
+async function untilAllResumed(services: readonly TestService[], timeoutMs = 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (pausedCount(services) > 0) {
+    if (Date.now() > deadline) throw new Error('faults were not rolled back');
+    await sleep(1);
+  }
+  return performance.now();
+}
+
+async function abortLatency(temporal: TestTemporal, services: readonly TestService[]) {
+  const worker = await startInProcessWorker(temporal);
+  const toResumed: number[] = [];
+  const toResult: number[] = [];
+  try {
+    for (let run = 0; run < abortRuns; run++) {
+      const handle = await startPlan(temporal, tenFaultPlan(services, '10m'), worker.taskQueue);
+      await waitForPhase(handle, 'observe');
+      if (pausedCount(services) !== faultCount) throw new Error('not every fault is active');
+      const started = performance.now();
+      await handle.executeUpdate(abortUpdate, { args: [{ reason: 'bench' }] });
+      toResumed.push((await untilAllResumed(services)) - started);
+      await handle.result();
+      toResult.push(performance.now() - started);
+    }
+  } finally {
+    await worker.stop();
+  }
+  return { toResumed, toResult };
+}
+
+/** The same prepare/inject/verify/rollback/verify calls, made directly, without Temporal. */
+async function directSteps(services: readonly TestService[]): Promise<number> {
+  const ctx: FaultContext = {
+    exec: new LocalExecutor(),
+    target: { group: 'here', kind: 'local', name: 'local' },
+    tag: 'bench',
+    protectedPids: [process.pid],
+    heartbeat: () => undefined,
+    sleep,
+  };
+  const started = performance.now();
+  const saved = [];
+  for (const service of services) {
+    const params = processPause.params.parse({ pidfile: service.pidfile });
+    const state = await processPause.prepare(ctx, params);
+    await processPause.inject(ctx, params, state);
+    await processPause.verify(ctx, params, state);
+    saved.push({ params, state });
+  }
+  for (const { params, state } of saved.reverse()) {
+    await processPause.rollback(ctx, params, state);
+    await processPause.verify(ctx, params, state);
+  }
+  return performance.now() - started;
+}
+
+async function stepOverhead(temporal: TestTemporal, services: readonly TestService[]) {
+  const worker = await startInProcessWorker(temporal);
+  const orchestrated: number[] = [];
+  const direct: number[] = [];
+  try {
+    for (let run = 0; run < 5; run++) {
+      const report = await (await startPlan(temporal, tenFaultPlan(services, '1s'), worker.taskQueue)).result();
+      const at = (phase: string) => Date.parse(report.timeline.find((e) => e.phase === phase)?.at ?? '');
+      // Inject phase plus rollback phase, without the observation window between them.
+      orchestrated.push(at('observe') - at('inject') + (at('recover') - at('rollback')));
+      direct.push(await directSteps(services));
+    }
+  } finally {
+    await worker.stop();
+  }
+  const median = (values: number[]) => percentile(values, 50);
+  return {
+    orchestratedMs: median(orchestrated),
+    directMs: median(direct),
+    perStepOverheadMs: (median(orchestrated) - median(direct)) / faultCount,
+  };
+}
+
+/** Two worker processes; the one running the game day's rollbacks is SIGKILLed; the standby finishes. */
+async function killDuringRollback(temporal: TestTemporal, services: readonly TestService[]) {
+  const results: number[] = [];
+  for (let run = 0; run < killRuns; run++) {
+    const taskQueue = uniqueTaskQueue('bench-kill');
+    const workers: WorkerProcess[] = [await spawnWorkerProcess(temporal, taskQueue), await spawnWorkerProcess(temporal, taskQueue)];
+    try {
+      const handle = await startPlan(temporal, tenFaultPlan(services, '10m'), taskQueue);
+      await waitForPhase(handle, 'observe');
+      await handle.executeUpdate(abortUpdate, { args: [{ reason: 'bench kill' }] });
+      // Kill whichever worker runs the rollback in flight, after a few faults are already rolled back.
+      const identity = await waitFor('a rollback in flight', async () => {
+        if (pausedCount(services) > faultCount - 3) return undefined;
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        return pending.find((activity) => activity.activityType?.name === 'rollbackFault')?.lastWorkerIdentity ?? undefined;
+      });
+      const victim = workers.find((worker) => identity.startsWith(`${worker.child.pid}@`)) ?? workers[0];
+      const killed = performance.now();
+      await victim?.kill('SIGKILL');
+      results.push((await untilAllResumed(services)) - killed);
+      await handle.result();
+    } finally {
+      for (const worker of workers) await worker.kill('SIGKILL');
+    }
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const temporal = await startTestTemporal();
+  const services: TestService[] = [];
+  try {
+    for (let i = 0; i < faultCount; i++) services.push(await startTestService());
+    console.error(`[bench] abort → rolled back: ${abortRuns} runs × ${faultCount} faults`);
+    const abort = await abortLatency(temporal, services);
+    console.error('[bench] per-step orchestration overhead');
+    const overhead = await stepOverhead(temporal, services);
+    console.error(`[bench] worker SIGKILL during rollback → rolled back by a standby: ${killRuns} runs`);
+    const kill = await killDuringRollback(temporal, services);
+    const results = {
+      machine: { cores: (await import('node:os')).cpus().length, node: process.version },
+      abortToRolledBackMs: {
+        runs: abort.toResumed.length,
+        faults: faultCount,
+        p50: Math.round(percentile(abort.toResumed, 50)),
+        p99: Math.round(percentile(abort.toResumed, 99)),
+        max: Math.round(Math.max(...abort.toResumed)),
+        goal: 'p50 ≤ 250 ms, p99 ≤ 1 s',
+      },
+      abortToWorkflowResultMs: { p50: Math.round(percentile(abort.toResult, 50)), p99: Math.round(percentile(abort.toResult, 99)) },
+      stepOverhead: {
+        steps: faultCount,
+        orchestratedMs: Math.round(overhead.orchestratedMs),
+        directMs: Math.round(overhead.directMs),
+        perStepOverheadMs: Math.round(overhead.perStepOverheadMs * 10) / 10,
+      },
+      sigkillToRolledBackMs: {
+        runs: kill.length,
+        p50: Math.round(percentile(kill, 50)),
+        max: Math.round(Math.max(...kill)),
+        goal: '≤ 6 s with a standby worker',
+      },
+    };
+    console.log(JSON.stringify(results, null, 2));
+    writeFileSync(join(projectRoot, 'bench-results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  } finally {
+    for (const service of services) await service.stop();
+    await temporal.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
