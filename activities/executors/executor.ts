@@ -31,6 +31,10 @@ export interface Executor {
   tcpReachable(host: string, port: number, timeoutMs: number): Promise<boolean>;
   /** Writes a small file (a pidfile) without going through a shell. */
   writeFile(path: string, content: string): Promise<void>;
+  /** Reads a small file (/proc entries, pidfiles); undefined when it does not exist. */
+  readFile(path: string): Promise<string | undefined>;
+  /** Sends a signal (by name: STOP, CONT, KILL, …); false when the process does not exist. */
+  signal(pid: number, name: string): Promise<boolean>;
 }
 
 /** Raised when a command cannot be run at all (missing binary, host unreachable). */

@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { Socket } from 'node:net';
 import {
   ExecutorError,
@@ -85,5 +86,31 @@ export class LocalExecutor implements Executor {
 
   async writeFile(path: string, content: string): Promise<void> {
     await writeFile(path, content);
+  }
+
+  async readFile(path: string): Promise<string | undefined> {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // ESRCH: a /proc entry of a process that exited while we read it.
+      if (code === 'ENOENT' || code === 'ESRCH') return undefined;
+      throw new ExecutorError(`cannot read ${path} on ${this.host}: ${(error as Error).message}`);
+    }
+  }
+
+  signal(pid: number, name: string): Promise<boolean> {
+    const signals = constants.signals as Record<string, number | undefined>;
+    if (signals[`SIG${name}`] === undefined)
+      return Promise.reject(new ExecutorError(`unknown signal ${name}`));
+    try {
+      process.kill(pid, `SIG${name}` as NodeJS.Signals);
+      return Promise.resolve(true);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return Promise.resolve(false);
+      return Promise.reject(
+        new ExecutorError(`cannot send SIG${name} to ${pid} on ${this.host}: ${(error as Error).message}`),
+      );
+    }
   }
 }

@@ -64,8 +64,8 @@ async function waitUntilGone(ctx: FaultContext, processes: readonly ProcessIdent
 }
 
 async function logTail(exec: Executor, path: string): Promise<string> {
-  const result = await exec.run(['tail', '-n', '5', path]);
-  return result.stdout.trim().replace(/\s+/g, ' ').slice(0, 400);
+  const log = (await exec.readFile(path)) ?? '';
+  return log.trim().split('\n').slice(-5).join(' ').replace(/\s+/g, ' ').slice(-400);
 }
 
 async function waitUntilReady(ctx: FaultContext, p: Params, pid: number, logPath: string): Promise<void> {

@@ -35,10 +35,10 @@ export function describeSelector(selector: ProcessSelector): string {
 }
 
 export async function readStat(exec: Executor, pid: number): Promise<ProcessStat | undefined> {
-  const result = await exec.run(['cat', `/proc/${pid}/stat`]);
-  if (result.exitCode !== 0) return undefined;
+  const stat = await exec.readFile(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
   // The command name (field 2) may hold spaces and parentheses: parse from the last ')'.
-  const afterName = result.stdout.slice(result.stdout.lastIndexOf(')') + 2).split(' ');
+  const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const state = afterName[0];
   const startTime = afterName[19];
   if (state === undefined || startTime === undefined) return undefined;
@@ -60,9 +60,9 @@ export async function statIfSame(
 
 async function candidatePids(exec: Executor, selector: ProcessSelector): Promise<number[]> {
   if (selector.pidfile !== undefined) {
-    const result = await exec.run(['cat', selector.pidfile]);
-    const pid = Number.parseInt(result.stdout.trim(), 10);
-    return result.exitCode === 0 && Number.isInteger(pid) && pid > 0 ? [pid] : [];
+    const content = await exec.readFile(selector.pidfile);
+    const pid = Number.parseInt(content?.trim() ?? '', 10);
+    return Number.isInteger(pid) && pid > 0 ? [pid] : [];
   }
   const result = await exec.run(['pgrep', '-f', '--', selector.pattern ?? '']);
   // pgrep exits 1 when nothing matches; anything above is a real error.
@@ -93,17 +93,17 @@ export interface ProcessCommand {
 /** The command line and working directory a process was started with, to start it again later. */
 export async function readCommand(exec: Executor, pid: number): Promise<ProcessCommand | undefined> {
   const [cmdline, exe, cwd] = await Promise.all([
-    exec.run(['cat', `/proc/${pid}/cmdline`]),
+    exec.readFile(`/proc/${pid}/cmdline`),
     exec.run(['readlink', `/proc/${pid}/exe`]),
     exec.run(['readlink', `/proc/${pid}/cwd`]),
   ]);
-  if (cmdline.exitCode !== 0 || exe.exitCode !== 0 || cwd.exitCode !== 0) return undefined;
-  const argv = cmdline.stdout.split('\0').filter((arg, index, all) => index < all.length - 1 || arg !== '');
+  if (cmdline === undefined || exe.exitCode !== 0 || cwd.exitCode !== 0) return undefined;
+  const argv = cmdline.split('\0').filter((arg, index, all) => index < all.length - 1 || arg !== '');
   argv[0] = exe.stdout.trim();
   return { argv, cwd: cwd.stdout.trim() };
 }
 
 export async function signal(exec: Executor, pid: number, name: string): Promise<void> {
   // A process that exits between our check and the signal is not an error: the result is the same.
-  await exec.run(['kill', '-s', name, String(pid)]);
+  await exec.signal(pid, name);
 }

@@ -22,6 +22,7 @@ export async function workerConfigFor(flags: GlobalFlags & { config?: string }):
 export async function workerCommand(flags: GlobalFlags & { config?: string }): Promise<number> {
   const config = await workerConfigFor(flags);
   const worker = await startWorker(config, flags);
+  console.log(`gameday worker polling task queue ${config.taskQueue} (pid ${process.pid})`);
   await worker.done;
   return exitCodes.passed;
 }

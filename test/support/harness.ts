@@ -96,7 +96,7 @@ export async function spawnWorkerProcess(temporal: TestTemporal, taskQueue: stri
     [cliPath, 'worker', '--address', temporal.server.address, '--task-queue', taskQueue],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GAMEDAY_LOG_LEVEL: 'info' },
+      env: { ...process.env, GAMEDAY_LOG_LEVEL: process.env.GAMEDAY_TEST_LOG ?? 'warn' },
     },
   );
   let output = '';
