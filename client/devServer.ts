@@ -12,7 +12,13 @@ import { findTemporalCli } from './temporalCli';
  * read: 10 rollbacks in a row took ~950 ms instead of ~150 ms. Game days are latency-bound, not load-bound,
  * so the dev server reads as fast as tasks come; set the same on production clusters (see README).
  */
-export const fastDispatchFlags = ['--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000'];
+export const fastDispatchFlags = [
+  '--dynamic-config-value',
+  'history.transferProcessorMaxPollRPS=1000',
+  // An activity scheduled by a workflow task goes straight back to the worker that completed it.
+  '--dynamic-config-value',
+  'system.enableActivityEagerExecution=true',
+];
 
 export interface DevServer {
   readonly address: string;

@@ -101,6 +101,9 @@ export async function startGameDay(
           { key: searchAttributes.phase, value: 'resolve' },
         ],
         memo: { planDigest, owner: plan.metadata.owner, tag: input.tag, startedBy: userInfo().username },
+        // A workflow task takes milliseconds; if the worker dies in the middle of one, the standby should not
+        // wait the default 10 s to take over (worker SIGKILL → rolled back went from ~10.4 s to ~3.5 s).
+        workflowTaskTimeout: '3s',
         staticSummary: `${plan.metadata.name}: ${faults} (owner ${plan.metadata.owner})`,
         staticDetails: describePlan(plan),
       });

@@ -37,7 +37,7 @@ export async function createGameDayWorker(options: GameDayWorkerOptions): Promis
     ...workflowSource(),
     activities: createActivities(options.deps),
     // A dead worker's sticky queue is abandoned after a few seconds, so a standby takes over quickly.
-    stickyQueueScheduleToStartTimeout: '3s',
+    stickyQueueScheduleToStartTimeout: '2s',
     // On SIGTERM/SIGINT, running activities (rollbacks above all) get this long to finish.
     shutdownGraceTime: '30s',
   });

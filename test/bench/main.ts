@@ -16,7 +16,6 @@ import {
   startTestService,
   startTestTemporal,
   uniqueTaskQueue,
-  waitFor,
   waitForPhase,
   type TestService,
   type TestTemporal,
@@ -132,7 +131,10 @@ async function stepOverhead(temporal: TestTemporal, services: readonly TestServi
   };
 }
 
-/** Two worker processes; the one running the game day's rollbacks is SIGKILLed; the standby finishes. */
+/**
+ * Two worker processes. Right after the abort is accepted, the worker that completed the last workflow task
+ * (with eager dispatch, the one running the rollbacks) is SIGKILLed; the standby must finish every rollback.
+ */
 async function killDuringRollback(temporal: TestTemporal, services: readonly TestService[]) {
   const results: number[] = [];
   for (let run = 0; run < killRuns; run++) {
@@ -145,19 +147,16 @@ async function killDuringRollback(temporal: TestTemporal, services: readonly Tes
       const handle = await startPlan(temporal, tenFaultPlan(services, '10m'), taskQueue);
       await waitForPhase(handle, 'observe');
       await handle.executeUpdate(abortUpdate, { args: [{ reason: 'bench kill' }] });
-      // Kill whichever worker runs the rollback in flight, after a few faults are already rolled back.
-      const identity = await waitFor('a rollback in flight', async () => {
-        if (pausedCount(services) > faultCount - 3) return undefined;
-        const pending = (await handle.describe()).raw.pendingActivities ?? [];
-        return (
-          pending.find((activity) => activity.activityType?.name === 'rollbackFault')?.lastWorkerIdentity ??
-          undefined
-        );
-      });
-      const victim = workers.find((worker) => identity.startsWith(`${worker.child.pid}@`)) ?? workers[0];
+      const events = (await handle.fetchHistory()).events ?? [];
+      const identity = events.findLast((e) => e.workflowTaskCompletedEventAttributes)
+        ?.workflowTaskCompletedEventAttributes?.identity;
+      const victim = workers.find((worker) => identity?.startsWith(`${worker.child.pid}@`));
+      if (victim === undefined) throw new Error(`no worker has identity ${identity}`);
       const killed = performance.now();
-      await victim?.kill('SIGKILL');
+      await victim.kill('SIGKILL');
+      const stillPaused = pausedCount(services);
       results.push((await untilAllResumed(services)) - killed);
+      console.error(`[bench]   killed with ${stillPaused} of ${faultCount} faults still active`);
       await handle.result();
     } finally {
       for (const worker of workers) await worker.kill('SIGKILL');
