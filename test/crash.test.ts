@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   healthy,
+  killPlan,
+  occupyPort,
+  releasePort,
   pausePlan,
   processState,
   sleep,
@@ -64,38 +67,15 @@ describe('SIGKILL of the worker process', () => {
     try {
       const first = await spawnWorkerProcess(temporal, taskQueue);
       workers.push(first);
-      const plan = pausePlan(service, {
-        checks: [
-          {
-            name: 'healthy',
-            when: ['before', 'after'],
-            http: { url: `http://127.0.0.1:${service.port}/health` },
-          },
-        ],
-        faults: [
-          {
-            name: 'kill',
-            kind: 'process-kill',
-            target: 'here',
-            params: {
-              pidfile: service.pidfile,
-              ready: { tcpPort: service.port, timeout: '5s', settle: '300ms' },
-            },
-          },
-        ],
-        observation: { window: '1s', sampleInterval: '500ms' },
-      });
+      const plan = killPlan(service, '1s');
       const handle = await startPlan(temporal, plan, taskQueue);
       await waitForPhase(handle, 'observe');
-      squatter = await new Promise<Server>((resolve) => {
-        const server = createServer();
-        server.listen(service.port, '127.0.0.1', () => resolve(server));
-      });
+      squatter = await occupyPort(service.port);
       // The rollback is running (and failing: the port is taken) when the worker dies.
       await waitForPhase(handle, 'rollback');
       await sleep(700);
       await first.kill('SIGKILL');
-      await new Promise((resolve) => squatter?.close(resolve));
+      await releasePort(squatter);
       squatter = undefined;
       workers.push(await spawnWorkerProcess(temporal, taskQueue));
       const report = await handle.result();

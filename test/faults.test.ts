@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LocalExecutor } from '../activities/executors/local';
-import type { FaultContext } from '../activities/faults/contract';
 import { processKill } from '../activities/faults/processKill';
 import { processPause } from '../activities/faults/processPause';
-import { healthy, processState, sleep, startTestService, waitFor } from './support/harness';
+import { healthy, localFaultContext, processState, startTestService, waitFor } from './support/harness';
 
-const ctx: FaultContext = {
-  exec: new LocalExecutor(),
-  target: { group: 'here', kind: 'local', name: 'local' },
-  tag: 'faulttest',
-  protectedPids: [process.pid],
-  heartbeat: () => undefined,
-  sleep,
-};
+const ctx = localFaultContext();
 
 function params<P>(schema: { parse(input: unknown): P }, input: unknown): P {
   return schema.parse(input);
@@ -91,7 +82,8 @@ describe('process-kill on real processes (local executor)', () => {
       assert.ok(saved.processes[0]?.argv.includes(service.pidfile));
       await processKill.inject(ctx, p, saved);
       await processKill.inject(ctx, p, saved);
-      assert.equal(processState(originalPid), undefined, 'killed');
+      // Gone, or a zombie until its parent (this test process) reaps it.
+      assert.ok([undefined, 'Z'].includes(processState(originalPid)), 'killed');
       assert.equal((await processKill.verify(ctx, p, saved)).active, true);
       assert.equal(await healthy(service.port), false);
       await processKill.rollback(ctx, p, saved);

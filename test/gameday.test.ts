@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { searchAttributes, abortUpdate, stateQuery } from '../workflows/definitions';
 import {
   healthy,
+  killPlan,
+  occupyPort,
+  releasePort,
   pausePlan,
   processState,
   sleep,
@@ -15,43 +18,8 @@ import {
   waitFor,
   waitForPhase,
   type InProcessWorker,
-  type TestService,
   type TestTemporal,
 } from './support/harness';
-
-function listen(port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
-}
-
-/** A process-kill plan whose rollback restarts the service and waits for its port. */
-function killPlan(service: TestService, window = '2s') {
-  return pausePlan(service, {
-    metadata: { name: 'test-kill', owner: 'tests' },
-    checks: [
-      {
-        name: 'healthy',
-        when: ['before', 'after'],
-        http: { url: `http://127.0.0.1:${service.port}/health` },
-      },
-    ],
-    faults: [
-      {
-        name: 'kill',
-        kind: 'process-kill',
-        target: 'here',
-        params: {
-          pidfile: service.pidfile,
-          ready: { tcpPort: service.port, timeout: '5s', settle: '300ms' },
-        },
-      },
-    ],
-    observation: { window, sampleInterval: '500ms' },
-  });
-}
 
 describe('game day against a real Temporal dev server', () => {
   let temporal: TestTemporal;
@@ -259,10 +227,10 @@ describe('game day against a real Temporal dev server', () => {
       const handle = await startPlan(temporal, killPlan(service), worker.taskQueue);
       await waitForPhase(handle, 'observe');
       // The killed service's port is taken, so its restart fails (EADDRINUSE) until we let go.
-      squatter = await listen(service.port);
+      squatter = await occupyPort(service.port);
       await waitForPhase(handle, 'rollback');
       await sleep(1500);
-      await new Promise((resolve) => squatter?.close(resolve));
+      await releasePort(squatter);
       squatter = undefined;
       const report = await handle.result();
       assert.equal(report.outcome, 'passed', report.reason);
@@ -283,14 +251,14 @@ describe('game day against a real Temporal dev server', () => {
     try {
       const handle = await startPlan(temporal, killPlan(service, '1s'), worker.taskQueue);
       await waitForPhase(handle, 'observe');
-      squatter = await listen(service.port);
+      squatter = await occupyPort(service.port);
       const stuck = await waitForPhase(handle, 'rollback-stuck', 60_000);
       assert.equal(stuck.faults[0]?.status, 'rollback-stuck');
       assert.match(stuck.faults[0]?.error ?? '', /EADDRINUSE|exited/);
       const description = await handle.describe();
       assert.equal(description.typedSearchAttributes.get(searchAttributes.phase), 'rollback-stuck');
       assert.equal(description.typedSearchAttributes.get(searchAttributes.outcome), 'rollback-stuck');
-      await new Promise((resolve) => squatter?.close(resolve)); // the person fixes it
+      await releasePort(squatter); // the person fixes it
       squatter = undefined;
       const report = await handle.result();
       assert.equal(report.faults[0]?.status, 'rolled-back');

@@ -2,12 +2,11 @@
 // real paused processes). Not part of `npm test`. Prints a table and writes bench-results.json.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LocalExecutor } from '../../activities/executors/local';
-import type { FaultContext } from '../../activities/faults/contract';
 import { processPause } from '../../activities/faults/processPause';
 import { projectRoot } from '../../client/paths';
 import { abortUpdate } from '../../workflows/definitions';
 import {
+  localFaultContext,
   pausePlan,
   processState,
   sleep,
@@ -83,14 +82,7 @@ async function abortLatency(temporal: TestTemporal, services: readonly TestServi
 
 /** The same prepare/inject/verify/rollback/verify calls, made directly, without Temporal. */
 async function directSteps(services: readonly TestService[]): Promise<number> {
-  const ctx: FaultContext = {
-    exec: new LocalExecutor(),
-    target: { group: 'here', kind: 'local', name: 'local' },
-    tag: 'bench',
-    protectedPids: [process.pid],
-    heartbeat: () => undefined,
-    sleep,
-  };
+  const ctx = localFaultContext('bench');
   const started = performance.now();
   const saved = [];
   for (const service of services) {

@@ -1,11 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import { stringify } from 'yaml';
+import { LocalExecutor } from '../../activities/executors/local';
+import type { FaultContext } from '../../activities/faults/contract';
 import { startDemoService, type DemoService } from '../../client/demoService';
 import { startGameDay } from '../../client/gameDays';
 import { freePort, startDevServer, type DevServer } from '../../client/devServer';
@@ -234,4 +237,55 @@ export function startPlan(
     close: () => Promise.resolve(),
   };
   return startGameDay(asCli, plan, digest, { taskQueue, seed: 42 });
+}
+
+/** A process-kill plan: rollback restarts the service from its recorded command line and waits for its port. */
+export function killPlan(service: TestService, window = '2s'): PlanOverrides {
+  return pausePlan(service, {
+    metadata: { name: 'test-kill', owner: 'tests' },
+    checks: [
+      {
+        name: 'healthy',
+        when: ['before', 'after'],
+        http: { url: `http://127.0.0.1:${service.port}/health` },
+      },
+    ],
+    faults: [
+      {
+        name: 'kill',
+        kind: 'process-kill',
+        target: 'here',
+        params: {
+          pidfile: service.pidfile,
+          ready: { tcpPort: service.port, timeout: '5s', settle: '300ms' },
+        },
+      },
+    ],
+    observation: { window, sampleInterval: '500ms' },
+  });
+}
+
+/** Takes a port, so that a restarted service cannot bind it (EADDRINUSE) until the test lets go. */
+export function occupyPort(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+export function releasePort(server: Server | undefined): Promise<void> {
+  return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+}
+
+/** What a fault module gets inside an activity, for calling fault kinds directly on this machine. */
+export function localFaultContext(tag = 'test'): FaultContext {
+  return {
+    exec: new LocalExecutor(),
+    target: { group: 'here', kind: 'local', name: 'local' },
+    tag,
+    protectedPids: [process.pid],
+    heartbeat: () => undefined,
+    sleep,
+  };
 }

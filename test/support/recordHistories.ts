@@ -3,12 +3,14 @@
 // ones whenever the workflow changes on purpose (and keep the old ones while such runs may still be open).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { temporal as proto } from '@temporalio/proto';
 import { projectRoot } from '../../client/paths';
 import { abortUpdate } from '../../workflows/definitions';
 import {
+  killPlan,
+  occupyPort,
   pausePlan,
+  releasePort,
   sleep,
   startInProcessWorker,
   startPlan,
@@ -68,28 +70,12 @@ async function main(): Promise<void> {
     });
     await save('inject-failed', await startPlan(temporal, halfway, worker.taskQueue));
 
-    const kill = pausePlan(service, {
-      checks: [{ name: 'healthy', when: ['before', 'after'], http: { url } }],
-      faults: [
-        {
-          name: 'kill',
-          kind: 'process-kill',
-          target: 'here',
-          params: {
-            pidfile: service.pidfile,
-            ready: { tcpPort: service.port, timeout: '5s', settle: '300ms' },
-          },
-        },
-      ],
-      observation: { window: '1s', sampleInterval: '500ms' },
-    });
-    const stuck = await startPlan(temporal, kill, worker.taskQueue);
+    const stuck = await startPlan(temporal, killPlan(service, '1s'), worker.taskQueue);
     await waitForPhase(stuck, 'observe');
-    const squatter = createServer();
-    await new Promise<void>((resolve) => squatter.listen(service.port, '127.0.0.1', resolve));
+    const squatter = await occupyPort(service.port);
     await waitForPhase(stuck, 'rollback-stuck', 60_000);
     await sleep(500);
-    await new Promise((resolve) => squatter.close(resolve));
+    await releasePort(squatter);
     await save('rollback-stuck-then-fixed', stuck);
   } finally {
     await service.stop();
