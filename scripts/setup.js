@@ -11,8 +11,9 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const run = (file, args) => execFileSync(file, args, { cwd: root, stdio: 'inherit' });
 
 if (!existsSync(join(root, 'node_modules', '@temporalio', 'worker'))) {
-  console.error('[setup] installing dependencies (npm ci)');
-  run(npm, ['ci', '--no-audit', '--no-fund']);
+  // npm install (with the lock file) rather than npm ci: see .ci/run.
+  console.error('[setup] installing dependencies');
+  run(npm, ['install', '--no-audit', '--no-fund']);
 }
 console.error('[setup] compiling TypeScript');
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root]);
