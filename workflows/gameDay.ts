@@ -12,6 +12,7 @@ import {
   type ActivityOptions,
   type RetryPolicy,
 } from '@temporalio/workflow';
+import ms from 'ms';
 import type { createActivities } from '../activities';
 import type { ProbeSpec } from '../plan/schema';
 import {
@@ -213,7 +214,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
 
     if (abortReason === undefined) {
       const { window, sampleInterval, guardrails } = plan.observation;
-      enter('observe', `observing for ${Math.round(window / 1000)} s`);
+      enter('observe', `observing for ${ms(window)}`);
       const during = plan.checks.filter((check) => check.when.includes('during'));
       if (during.length === 0 && guardrails.length === 0) {
         await condition(() => abortReason !== undefined, window);
@@ -225,7 +226,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
             heartbeatTimeout: '3s',
             retry: { initialInterval: '200ms' },
             cancellationType: ActivityCancellationType.TRY_CANCEL,
-            summary: `observe ${during.length} check(s) and ${guardrails.length} guardrail(s) every ${sampleInterval} ms`,
+            summary: `observe ${during.length} check(s) and ${guardrails.length} guardrail(s) every ${ms(sampleInterval)}`,
           }).observe({
             checks: during,
             guardrails,
@@ -265,13 +266,13 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     await rollBackAll();
     if (stack.length > 0) {
       const after = plan.checks.filter((check) => check.when.includes('after'));
-      enter('recover', `waiting up to ${Math.round(plan.recovery.within / 1000)} s for the steady state`);
+      enter('recover', `waiting up to ${ms(plan.recovery.within)} for the steady state`);
       if (after.length > 0) {
         const recovery = await run({
           startToCloseTimeout: plan.recovery.within + 60_000,
           heartbeatTimeout: '5s',
           retry: { initialInterval: '500ms' },
-          summary: `recovery: ${after.map((check) => check.name).join(', ')} within ${plan.recovery.within} ms`,
+          summary: `recovery: ${after.map((check) => check.name).join(', ')} within ${ms(plan.recovery.within)}`,
         }).awaitRecovery({
           checks: after,
           withinMs: plan.recovery.within,
@@ -333,7 +334,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
         const deviations = report.checks.during
           .filter((summary) => summary.held !== summary.samples)
           .map((summary) => `${summary.name} held ${summary.held}/${summary.samples} samples`);
-        if (!recovered) deviations.push(`did not recover within ${plan.recovery.within} ms`);
+        if (!recovered) deviations.push(`did not recover within ${ms(plan.recovery.within)}`);
         report.reason = deviations.join('; ');
       } else {
         outcome = 'passed';
