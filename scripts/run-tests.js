@@ -3,7 +3,7 @@
 // starts its own real servers), and ends with the line "N passed, N failed".
 'use strict';
 const { spawnSync } = require('node:child_process');
-const { readdirSync, readFileSync, mkdtempSync, rmSync } = require('node:fs');
+const { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 
@@ -11,6 +11,10 @@ const root = join(__dirname, '..');
 const testDir = join(root, 'dist', 'test');
 
 async function main() {
+  // Real SSH hosts need Debian's sshd; install it when missing and we can (root with apt-get).
+  if (!existsSync('/usr/sbin/sshd') && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+    spawnSync('bash', [join(root, 'scripts', 'install-test-deps.sh')], { stdio: 'inherit' });
+  }
   // Find or build the Temporal CLI before any test runs, so a first build shows its progress here.
   const { findTemporalCli } = require(join(root, 'dist', 'client', 'temporalCli.js'));
   const cli = await findTemporalCli((line) => console.error(`[tests] ${line}`));

@@ -1,0 +1,251 @@
+import { constants } from 'node:os';
+import { Client } from 'ssh2';
+import {
+  ExecutorError,
+  type CommandResult,
+  type DetachedOptions,
+  type Executor,
+  type RunOptions,
+} from './executor';
+import { checkHostKey, type HostKeyPolicy } from './hostKeys';
+import { shellCommand, TrustedScript, type Argument } from './shellQuote';
+
+export interface SshHost {
+  /** The inventory name users see ("kafka-1"). */
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+  readonly hostKey: HostKeyPolicy;
+  /** The host's sshd MaxSessions; gameday stays two below it. */
+  readonly maxSessions: number;
+}
+
+/** Resolved from a credential name in the worker configuration; never part of a plan or of history. */
+export interface SshCredential {
+  readonly privateKey?: Buffer;
+  readonly passphrase?: string;
+  /** Path of an ssh-agent socket. */
+  readonly agent?: string;
+}
+
+export interface SshOptions {
+  readonly readyTimeoutMs?: number;
+  readonly keepaliveIntervalMs?: number;
+  readonly defaultTimeoutMs?: number;
+  /** Called on every connection made without host key verification. */
+  readonly onInsecure?: (host: string) => void;
+}
+
+class Semaphore {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return () => {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
+const startScript = new TrustedScript(
+  'cd "$1" || exit 1; log=$2; shift 2; setsid "$@" </dev/null >>"$log" 2>&1 & echo $!',
+);
+
+/**
+ * Runs commands on one host over SSH: one pooled connection, at most MaxSessions-2 channels at a time, and
+ * every command wrapped in the remote `timeout -s KILL`, so a command that overruns is killed on the host
+ * even if this process dies. Every `error` event is handled: one unhandled would kill the worker.
+ */
+export class SshExecutor implements Executor {
+  readonly host: string;
+  private client: Promise<Client> | undefined;
+  private readonly sessions: Semaphore;
+  private readonly readyTimeoutMs: number;
+  private readonly keepaliveIntervalMs: number;
+  private readonly defaultTimeoutMs: number;
+
+  constructor(
+    private readonly target: SshHost,
+    private readonly credential: SshCredential,
+    private readonly options: SshOptions = {},
+  ) {
+    this.host = target.name;
+    this.sessions = new Semaphore(Math.max(1, target.maxSessions - 2));
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
+    this.keepaliveIntervalMs = options.keepaliveIntervalMs ?? 5_000;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
+  }
+
+  private connect(): Promise<Client> {
+    if (this.client) return this.client;
+    const { name, address, port, user, hostKey } = this.target;
+    const attempt = new Promise<Client>((resolve, reject) => {
+      const client = new Client();
+      let refusal: string | undefined;
+      const forget = () => {
+        if (this.client === attempt) this.client = undefined;
+      };
+      client.on('ready', () => resolve(client));
+      client.on('error', (error) => {
+        forget();
+        reject(
+          new ExecutorError(
+            `cannot reach host ${name} (${address}:${port}) over SSH: ${refusal ?? error.message}`,
+          ),
+        );
+      });
+      client.on('close', forget);
+      client.on('end', forget);
+      if ('insecureSkipVerify' in hostKey) this.options.onInsecure?.(name);
+      client.connect({
+        host: address,
+        port,
+        username: user,
+        ...(this.credential.privateKey ? { privateKey: this.credential.privateKey } : {}),
+        ...(this.credential.passphrase ? { passphrase: this.credential.passphrase } : {}),
+        ...(this.credential.agent ? { agent: this.credential.agent } : {}),
+        readyTimeout: this.readyTimeoutMs,
+        keepaliveInterval: this.keepaliveIntervalMs,
+        keepaliveCountMax: 3,
+        hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
+          checkHostKey(hostKey, address, port, key).then(
+            (reason) => {
+              refusal = reason && `${reason} (refusing to connect)`;
+              verify(reason === undefined);
+            },
+            (error: Error) => {
+              refusal = `cannot check its host key: ${error.message}`;
+              verify(false);
+            },
+          );
+        },
+      });
+    });
+    this.client = attempt;
+    return attempt;
+  }
+
+  private async exec(
+    argv: readonly Argument[],
+    options: RunOptions & { input?: string } = {},
+  ): Promise<CommandResult> {
+    const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
+    const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+    const withCwd: Argument[] = options.cwd ? ['env', '-C', options.cwd, ...argv] : [...argv];
+    // Built (and validated) before anything is sent.
+    const command = shellCommand(['timeout', '-s', 'KILL', `${seconds}s`, ...withCwd]);
+    const what = `${argv.filter((a): a is string => typeof a === 'string').join(' ')} on ${this.host}`;
+    const release = await this.sessions.acquire();
+    try {
+      const client = await this.connect();
+      const result = await new Promise<CommandResult>((resolve, reject) => {
+        client.exec(command, (error, stream) => {
+          if (error) return reject(new ExecutorError(`${what}: ${error.message}`));
+          let stdout = '';
+          let stderr = '';
+          let exitCode: number | undefined;
+          let signal: string | undefined;
+          // The remote `timeout` kills the command; this only covers a connection that stops answering.
+          const watchdog = setTimeout(
+            () => {
+              stream.close();
+              reject(new ExecutorError(`${what}: no answer ${seconds + 5} s after it was started`));
+            },
+            (seconds + 5) * 1000,
+          );
+          stream.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+          stream.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+          stream.on('exit', (code: number | null, signalName?: string) => {
+            exitCode = code ?? undefined;
+            signal = signalName;
+          });
+          stream.on('error', (streamError: Error) =>
+            reject(new ExecutorError(`${what}: ${streamError.message}`)),
+          );
+          stream.on('close', () => {
+            clearTimeout(watchdog);
+            const signals = constants.signals as Record<string, number | undefined>;
+            // Killed by a signal: the shell convention, 128 + its number (ssh2 names it with or without "SIG").
+            const code =
+              exitCode ?? (signal ? 128 + (signals[`SIG${signal.replace(/^SIG/, '')}`] ?? 0) : 255);
+            resolve({ exitCode: code, stdout, stderr });
+          });
+          stream.end(options.input ?? '');
+        });
+      });
+      if (result.exitCode === 137) {
+        throw new ExecutorError(`${what} timed out after ${seconds} s and was killed on the host`);
+      }
+      return result;
+    } finally {
+      release();
+    }
+  }
+
+  run(argv: readonly string[], options?: RunOptions): Promise<CommandResult> {
+    return this.exec(argv, options);
+  }
+
+  async startDetached(argv: readonly string[], options: DetachedOptions): Promise<number> {
+    const result = await this.exec([
+      'sh',
+      '-c',
+      startScript,
+      'gameday-start',
+      options.cwd,
+      options.logPath,
+      ...argv,
+    ]);
+    const pid = Number.parseInt(result.stdout.trim(), 10);
+    if (result.exitCode !== 0 || !Number.isInteger(pid)) {
+      throw new ExecutorError(`could not start ${argv[0] ?? ''} on ${this.host}: ${result.stderr.trim()}`);
+    }
+    return pid;
+  }
+
+  async tcpReachable(host: string, port: number, timeoutMs: number): Promise<boolean> {
+    const client = await this.connect();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      client.forwardOut('127.0.0.1', 0, host, port, (error, stream) => {
+        clearTimeout(timer);
+        if (error) return resolve(false);
+        stream.on('error', () => undefined);
+        stream.close();
+        resolve(true);
+      });
+    });
+  }
+
+  async readFile(path: string): Promise<string | undefined> {
+    const result = await this.exec(['cat', '--', path]);
+    if (result.exitCode === 0) return result.stdout;
+    if (/No such file|No such process/.test(result.stderr)) return undefined;
+    throw new ExecutorError(`cannot read ${path} on ${this.host}: ${result.stderr.trim()}`);
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    const result = await this.exec(['tee', '--', path], { input: content });
+    if (result.exitCode !== 0)
+      throw new ExecutorError(`cannot write ${path} on ${this.host}: ${result.stderr.trim()}`);
+  }
+
+  async signal(pid: number, name: string): Promise<boolean> {
+    const result = await this.exec(['kill', '-s', name, String(pid)]);
+    if (result.exitCode === 0) return true;
+    if (/No such process/.test(result.stderr)) return false;
+    throw new ExecutorError(`cannot send SIG${name} to ${pid} on ${this.host}: ${result.stderr.trim()}`);
+  }
+
+  /** Closes the pooled connection (worker shutdown). */
+  async close(): Promise<void> {
+    const client = await this.client?.catch(() => undefined);
+    client?.end();
+    this.client = undefined;
+  }
+}

@@ -1,0 +1,169 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface TestHost {
+  readonly name: string;
+  readonly namespace: string;
+  readonly address: string;
+  readonly port: number;
+  /** SHA256:… of its generated host key, as `ssh-keygen -l` prints it. */
+  readonly fingerprint: string;
+  readonly knownHostsLine: string;
+  /** Runs a command inside the host's network namespace, bypassing SSH (to check what really happened). */
+  inside(argv: readonly string[]): Promise<{ stdout: string; code: number }>;
+}
+
+export interface TestHosts {
+  readonly hosts: readonly TestHost[];
+  readonly privateKey: Buffer;
+  readonly dir: string;
+  /** An address on the hosts' subnet where nothing listens. */
+  readonly deadAddress: string;
+  stop(): Promise<void>;
+}
+
+const sshd = '/usr/sbin/sshd';
+
+function tcpOpen(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.connect(port, address, () => done(true));
+  });
+}
+
+async function quietly(argv: string[]): Promise<void> {
+  await run(argv[0] as string, argv.slice(1)).catch(() => undefined);
+}
+
+/**
+ * Real hosts for SSH tests: network namespaces on a bridge (a subnet of 10.213.0.0/16 owned by this test
+ * run), each running Debian's sshd with its own host key. Needs root, iproute2 and openssh-server
+ * (scripts/install-test-deps.sh); without them this throws, so a suite can never pass by skipping.
+ */
+export async function startTestHosts(count: number): Promise<TestHosts> {
+  if (process.getuid?.() !== 0) throw new Error('SSH test hosts need root (network namespaces)');
+  try {
+    readFileSync(sshd);
+  } catch {
+    throw new Error(`${sshd} is missing: run scripts/install-test-deps.sh (Debian openssh-server)`);
+  }
+  const subnet = 20 + (process.pid % 200);
+  const prefix = `gd${subnet}`;
+  const bridge = `${prefix}br`;
+  // Leftovers of an earlier run with the same subnet (a crashed suite) are removed first.
+  for (let i = 1; i <= count; i++) await quietly(['ip', 'netns', 'del', `${prefix}h${i}`]);
+  await quietly(['ip', 'link', 'del', bridge]);
+
+  const dir = mkdtempSync(join(tmpdir(), 'gameday-hosts-'));
+  mkdirSync('/run/sshd', { recursive: true });
+  await run('ssh-keygen', [
+    '-q',
+    '-t',
+    'ed25519',
+    '-N',
+    '',
+    '-C',
+    'gameday-test',
+    '-f',
+    join(dir, 'client_key'),
+  ]);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
+  await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+  await run('ip', ['addr', 'add', `10.213.${subnet}.1/24`, 'dev', bridge]);
+  await run('ip', ['link', 'set', bridge, 'up']);
+
+  const daemons: ChildProcess[] = [];
+  const hosts: TestHost[] = [];
+  const stop = async () => {
+    for (const daemon of daemons) daemon.kill('SIGKILL');
+    for (const host of hosts) await quietly(['ip', 'netns', 'del', host.namespace]);
+    await quietly(['ip', 'link', 'del', bridge]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 1; i <= count; i++) {
+      const namespace = `${prefix}h${i}`;
+      const veth = `${prefix}v${i}`;
+      const address = `10.213.${subnet}.${10 + i}`;
+      await run('ip', ['netns', 'add', namespace]);
+      await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace]);
+      await run('ip', ['link', 'set', veth, 'master', bridge, 'up']);
+      await run('ip', ['-n', namespace, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+      await run('ip', ['-n', namespace, 'link', 'set', 'eth0', 'up']);
+      await run('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
+      const hostKey = join(dir, `host${i}_key`);
+      await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `host${i}`, '-f', hostKey]);
+      const config = join(dir, `sshd${i}.conf`);
+      writeFileSync(
+        config,
+        [
+          `ListenAddress ${address}:22`,
+          `HostKey ${hostKey}`,
+          `PidFile ${join(dir, `sshd${i}.pid`)}`,
+          `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+          'PermitRootLogin prohibit-password',
+          'PasswordAuthentication no',
+          'KbdInteractiveAuthentication no',
+          'UsePAM no',
+          'StrictModes no',
+          'MaxSessions 10',
+          'AllowTcpForwarding yes',
+          '',
+        ].join('\n'),
+      );
+      const daemon = spawn('ip', ['netns', 'exec', namespace, sshd, '-D', '-e', '-f', config], {
+        stdio: 'ignore',
+      });
+      daemons.push(daemon);
+      const fingerprint =
+        (await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`])).stdout.split(' ')[1] ?? '';
+      const publicKey = readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+      hosts.push({
+        name: `host-${i}`,
+        namespace,
+        address,
+        port: 22,
+        fingerprint,
+        knownHostsLine: `${address} ${publicKey}`,
+        inside: async (argv) => {
+          try {
+            const { stdout } = await run('ip', ['netns', 'exec', namespace, ...argv]);
+            return { stdout, code: 0 };
+          } catch (error) {
+            const failed = error as { stdout?: string; code?: number };
+            return { stdout: failed.stdout ?? '', code: typeof failed.code === 'number' ? failed.code : 1 };
+          }
+        },
+      });
+    }
+    for (const host of hosts) {
+      const deadline = Date.now() + 10_000;
+      while (!(await tcpOpen(host.address, 22))) {
+        if (Date.now() > deadline) throw new Error(`sshd on ${host.name} (${host.address}) did not start`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    hosts,
+    privateKey: readFileSync(join(dir, 'client_key')),
+    dir,
+    deadAddress: `10.213.${subnet}.250`,
+    stop,
+  };
+}
