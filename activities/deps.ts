@@ -10,7 +10,11 @@ export interface ActivityDeps {
   readonly checkExecutor: Executor;
   /** The worker's allow-list: may plans act on the worker's own machine? */
   readonly allowLocalTargets: boolean;
-  /** Processes no fault may touch. */
+  /** Names in the worker's SSH inventory: the only hosts a plan may name. */
+  readonly sshHosts: readonly string[];
+  /** Inventory hosts whose host keys are not verified: every game day on them says so. */
+  readonly unverifiedSshHosts: readonly string[];
+  /** Processes no fault may touch on the worker's own machine. */
   readonly protectedPids: readonly number[];
   readonly log: Logger;
 }

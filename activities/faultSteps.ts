@@ -11,7 +11,7 @@ function faultContext(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActi
     exec: deps.executorFor(step.target),
     target: step.target,
     tag,
-    protectedPids: deps.protectedPids,
+    protectedPids: step.target.kind === 'local' ? deps.protectedPids : [],
     heartbeat: (details) => ctx.heartbeat(details),
     sleep: (ms) => ctx.sleep(ms),
   };

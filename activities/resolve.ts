@@ -7,8 +7,12 @@ import { describeProbe } from './checks/probe';
 import type { ActivityDeps } from './deps';
 import { getFaultKind } from './faults/registry';
 
-/** Resolving reads only the allow-lists, so a dry run can use it without a worker. */
-export type ResolveDeps = Pick<ActivityDeps, 'allowLocalTargets'>;
+/**
+ * Resolving reads only the allow-lists, so a dry run can use it without a worker; a dry run passes no SSH
+ * inventory (`sshHosts` undefined) and so does not check host names.
+ */
+export type ResolveDeps = Pick<ActivityDeps, 'allowLocalTargets'> &
+  Partial<Pick<ActivityDeps, 'sshHosts' | 'unverifiedSshHosts'>>;
 
 export interface ResolveInput {
   readonly plan: Plan;
@@ -30,6 +34,18 @@ function resolveGroup(deps: ResolveDeps, name: string, group: Plan['targets'][st
       );
     }
     return [{ group: name, kind: 'local', name: 'local' }];
+  }
+  if (group.ssh !== undefined) {
+    const inventory = deps.sshHosts;
+    const unknown =
+      inventory === undefined ? [] : group.ssh.hosts.filter((host) => !inventory.includes(host));
+    if (unknown.length > 0) {
+      refuse(
+        `target group "${name}" names ${unknown.join(', ')}, not in this worker's SSH inventory ` +
+          `(known: ${inventory?.join(', ') || 'none'}); add them to ssh.hosts in the worker configuration`,
+      );
+    }
+    return group.ssh.hosts.map((host) => ({ group: name, kind: 'ssh' as const, name: host }));
   }
   return refuse(`target group "${name}" has no target kind this worker knows`);
 }
@@ -66,5 +82,11 @@ export function resolvePlan(deps: ResolveDeps, { plan, seed }: ResolveInput): Re
     [...plan.checks, ...plan.observation.guardrails].map((check) => [check.name, describeProbe(check)]),
   );
   const targets = [...new Set(steps.map((step) => step.target.name))];
-  return { steps, targets, checks };
+  const warnings = targets
+    .filter((target) => deps.unverifiedSshHosts?.includes(target))
+    .map(
+      (host) =>
+        `WARNING: the host key of ${host} is not verified (insecureSkipVerify in the worker configuration)`,
+    );
+  return { steps, targets, checks, ...(warnings.length > 0 ? { warnings } : {}) };
 }

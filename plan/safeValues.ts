@@ -27,3 +27,9 @@ export const identifier = z
   .max(40, 'must be at most 40 characters');
 
 export const tcpPort = z.number().int().min(1).max(65535);
+
+/** A host's name in a worker's inventory ("kafka-1", "db-2.eu"). */
+export const hostName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be lower-case letters, digits, "-" and "." (a host name)')
+  .max(63);

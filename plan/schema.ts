@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { checkKeys, checkKinds } from '../activities/checks/registry';
 import { faultKinds } from '../activities/faults/registry';
 import { duration } from './duration';
-import { identifier } from './safeValues';
+import { hostName, identifier } from './safeValues';
 
 export const planApiVersion = 'gameday.dev/v1alpha1';
 
@@ -50,9 +50,15 @@ const guardrailSchema = z
 const targetGroupSchema = z
   .strictObject({
     local: z.strictObject({}).optional().describe("the worker's own machine"),
+    ssh: z
+      .strictObject({
+        hosts: z.array(hostName).min(1).describe("names from the worker's SSH inventory"),
+      })
+      .optional()
+      .describe('hosts reached over SSH; the worker holds their addresses, keys and credentials'),
   })
   .refine((group) => Object.values(group).filter(Boolean).length === 1, {
-    message: 'give exactly one target kind: local',
+    message: 'give exactly one target kind: local or ssh',
   });
 
 const selectionSchema = z

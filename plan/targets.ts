@@ -1,5 +1,5 @@
-/** The kinds of thing a target group can name. Later kinds (ssh, kubernetes, toxiproxy) extend this union. */
-export type TargetKind = 'local';
+/** The kinds of thing a target group can name. Later kinds (kubernetes, toxiproxy) extend this union. */
+export type TargetKind = 'local' | 'ssh';
 
 /** One concrete thing a fault acts on, produced by the resolve phase. */
 export interface Target {

@@ -151,6 +151,17 @@ describe('values that reach host commands', () => {
     });
   }
 
+  it('rejects shell metacharacters in SSH host names', () => {
+    for (const bad of ['kafka-1;reboot', 'db$(id)', 'a b', 'UPPER', '-dash']) {
+      const document = parse(demoText) as Record<string, unknown>;
+      document.targets = { brokers: { ssh: { hosts: [bad] } } };
+      document.faults = [
+        { name: 'f', kind: 'process-pause', target: 'brokers', params: { pidfile: '/run/k.pid' } },
+      ];
+      assert.equal(parsePlan(stringify(document), 'fuzz.yaml').ok, false, bad);
+    }
+  });
+
   it('rejects ".." in paths', () => {
     assert.equal(withFault({ pidfile: '/run/../etc/passwd' }).ok, false);
   });

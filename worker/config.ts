@@ -23,6 +23,56 @@ export const workerConfigSchema = z.strictObject({
       enabled: z.boolean().default(true).describe("whether plans may act on the worker's own machine"),
     })
     .default({ enabled: true }),
+  ssh: z
+    .strictObject({
+      credentials: z
+        .record(
+          z.string(),
+          z.strictObject({
+            privateKeyFile: z.string().optional().describe('path of a private key file on the worker'),
+            passphraseEnv: z.string().optional().describe('environment variable holding its passphrase'),
+            agent: z.boolean().default(false).describe('use the ssh-agent at SSH_AUTH_SOCK'),
+          }),
+        )
+        .default({}),
+      hosts: z
+        .record(
+          z
+            .string()
+            .regex(
+              /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+              'host names are lower-case letters, digits, "-" and "."',
+            ),
+          z.strictObject({
+            address: z.string().min(1),
+            port: z.number().int().min(1).max(65535).default(22),
+            user: z.string().min(1).default('root'),
+            credential: z.string().describe('name of an entry under ssh.credentials'),
+            hostKey: z.union([
+              z.strictObject({
+                fingerprints: z.array(z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/)).min(1),
+              }),
+              z.strictObject({ knownHostsFile: z.string() }),
+              z.strictObject({ insecureSkipVerify: z.literal(true) }),
+            ]),
+            maxSessions: z.number().int().min(3).max(100).default(10).describe("the host's sshd MaxSessions"),
+          }),
+        )
+        .default({}),
+      readyTimeoutMs: z.number().int().min(500).default(10_000),
+    })
+    .default({ credentials: {}, hosts: {}, readyTimeoutMs: 10_000 })
+    .superRefine((ssh, ctx) => {
+      for (const [name, host] of Object.entries(ssh.hosts)) {
+        if (ssh.credentials[host.credential] === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['hosts', name, 'credential'],
+            message: `no credential named "${host.credential}" under ssh.credentials`,
+          });
+        }
+      }
+    }),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 export type WorkerConfig = z.output<typeof workerConfigSchema>;

@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import { createActivities, type ActivityDeps } from '../activities';
 import { LocalExecutor } from '../activities/executors/local';
 import type { WorkerConfig } from './config';
+import { SshInventory } from './sshInventory';
 import { workflowSource } from './workflowCode';
 
 export function createLogger(level: WorkerConfig['logLevel']): Logger {
@@ -10,15 +11,22 @@ export function createLogger(level: WorkerConfig['logLevel']): Logger {
   return pino({ level, base: { component: 'gameday-worker' } }, pino.destination(2));
 }
 
-/** Activity dependencies from the worker's configuration. */
-export function activityDepsFromConfig(config: WorkerConfig, log: Logger): ActivityDeps {
+/** Activity dependencies from the worker's configuration; `close` ends pooled SSH connections. */
+export function activityDepsFromConfig(
+  config: WorkerConfig,
+  log: Logger,
+): ActivityDeps & { close(): Promise<void> } {
   const local = new LocalExecutor();
+  const inventory = new SshInventory(config.ssh, log);
   return {
-    executorFor: () => local,
+    executorFor: (target) => (target.kind === 'ssh' ? inventory.executor(target.name) : local),
     checkExecutor: local,
     allowLocalTargets: config.local.enabled,
+    sshHosts: inventory.hostNames,
+    unverifiedSshHosts: inventory.unverifiedHostNames,
     protectedPids: [process.pid, process.ppid],
     log,
+    close: () => inventory.close(),
   };
 }
 

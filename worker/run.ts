@@ -39,14 +39,13 @@ export async function startWorker(config: WorkerConfig, flags: TemporalTarget): 
   } finally {
     await client.close();
   }
-  const worker = await createGameDayWorker({
-    connection,
-    namespace,
-    taskQueue: config.taskQueue,
-    deps: activityDepsFromConfig(config, log),
-  });
+  const deps = activityDepsFromConfig(config, log);
+  const worker = await createGameDayWorker({ connection, namespace, taskQueue: config.taskQueue, deps });
   log.info({ address, namespace, taskQueue: config.taskQueue, pid: process.pid }, 'gameday worker polling');
-  const done = worker.run().finally(() => connection.close());
+  const done = worker.run().finally(async () => {
+    await deps.close();
+    await connection.close();
+  });
   return {
     worker,
     log,

@@ -58,6 +58,8 @@ export interface ResolvedPlan {
   readonly targets: readonly string[];
   /** Plain words for every check and guardrail, by name. */
   readonly checks: Readonly<Record<string, string>>;
+  /** Things the run must say out loud (e.g. a host whose key is not verified). */
+  readonly warnings?: readonly string[];
 }
 
 /** One evaluation of one check. */

@@ -162,6 +162,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     report.targets = [...resolved.targets];
     upsertSearchAttributes([{ key: searchAttributes.targets, value: [...resolved.targets] }]);
     note(`resolved ${resolved.steps.length} fault step(s) on ${resolved.targets.join(', ') || 'no target'}`);
+    for (const warning of resolved.warnings ?? []) note(warning);
 
     enter('preflight', 'checking the steady-state hypothesis');
     const before = plan.checks.filter((check) => check.when.includes('before'));

@@ -100,7 +100,7 @@ export const processKill: FaultKind<Params, Saved> = {
   kind: 'process-kill',
   description:
     'Kills processes (SIGKILL by default); rollback restarts each with its recorded command line and waits until it is up.',
-  targetKinds: ['local'],
+  targetKinds: ['local', 'ssh'],
   params,
 
   describe: (p, target) => ({

@@ -22,7 +22,7 @@ export const processPause: FaultKind<Params, Saved> = {
   kind: 'process-pause',
   description:
     'Freezes processes with SIGSTOP (found by pidfile or command-line pattern); rollback sends SIGCONT.',
-  targetKinds: ['local'],
+  targetKinds: ['local', 'ssh'],
   params,
 
   describe: (p, target) => ({

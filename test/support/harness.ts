@@ -65,15 +65,19 @@ export function uniqueTaskQueue(name: string): string {
 export async function startInProcessWorker(
   temporal: TestTemporal,
   taskQueue = uniqueTaskQueue('test'),
+  config: Record<string, unknown> = {},
 ): Promise<InProcessWorker> {
   installRuntime(quiet);
   const connection = await NativeConnection.connect({ address: temporal.server.address });
-  const config = workerConfigSchema.parse({ taskQueue, logLevel: 'error' });
+  const deps = activityDepsFromConfig(
+    workerConfigSchema.parse({ taskQueue, logLevel: 'error', ...config }),
+    quiet,
+  );
   const worker = await createGameDayWorker({
     connection,
     namespace: temporal.server.namespace,
     taskQueue,
-    deps: activityDepsFromConfig(config, quiet),
+    deps,
   });
   const running = worker.run();
   return {
@@ -81,6 +85,7 @@ export async function startInProcessWorker(
     stop: async () => {
       worker.shutdown();
       await running;
+      await deps.close();
       await connection.close();
     },
   };
@@ -203,23 +208,31 @@ export function planFrom(document: PlanOverrides): { plan: Plan; digest: string 
   return result;
 }
 
-/** The demo plan against a test service: healthy before and after, paused in between. */
-export function pausePlan(service: TestService, overrides: PlanOverrides = {}): PlanOverrides {
-  const url = `http://127.0.0.1:${service.port}/health`;
+/** A minimal valid plan document: one local target group, a 2 s window; tests override what they need. */
+export function gameDayPlan(overrides: PlanOverrides = {}): PlanOverrides {
   return {
     apiVersion: 'gameday.dev/v1alpha1',
     kind: 'GameDay',
     metadata: { name: 'test-pause', owner: 'tests' },
     targets: { here: { local: {} } },
+    checks: [],
+    observation: { window: '2s', sampleInterval: '500ms' },
+    recovery: { within: '10s', interval: '200ms' },
+    ...overrides,
+  };
+}
+
+/** The demo plan against a test service: healthy before and after, paused in between. */
+export function pausePlan(service: TestService, overrides: PlanOverrides = {}): PlanOverrides {
+  const url = `http://127.0.0.1:${service.port}/health`;
+  return gameDayPlan({
     checks: [
       { name: 'healthy', when: ['before', 'after'], http: { url, timeout: '1s' } },
       { name: 'frozen', when: ['during'], expect: 'fail', http: { url, timeout: '300ms' } },
     ],
     faults: [{ name: 'pause', kind: 'process-pause', target: 'here', params: { pidfile: service.pidfile } }],
-    observation: { window: '2s', sampleInterval: '500ms' },
-    recovery: { within: '10s', interval: '200ms' },
     ...overrides,
-  };
+  });
 }
 
 /** Starts a game day exactly as `gameday run` does. */

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  gameDayPlan,
+  startInProcessWorker,
+  startPlan,
+  startTestTemporal,
+  waitForPhase,
+  type InProcessWorker,
+  type TestTemporal,
+} from './support/harness';
+import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+
+/** The state letter of a process on a test host, read inside its namespace (not over SSH). */
+async function stateOn(host: TestHost, pid: number): Promise<string | undefined> {
+  const { stdout, code } = await host.inside(['cat', `/proc/${pid}/stat`]);
+  return code === 0 ? stdout.slice(stdout.lastIndexOf(')') + 2).split(' ')[0] : undefined;
+}
+
+describe('a game day on SSH hosts (real sshd in network namespaces, real dev server)', () => {
+  let temporal: TestTemporal;
+  let lab: TestHosts;
+  let worker: InProcessWorker;
+
+  before(async () => {
+    temporal = await startTestTemporal();
+    lab = await startTestHosts(2);
+    const keyFile = join(lab.dir, 'client_key');
+    worker = await startInProcessWorker(temporal, undefined, {
+      local: { enabled: false },
+      ssh: {
+        credentials: { 'test-key': { privateKeyFile: keyFile } },
+        hosts: Object.fromEntries(
+          lab.hosts.map((host) => [
+            host.name,
+            { address: host.address, credential: 'test-key', hostKey: { fingerprints: [host.fingerprint] } },
+          ]),
+        ),
+        readyTimeoutMs: 2000,
+      },
+    });
+  });
+  after(async () => {
+    await worker?.stop();
+    await lab?.stop();
+    await temporal?.stop();
+  });
+
+  /** A long-running process on every host, with a pidfile at the same path (each host sees /tmp shared). */
+  async function sleepers(): Promise<{ pids: number[]; pidfileFor: (i: number) => string }> {
+    const pids: number[] = [];
+    for (const [i, host] of lab.hosts.entries()) {
+      const { stdout } = await host.inside(['sh', '-c', 'sleep 300 >/dev/null 2>&1 & echo $!']);
+      const pid = Number.parseInt(stdout, 10);
+      writeFileSync(join(lab.dir, `sleeper-${i}.pid`), `${pid}\n`);
+      pids.push(pid);
+    }
+    return { pids, pidfileFor: (i) => join(lab.dir, `sleeper-${i}.pid`) };
+  }
+
+  it('pauses a process on each selected host over SSH and resumes it', async () => {
+    const { pids, pidfileFor } = await sleepers();
+    const hosts = lab.hosts as [TestHost, TestHost];
+    const plan = gameDayPlan({
+      metadata: { name: 'ssh-pause', owner: 'tests' },
+      targets: { first: { ssh: { hosts: ['host-1'] } }, second: { ssh: { hosts: ['host-2'] } } },
+      faults: [
+        { name: 'pause-1', kind: 'process-pause', target: 'first', params: { pidfile: pidfileFor(0) } },
+        { name: 'pause-2', kind: 'process-pause', target: 'second', params: { pidfile: pidfileFor(1) } },
+      ],
+      observation: { window: '2s', sampleInterval: '1s' },
+    });
+    const handle = await startPlan(temporal, plan, worker.taskQueue);
+    const observing = await waitForPhase(handle, 'observe');
+    assert.deepEqual(observing.targets, ['host-1', 'host-2']);
+    assert.equal(await stateOn(hosts[0], pids[0] as number), 'T');
+    assert.equal(await stateOn(hosts[1], pids[1] as number), 'T');
+    const report = await handle.result();
+    assert.equal(report.outcome, 'passed', report.reason);
+    assert.deepEqual(
+      report.faults.map((f) => [f.inject, f.status]),
+      [
+        [`pause pidfile ${pidfileFor(0)} on host-1 (SIGSTOP)`, 'rolled-back'],
+        [`pause pidfile ${pidfileFor(1)} on host-2 (SIGSTOP)`, 'rolled-back'],
+      ],
+    );
+    assert.notEqual(await stateOn(hosts[0], pids[0] as number), 'T');
+    assert.notEqual(await stateOn(hosts[1], pids[1] as number), 'T');
+    const history = JSON.stringify((await handle.fetchHistory()).events);
+    assert.ok(
+      !history.includes('PRIVATE KEY') && !history.includes(lab.privateKey.toString('base64').slice(0, 40)),
+    );
+    for (const [i, host] of hosts.entries()) await host.inside(['kill', String(pids[i])]);
+  });
+
+  it('a host outside the worker inventory is refused before anything runs', async () => {
+    const plan = gameDayPlan({
+      metadata: { name: 'ssh-refused', owner: 'tests' },
+      targets: { rogue: { ssh: { hosts: ['host-1', 'db-9'] } } },
+      faults: [{ name: 'pause', kind: 'process-pause', target: 'rogue', params: { pidfile: '/tmp/x.pid' } }],
+    });
+    const report = await (await startPlan(temporal, plan, worker.taskQueue)).result();
+    assert.equal(report.outcome, 'aborted');
+    assert.match(
+      report.reason ?? '',
+      /names db-9, not in this worker's SSH inventory \(known: host-1, host-2\)/,
+    );
+    assert.equal(report.faults.length, 0);
+  });
+
+  it('local targets are refused when the worker configuration disables them', async () => {
+    const plan = gameDayPlan({
+      faults: [{ name: 'pause', kind: 'process-pause', target: 'here', params: { pidfile: '/tmp/x.pid' } }],
+    });
+    const report = await (await startPlan(temporal, plan, worker.taskQueue)).result();
+    assert.equal(report.outcome, 'aborted');
+    assert.match(report.reason ?? '', /acts on the worker's own machine, which this worker does not allow/);
+  });
+});
