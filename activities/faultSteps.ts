@@ -10,6 +10,7 @@ function faultContext(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActi
   return {
     exec: deps.executorFor(step.target),
     target: step.target,
+    fault: step.fault,
     tag,
     protectedPids: step.target.kind === 'local' ? deps.protectedPids : [],
     heartbeat: (details) => ctx.heartbeat(details),

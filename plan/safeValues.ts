@@ -33,3 +33,13 @@ export const hostName = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be lower-case letters, digits, "-" and "." (a host name)')
   .max(63);
+
+/** An IPv4 address or CIDR block ("10.0.0.7", "10.0.0.0/24"). */
+export const ipv4OrCidr = z
+  .string()
+  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(\/\d{1,2})?$/, 'must be an IPv4 address or CIDR block')
+  .refine((value) => {
+    const [address, bits] = value.split('/');
+    const octetsOk = (address ?? '').split('.').every((octet) => Number(octet) <= 255);
+    return octetsOk && (bits === undefined || Number(bits) <= 32);
+  }, 'octets must be 0-255 and the prefix 0-32');

@@ -169,7 +169,8 @@ describe('SSH executor against real sshd hosts in network namespaces', () => {
     await ssh.writeFile(pidfile, `${pid}\n`);
     const ctx: FaultContext = {
       exec: ssh,
-      target: { group: 'hosts', kind: 'local', name: host.name },
+      target: { group: 'hosts', kind: 'ssh', name: host.name },
+      fault: 'pause',
       tag: 'sshtest',
       protectedPids: [],
       heartbeat: () => undefined,

@@ -35,6 +35,18 @@ export interface Executor {
   readFile(path: string): Promise<string | undefined>;
   /** Sends a signal (by name: STOP, CONT, KILL, …); false when the process does not exist. */
   signal(pid: number, name: string): Promise<boolean>;
+  /**
+   * The connection gameday itself uses to reach the host, as the host sees it, so that network faults can
+   * leave it alone; undefined when there is none (the local executor).
+   */
+  managementConnection(): Promise<ManagementConnection | undefined>;
+}
+
+export interface ManagementConnection {
+  /** The worker's address as the host sees it. */
+  readonly clientAddress: string;
+  /** The host's port the worker connects to (sshd). */
+  readonly serverPort: number;
 }
 
 /** Raised when a command cannot be run at all (missing binary, host unreachable). */

@@ -113,4 +113,8 @@ export class LocalExecutor implements Executor {
       );
     }
   }
+
+  managementConnection(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
 }

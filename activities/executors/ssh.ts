@@ -5,6 +5,7 @@ import {
   type CommandResult,
   type DetachedOptions,
   type Executor,
+  type ManagementConnection,
   type RunOptions,
 } from './executor';
 import { checkHostKey, type HostKeyPolicy } from './hostKeys';
@@ -240,6 +241,18 @@ export class SshExecutor implements Executor {
     if (result.exitCode === 0) return true;
     if (/No such process/.test(result.stderr)) return false;
     throw new ExecutorError(`cannot send SIG${name} to ${pid} on ${this.host}: ${result.stderr.trim()}`);
+  }
+
+  /** sshd tells the session where it comes from: SSH_CONNECTION="client_ip client_port server_ip server_port". */
+  async managementConnection(): Promise<ManagementConnection | undefined> {
+    const result = await this.exec(['printenv', 'SSH_CONNECTION']);
+    const [clientAddress, , , serverPort] = result.stdout.trim().split(' ');
+    if (result.exitCode !== 0 || clientAddress === undefined || serverPort === undefined) {
+      throw new ExecutorError(
+        `cannot tell how ${this.host} sees this worker's SSH connection: ${result.stderr.trim()}`,
+      );
+    }
+    return { clientAddress, serverPort: Number(serverPort) };
   }
 
   /** Closes the pooled connection (worker shutdown). */

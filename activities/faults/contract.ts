@@ -6,6 +6,8 @@ import type { Executor } from '../executors/executor';
 export interface FaultContext {
   readonly exec: Executor;
   readonly target: Target;
+  /** The plan's name for this fault: with the tag, it names what the fault leaves on a host. */
+  readonly fault: string;
   /** The run's short tag: everything a fault leaves on a host carries it, so the janitor can find it. */
   readonly tag: string;
   /** Processes a fault must never touch (the worker itself). */
@@ -17,6 +19,10 @@ export interface FaultContext {
 
 /** The fault's real state on the target, read back from the system. */
 export interface FaultState {
+  /**
+   * Whether any part of the fault is in place. Rollback is verified against this, so a half-removed fault
+   * counts as active; inject fails loudly on any step it cannot complete.
+   */
   readonly active: boolean;
   readonly detail: string;
 }

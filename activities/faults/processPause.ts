@@ -52,7 +52,7 @@ export const processPause: FaultKind<Params, Saved> = {
     const detail = saved.processes
       .map((process, i) => `pid ${process.pid}: ${states[i]?.state ?? 'gone'}`)
       .join(', ');
-    return { active: stopped.length > 0 && stopped.length === states.filter(Boolean).length, detail };
+    return { active: stopped.length > 0, detail };
   },
 
   async rollback(ctx, _p, saved) {

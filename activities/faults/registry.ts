@@ -1,4 +1,5 @@
 import type { FaultKind } from './contract';
+import { networkPartition } from './networkPartition';
 import { processKill } from './processKill';
 import { processPause } from './processPause';
 
@@ -6,6 +7,7 @@ import { processPause } from './processPause';
 export const faultKinds = {
   'process-pause': processPause,
   'process-kill': processKill,
+  'network-partition': networkPartition,
 } as const satisfies Record<string, FaultKind<unknown, unknown>>;
 
 export type FaultKindName = keyof typeof faultKinds;

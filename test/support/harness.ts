@@ -296,6 +296,7 @@ export function localFaultContext(tag = 'test'): FaultContext {
   return {
     exec: new LocalExecutor(),
     target: { group: 'here', kind: 'local', name: 'local' },
+    fault: 'test-fault',
     tag,
     protectedPids: [process.pid],
     heartbeat: () => undefined,

@@ -63,8 +63,15 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
   const prefix = `gd${subnet}`;
   const bridge = `${prefix}br`;
   // Leftovers of an earlier run with the same subnet (a crashed suite) are removed first.
-  for (let i = 1; i <= count; i++) await quietly(['ip', 'netns', 'del', `${prefix}h${i}`]);
-  await quietly(['ip', 'link', 'del', bridge]);
+  const removeAll = async () => {
+    for (let i = 1; i <= count; i++) {
+      // The kernel destroys a deleted namespace's veth pair asynchronously: delete it explicitly too.
+      await quietly(['ip', 'link', 'del', `${prefix}v${i}`]);
+      await quietly(['ip', 'netns', 'del', `${prefix}h${i}`]);
+    }
+    await quietly(['ip', 'link', 'del', bridge]);
+  };
+  await removeAll();
 
   const dir = mkdtempSync(join(tmpdir(), 'gameday-hosts-'));
   mkdirSync('/run/sshd', { recursive: true });
@@ -88,8 +95,7 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
   const hosts: TestHost[] = [];
   const stop = async () => {
     for (const daemon of daemons) daemon.kill('SIGKILL');
-    for (const host of hosts) await quietly(['ip', 'netns', 'del', host.namespace]);
-    await quietly(['ip', 'link', 'del', bridge]);
+    await removeAll();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
