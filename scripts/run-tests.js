@@ -33,6 +33,8 @@ async function main() {
     [
       '--test',
       '--test-concurrency=1',
+      // A hung test fails after 5 minutes instead of eating CI's whole budget.
+      '--test-timeout=300000',
       '--test-reporter=spec',
       '--test-reporter-destination=stdout',
       '--test-reporter=tap',

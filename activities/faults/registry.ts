@@ -1,4 +1,5 @@
 import type { FaultKind } from './contract';
+import { networkBandwidth } from './networkBandwidth';
 import { networkPartition } from './networkPartition';
 import { processKill } from './processKill';
 import { processPause } from './processPause';
@@ -8,6 +9,7 @@ export const faultKinds = {
   'process-pause': processPause,
   'process-kill': processKill,
   'network-partition': networkPartition,
+  'network-bandwidth': networkBandwidth,
 } as const satisfies Record<string, FaultKind<unknown, unknown>>;
 
 export type FaultKindName = keyof typeof faultKinds;

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { ExecutorError } from '../executors/executor';
+import type { FaultKind } from './contract';
+import {
+  gamedayHandle,
+  interfaceName,
+  previousRoot,
+  readRootQdisc,
+  removeGamedayRoot,
+  type Qdisc,
+} from './trafficControl';
+
+const params = z.strictObject({
+  interface: interfaceName,
+  rate: z
+    .string()
+    .regex(/^\d+(\.\d+)?(bit|kbit|mbit|gbit)$/, 'must be a rate such as "512kbit", "10mbit" or "1gbit"'),
+  burst: z
+    .string()
+    .regex(/^\d+(b|kb|mb|kbit|mbit)$/, 'must be a size such as "32kbit" or "64kb"')
+    .default('32kbit'),
+  latency: z
+    .string()
+    .regex(/^\d+ms$/, 'must be milliseconds, such as "50ms"')
+    .default('50ms'),
+});
+type Params = z.infer<typeof params>;
+
+interface Saved {
+  /** The root qdisc before (a kernel default, which deleting ours brings back). */
+  readonly previous: Qdisc;
+}
+
+/** Limits a host's egress bandwidth with a token bucket filter (tbf) as its root qdisc. */
+export const networkBandwidth: FaultKind<Params, Saved> = {
+  kind: 'network-bandwidth',
+  description:
+    'Limits egress bandwidth of an interface with tc tbf (rate, burst, latency); rollback restores the previous root qdisc.',
+  targetKinds: ['local', 'ssh'],
+  params,
+
+  describe: (p, target) => ({
+    inject: `limit ${target.name} ${p.interface} egress to ${p.rate} (tbf, burst ${p.burst}, latency ${p.latency})`,
+    rollback: `remove the ${p.rate} limit on ${target.name} ${p.interface}`,
+  }),
+
+  async prepare(ctx, p) {
+    return { previous: await previousRoot(ctx, p.interface) };
+  },
+
+  async inject(ctx, p) {
+    const result = await ctx.exec.run([
+      'tc', 'qdisc', 'replace', 'dev', p.interface, 'root', 'handle', gamedayHandle,
+      'tbf', 'rate', p.rate, 'burst', p.burst, 'latency', p.latency,
+    ]); // prettier-ignore
+    if (result.exitCode !== 0) {
+      throw new ExecutorError(`tc tbf on ${ctx.target.name} ${p.interface}: ${result.stderr.trim()}`);
+    }
+  },
+
+  async verify(ctx, p) {
+    const root = await readRootQdisc(ctx, p.interface);
+    const ours = root?.handle === gamedayHandle && root.kind === 'tbf';
+    const rate = ours ? ` rate ${String(root.options?.rate)} B/s` : '';
+    return {
+      active: ours,
+      detail: `${p.interface} root qdisc: ${root?.kind ?? 'none'} ${root?.handle ?? ''}${rate}`,
+    };
+  },
+
+  async rollback(ctx, p) {
+    await removeGamedayRoot(ctx, p.interface);
+  },
+};

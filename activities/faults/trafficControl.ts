@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { ExecutorError } from '../executors/executor';
+import { FaultUserError, type FaultContext } from './contract';
+
+/** The fixed handle of every qdisc gameday installs: rollback removes only a root qdisc with this handle. */
+export const gamedayHandle = '7a6d:';
+
+export const interfaceName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a network interface name (letters, digits, _ . -; at most 15)');
+
+/** Root qdiscs the kernel puts back by itself when a root qdisc is deleted. */
+const kernelDefaults = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'mq', 'pfifo', 'fq', 'noop']);
+
+export interface Qdisc {
+  readonly kind: string;
+  readonly handle: string;
+  readonly root?: boolean;
+  readonly options?: Record<string, unknown>;
+}
+
+/** The root qdisc in `tc -j qdisc show dev IF` output. */
+export function rootQdisc(tcJson: string): Qdisc | undefined {
+  const qdiscs = JSON.parse(tcJson) as Qdisc[];
+  return qdiscs.find((qdisc) => qdisc.root === true);
+}
+
+export async function readRootQdisc(ctx: FaultContext, iface: string): Promise<Qdisc | undefined> {
+  const result = await ctx.exec.run(['tc', '-j', 'qdisc', 'show', 'dev', iface]);
+  if (result.exitCode !== 0) {
+    if (/Cannot find device/.test(result.stderr)) {
+      throw new FaultUserError(`interface ${iface} does not exist on ${ctx.target.name}`);
+    }
+    throw new ExecutorError(`tc qdisc show dev ${iface} on ${ctx.target.name}: ${result.stderr.trim()}`);
+  }
+  return rootQdisc(result.stdout);
+}
+
+/**
+ * What the interface had before. Only a kernel default is accepted: deleting our root qdisc brings exactly
+ * that back. A custom root qdisc (someone's shaping) is refused rather than replaced.
+ */
+export async function previousRoot(ctx: FaultContext, iface: string): Promise<Qdisc> {
+  const root = await readRootQdisc(ctx, iface);
+  if (root === undefined)
+    throw new ExecutorError(`no root qdisc reported for ${iface} on ${ctx.target.name}`);
+  if (root.handle !== gamedayHandle && !kernelDefaults.has(root.kind)) {
+    throw new FaultUserError(
+      `${iface} on ${ctx.target.name} already has a custom root qdisc (${root.kind} ${root.handle}); ` +
+        'gameday will not replace shaping it cannot restore exactly',
+    );
+  }
+  return root;
+}
+
+/** Removes gameday's root qdisc if it is there; the kernel restores its default. Idempotent. */
+export async function removeGamedayRoot(ctx: FaultContext, iface: string): Promise<void> {
+  const root = await readRootQdisc(ctx, iface).catch((error: unknown) => {
+    if (error instanceof FaultUserError) return undefined; // the interface is gone: nothing to remove
+    throw error;
+  });
+  if (root?.handle !== gamedayHandle) return;
+  const deleted = await ctx.exec.run(['tc', 'qdisc', 'del', 'dev', iface, 'root', 'handle', gamedayHandle]);
+  if (deleted.exitCode !== 0) {
+    throw new ExecutorError(`tc qdisc del dev ${iface} root on ${ctx.target.name}: ${deleted.stderr.trim()}`);
+  }
+}
