@@ -95,6 +95,45 @@ describe('a game day on SSH hosts (real sshd in network namespaces, real dev ser
     for (const [i, host] of hosts.entries()) await host.inside(['kill', String(pids[i])]);
   });
 
+  it('network-delay on a kernel without netem: a clear, non-retried error, aborted, nothing left', async () => {
+    const host = lab.hosts[0] as TestHost;
+    const config = await host.inside(['zgrep', 'CONFIG_NET_SCH_NETEM', '/proc/config.gz']);
+    const before = (await host.inside(['tc', '-j', 'qdisc', 'show', 'dev', 'eth0'])).stdout;
+    const plan = gameDayPlan({
+      metadata: { name: 'ssh-delay', owner: 'tests' },
+      targets: { first: { ssh: { hosts: ['host-1'] } } },
+      faults: [
+        {
+          name: 'delay',
+          kind: 'network-delay',
+          target: 'first',
+          params: { interface: 'eth0', delay: '100ms' },
+        },
+      ],
+    });
+    const handle = await startPlan(temporal, plan, worker.taskQueue);
+    const report = await handle.result();
+    if (config.stdout.includes('is not set')) {
+      assert.equal(report.outcome, 'aborted');
+      assert.match(
+        report.reason ?? '',
+        /the kernel of host-1 has no netem qdisc \(# CONFIG_NET_SCH_NETEM is not set\): network-delay cannot run there/,
+      );
+      assert.equal(report.faults[0]?.status, 'inject-failed');
+      const events = (await handle.fetchHistory()).events ?? [];
+      const failed = events.filter((e) => e.activityTaskFailedEventAttributes);
+      assert.equal(failed.length, 1, 'failed once, not retried');
+      assert.equal(events.filter((e) => e.activityTaskStartedEventAttributes?.attempt === 2).length, 0);
+    } else {
+      assert.equal(report.outcome, 'passed', report.reason); // a kernel with netem: applied and removed
+    }
+    assert.equal(
+      (await host.inside(['tc', '-j', 'qdisc', 'show', 'dev', 'eth0'])).stdout,
+      before,
+      'nothing left',
+    );
+  });
+
   it('a host outside the worker inventory is refused before anything runs', async () => {
     const plan = gameDayPlan({
       metadata: { name: 'ssh-refused', owner: 'tests' },

@@ -1,5 +1,9 @@
 import type { FaultKind } from './contract';
 import { networkBandwidth } from './networkBandwidth';
+import { networkCorrupt } from './networkCorrupt';
+import { networkDelay } from './networkDelay';
+import { networkDuplicate } from './networkDuplicate';
+import { networkLoss } from './networkLoss';
 import { networkPartition } from './networkPartition';
 import { processKill } from './processKill';
 import { processPause } from './processPause';
@@ -10,6 +14,10 @@ export const faultKinds = {
   'process-kill': processKill,
   'network-partition': networkPartition,
   'network-bandwidth': networkBandwidth,
+  'network-delay': networkDelay,
+  'network-loss': networkLoss,
+  'network-corrupt': networkCorrupt,
+  'network-duplicate': networkDuplicate,
 } as const satisfies Record<string, FaultKind<unknown, unknown>>;
 
 export type FaultKindName = keyof typeof faultKinds;
