@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SshExecutor } from '../activities/executors/ssh';
 import type { FaultContext } from '../activities/faults/contract';
+import { networkLossIptables } from '../activities/faults/networkLossIptables';
 import { networkPartition } from '../activities/faults/networkPartition';
+import { spawn } from 'node:child_process';
 import { sleep } from './support/harness';
 import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
@@ -14,7 +16,50 @@ async function reach(from: TestHost, to: TestHost): Promise<Reach> {
   return code === 0 ? 'connected' : code === 124 ? 'timed out' : 'refused';
 }
 
-describe('network-partition with iptables on real hosts (network namespaces, over SSH)', () => {
+const udpReceiver = `
+const socket = require('dgram').createSocket('udp4');
+let received = 0;
+socket.on('message', () => received++);
+socket.bind(5301, process.argv[1], () => { console.log('ready'); setTimeout(() => { console.log(received); socket.close(); }, 3000); });`;
+
+const udpSender = `
+const socket = require('dgram').createSocket('udp4');
+const payload = Buffer.alloc(64);
+let sent = 0;
+const tick = () => {
+  for (let i = 0; i < 4 && sent < 2000; i++, sent++) socket.send(payload, 5301, process.argv[1]);
+  if (sent < 2000) setTimeout(tick, 1); else setTimeout(() => socket.close(), 200);
+};
+tick();`;
+
+/** How many of 2000 UDP datagrams from one namespace host reach the other. */
+async function datagramsDelivered(from: TestHost, to: TestHost): Promise<number> {
+  const receiver = spawn('ip', [
+    'netns',
+    'exec',
+    to.namespace,
+    process.execPath,
+    '-e',
+    udpReceiver,
+    to.address,
+  ]);
+  const exited = new Promise((resolve) => receiver.once('exit', resolve));
+  let output = '';
+  receiver.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!output.includes('ready')) {
+    if (Date.now() > deadline || receiver.exitCode !== null)
+      throw new Error(`receiver did not start: ${output}`);
+    await sleep(20);
+  }
+  await from.inside(['timeout', '10', process.execPath, '-e', udpSender, to.address]);
+  const timer = setTimeout(() => receiver.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+  return Number(output.split('\n')[1]);
+}
+
+describe('iptables faults on real hosts (network namespaces, over SSH)', () => {
   let lab: TestHosts;
   let ssh: SshExecutor;
   let a: TestHost;
@@ -103,6 +148,29 @@ describe('network-partition with iptables on real hosts (network namespaces, ove
     const before = (await a.inside(['iptables', '-S'])).stdout;
     await networkPartition.rollback(ctx('never'), p, saved);
     assert.equal((await a.inside(['iptables', '-S'])).stdout, before);
+  });
+
+  it('network-loss-iptables: measured loss is within statistical bounds of the setting', async (t) => {
+    const p = networkLossIptables.params.parse({ peers: [b.address], direction: 'inbound', percent: 30 });
+    const baseline = await datagramsDelivered(b, a);
+    const saved = await networkLossIptables.prepare(ctx('lossy'), p);
+    await networkLossIptables.inject(ctx('lossy'), p, saved);
+    await networkLossIptables.inject(ctx('lossy'), p, saved);
+    let lossy: number;
+    try {
+      assert.equal((await networkLossIptables.verify(ctx('lossy'), p, saved)).active, true);
+      lossy = await datagramsDelivered(b, a);
+      assert.equal((await ssh.run(['true'])).exitCode, 0, 'management connection exempted');
+    } finally {
+      await networkLossIptables.rollback(ctx('lossy'), p, saved);
+    }
+    const healed = await datagramsDelivered(b, a);
+    t.diagnostic(`delivered of 2000: before ${baseline}, at 30% loss ${lossy}, after ${healed}`);
+    assert.ok(baseline >= 1990, `baseline ${baseline}`);
+    // 2000 trials at p = 0.7: σ ≈ 20; six σ either side.
+    assert.ok(lossy > 1280 && lossy < 1520, `delivered ${lossy} of 2000 at 30% loss`);
+    assert.ok(healed >= 1990, `after rollback ${healed}`);
+    assert.equal((await networkLossIptables.verify(ctx('lossy'), p, saved)).active, false);
   });
 
   it('rejects bad peers at validation', () => {

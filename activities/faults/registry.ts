@@ -4,6 +4,7 @@ import { networkCorrupt } from './networkCorrupt';
 import { networkDelay } from './networkDelay';
 import { networkDuplicate } from './networkDuplicate';
 import { networkLoss } from './networkLoss';
+import { networkLossIptables } from './networkLossIptables';
 import { networkPartition } from './networkPartition';
 import { processKill } from './processKill';
 import { processPause } from './processPause';
@@ -13,6 +14,7 @@ export const faultKinds = {
   'process-pause': processPause,
   'process-kill': processKill,
   'network-partition': networkPartition,
+  'network-loss-iptables': networkLossIptables,
   'network-bandwidth': networkBandwidth,
   'network-delay': networkDelay,
   'network-loss': networkLoss,
