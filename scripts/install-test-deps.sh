@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Debian packages the tests use as real parts: OpenSSH's server (test hosts in network namespaces) and
-# iproute2. Installs only what is missing; needs root and apt-get.
+# Debian packages the tests use as real parts: OpenSSH's server (test hosts in network namespaces), iproute2
+# (namespaces, tc), iptables, e2fsprogs (a loop-device filesystem to fill). Installs only what is missing;
+# needs root and apt-get.
 set -euo pipefail
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ip >/dev/null || need+=(iproute2)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || need+=(iptables)
+command -v mkfs.ext4 >/dev/null || [ -x /usr/sbin/mkfs.ext4 ] || need+=(e2fsprogs)
+command -v fallocate >/dev/null || need+=(util-linux)
+command -v zgrep >/dev/null || need+=(gzip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "[deps] installing ${need[*]}" >&2
   apt-get update -qq

@@ -1,4 +1,5 @@
 import type { FaultKind } from './contract';
+import { diskFill } from './diskFill';
 import { networkBandwidth } from './networkBandwidth';
 import { networkCorrupt } from './networkCorrupt';
 import { networkDelay } from './networkDelay';
@@ -15,6 +16,7 @@ export const faultKinds = {
   'process-kill': processKill,
   'network-partition': networkPartition,
   'network-loss-iptables': networkLossIptables,
+  'disk-fill': diskFill,
   'network-bandwidth': networkBandwidth,
   'network-delay': networkDelay,
   'network-loss': networkLoss,
