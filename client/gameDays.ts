@@ -65,8 +65,8 @@ export function newTag(): string {
 }
 
 /** Plain-words plan for the UI, computed as the dry run would (the worker still enforces its allow-lists). */
-export function describePlan(plan: Plan): string {
-  return renderDryRun(plan, resolvePlan({ allowLocalTargets: true }, { plan, seed: 0, tag: 'dry-run' }));
+export function describePlan(plan: Plan, seed = 0): string {
+  return renderDryRun(plan, resolvePlan({ allowLocalTargets: true }, { plan, seed, tag: 'dry-run' }), seed);
 }
 
 export interface StartOptions {
@@ -105,7 +105,7 @@ export async function startGameDay(
         // wait the default 10 s to take over (worker SIGKILL → rolled back went from ~10.4 s to ~3.5 s).
         workflowTaskTimeout: '3s',
         staticSummary: `${plan.metadata.name}: ${faults} (owner ${plan.metadata.owner})`,
-        staticDetails: describePlan(plan),
+        staticDetails: describePlan(plan, options.seed),
       });
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError && attempt < 3) continue;

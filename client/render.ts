@@ -22,7 +22,7 @@ export function timelineLine(entry: TimelineEntry): string {
 }
 
 /** Every action and its rollback in plain words: what `--dry-run` prints, and the workflow's static details. */
-export function renderDryRun(plan: Plan, resolved: ResolvedPlan): string {
+export function renderDryRun(plan: Plan, resolved: ResolvedPlan, seed: number): string {
   const lines: string[] = [];
   const checks = (when: 'before' | 'during' | 'after') =>
     plan.checks
@@ -33,6 +33,11 @@ export function renderDryRun(plan: Plan, resolved: ResolvedPlan): string {
   lines.push(
     `1. resolve targets: ${resolved.targets.join(', ') || 'none'} (allow-lists are enforced by the worker)`,
   );
+  if (plan.faults.some((fault) => fault.select.mode !== 'all')) {
+    lines.push(
+      `   random target choices shown for seed ${seed}; run with --seed ${seed} to get exactly these`,
+    );
+  }
   lines.push('2. preflight: the steady state must hold, else nothing is injected', ...checks('before'));
   lines.push('3. inject, in order (each rollback is recorded before its inject runs):');
   for (const step of resolved.steps) lines.push(`   - ${step.inject}`, `       rollback: ${step.rollback}`);

@@ -67,11 +67,8 @@ export async function executeGameDay(
 export async function runCommand(file: string, flags: RunFlags): Promise<number> {
   const { plan, digest } = await loadPlanOrExit(file);
   if (flags.dryRun) {
-    console.log(
-      flags.json
-        ? JSON.stringify({ plan, digest, description: describePlan(plan) }, null, 2)
-        : describePlan(plan),
-    );
+    const description = describePlan(plan, flags.seed);
+    console.log(flags.json ? JSON.stringify({ plan, digest, description }, null, 2) : description);
     return exitCodes.passed;
   }
   const temporal = await connect(flags);
