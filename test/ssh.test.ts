@@ -7,7 +7,7 @@ import { UnsafeArgumentError } from '../activities/executors/shellQuote';
 import type { HostKeyPolicy } from '../activities/executors/hostKeys';
 import type { FaultContext } from '../activities/faults/contract';
 import { processPause } from '../activities/faults/processPause';
-import { readStat } from '../activities/faults/processes';
+import { candidatePids, readStat } from '../activities/faults/processes';
 import { sleep } from './support/harness';
 import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
@@ -161,28 +161,43 @@ describe('SSH executor against real sshd hosts in network namespaces', () => {
   it('the same fault module works over SSH: process-pause on a process on the host', async () => {
     const host = lab.hosts[0] as TestHost;
     const ssh = executor(host);
-    const pid = await ssh.startDetached(['sleep', '62'], {
+    const unique = `62.${Date.now() % 100_000}`; // never matches a sleeper some earlier run left behind
+    const pid = await ssh.startDetached(['sleep', unique], {
       cwd: lab.dir,
       logPath: join(lab.dir, 'pause.log'),
     });
-    const pidfile = join(lab.dir, 'sleeper.pid');
-    await ssh.writeFile(pidfile, `${pid}\n`);
-    const ctx: FaultContext = {
-      exec: ssh,
-      target: { group: 'hosts', kind: 'ssh', name: host.name },
-      fault: 'pause',
-      tag: 'sshtest',
-      protectedPids: [],
-      heartbeat: () => undefined,
-      sleep,
-    };
-    const params = processPause.params.parse({ pidfile });
-    const saved = await processPause.prepare(ctx, params);
-    await processPause.inject(ctx, params, saved);
-    assert.equal((await processPause.verify(ctx, params, saved)).active, true);
-    await processPause.rollback(ctx, params, saved);
-    await processPause.rollback(ctx, params, saved);
-    assert.equal((await processPause.verify(ctx, params, saved)).active, false);
-    await ssh.signal(pid, 'KILL');
+    try {
+      const pidfile = join(lab.dir, 'sleeper.pid');
+      await ssh.writeFile(pidfile, `${pid}\n`);
+      const ctx: FaultContext = {
+        exec: ssh,
+        target: { group: 'hosts', kind: 'ssh', name: host.name },
+        fault: 'pause',
+        tag: 'sshtest',
+        protectedPids: [],
+        heartbeat: () => undefined,
+        sleep,
+      };
+      const params = processPause.params.parse({ pidfile });
+      const saved = await processPause.prepare(ctx, params);
+      await processPause.inject(ctx, params, saved);
+      assert.equal((await processPause.verify(ctx, params, saved)).active, true);
+      await processPause.rollback(ctx, params, saved);
+      await processPause.rollback(ctx, params, saved);
+      assert.equal((await processPause.verify(ctx, params, saved)).active, false);
+      // By pattern: the remote shell and `timeout` around pgrep hold the pattern too, and must not be selected.
+      const byPattern = await processPause.prepare(
+        ctx,
+        processPause.params.parse({ pattern: `sleep ${unique}` }),
+      );
+      assert.deepEqual(
+        byPattern.processes.map((process) => process.pid),
+        [pid],
+      );
+      // The lookup itself, before liveness checks: the `timeout` around pgrep is alive while pgrep runs.
+      assert.deepEqual(await candidatePids(ssh, { pattern: `sleep ${unique}` }), [pid]);
+    } finally {
+      await ssh.signal(pid, 'KILL');
+    }
   });
 });

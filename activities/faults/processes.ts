@@ -58,19 +58,25 @@ export async function statIfSame(
   return isLive(stat) && stat.startTime === identity.startTime ? stat : undefined;
 }
 
-async function candidatePids(exec: Executor, selector: ProcessSelector): Promise<number[]> {
+/** The pids a selector names, before liveness checks (exported for tests of the lookup itself). */
+export async function candidatePids(exec: Executor, selector: ProcessSelector): Promise<number[]> {
   if (selector.pidfile !== undefined) {
     const content = await exec.readFile(selector.pidfile);
     const pid = Number.parseInt(content?.trim() ?? '', 10);
     return Number.isInteger(pid) && pid > 0 ? [pid] : [];
   }
-  const result = await exec.run(['pgrep', '-f', '--', selector.pattern ?? '']);
+  // -a lists each match with its command line, read in the same pass as the match itself.
+  const result = await exec.run(['pgrep', '-af', '--', selector.pattern ?? '']);
   // pgrep exits 1 when nothing matches; anything above is a real error.
   if (result.exitCode > 1) throw new Error(`pgrep on ${exec.host} failed: ${result.stderr.trim()}`);
+  // Over SSH, pgrep runs under `timeout` (and sometimes a shell) whose command lines hold the pattern too:
+  // never select the processes of our own lookup.
+  const ownLookup = /(^|[\s/])pgrep\s+-af?\s/;
   return result.stdout
     .split('\n')
-    .map((line) => Number.parseInt(line, 10))
-    .filter((pid) => Number.isInteger(pid));
+    .map((line) => /^(\d+) (.*)$/.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null && !ownLookup.test(`${match[2]} `))
+    .map((match) => Number(match[1]));
 }
 
 /** The live processes a selector names now, never including protected ones (the worker itself). */
