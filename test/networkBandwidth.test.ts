@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { SshExecutor } from '../activities/executors/ssh';
 import type { FaultContext } from '../activities/faults/contract';
 import { networkBandwidth } from '../activities/faults/networkBandwidth';
 import { rootQdisc } from '../activities/faults/trafficControl';
 import { sleep } from './support/harness';
-import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+import { measureBetween, startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
 // Counts bytes from the first to the last byte of one connection and prints bytes/second.
 const receiver = `
@@ -28,22 +27,7 @@ const socket = require('net').connect(5201, process.argv[1], () => {
 
 /** Measured throughput (bytes/s) of one TCP stream from one namespace host to another. */
 async function throughput(from: TestHost, to: TestHost): Promise<number> {
-  const server = spawn('ip', ['netns', 'exec', to.namespace, process.execPath, '-e', receiver, to.address]);
-  // Taken now: the receiver may exit before the sender's process has been reaped.
-  const exited = new Promise((resolve) => server.once('exit', resolve));
-  let output = '';
-  server.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!output.includes('ready')) {
-    if (Date.now() > deadline || server.exitCode !== null)
-      throw new Error(`receiver did not start: ${output}`);
-    await sleep(20);
-  }
-  await from.inside(['timeout', '20', process.execPath, '-e', sender, to.address]);
-  const timer = setTimeout(() => server.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(timer);
-  return Number(output.split('\n')[1]);
+  return Number(await measureBetween(from, to, receiver, sender));
 }
 
 describe('network-bandwidth with tc tbf on real hosts (network namespaces, over SSH)', () => {

@@ -4,9 +4,8 @@ import { SshExecutor } from '../activities/executors/ssh';
 import type { FaultContext } from '../activities/faults/contract';
 import { networkLossIptables } from '../activities/faults/networkLossIptables';
 import { networkPartition } from '../activities/faults/networkPartition';
-import { spawn } from 'node:child_process';
 import { sleep } from './support/harness';
-import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+import { measureBetween, startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
 type Reach = 'connected' | 'timed out' | 'refused';
 
@@ -34,29 +33,7 @@ tick();`;
 
 /** How many of 2000 UDP datagrams from one namespace host reach the other. */
 async function datagramsDelivered(from: TestHost, to: TestHost): Promise<number> {
-  const receiver = spawn('ip', [
-    'netns',
-    'exec',
-    to.namespace,
-    process.execPath,
-    '-e',
-    udpReceiver,
-    to.address,
-  ]);
-  const exited = new Promise((resolve) => receiver.once('exit', resolve));
-  let output = '';
-  receiver.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!output.includes('ready')) {
-    if (Date.now() > deadline || receiver.exitCode !== null)
-      throw new Error(`receiver did not start: ${output}`);
-    await sleep(20);
-  }
-  await from.inside(['timeout', '10', process.execPath, '-e', udpSender, to.address]);
-  const timer = setTimeout(() => receiver.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-  return Number(output.split('\n')[1]);
+  return Number(await measureBetween(from, to, udpReceiver, udpSender));
 }
 
 describe('iptables faults on real hosts (network namespaces, over SSH)', () => {

@@ -173,3 +173,39 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
     stop,
   };
 }
+
+/**
+ * Runs `receiverScript` (Node) in one host's namespace and, once it prints "ready", `senderScript` in
+ * another's; both get the receiver's address as argv[1]. Returns the receiver's next line of output.
+ */
+export async function measureBetween(
+  from: TestHost,
+  to: TestHost,
+  receiverScript: string,
+  senderScript: string,
+): Promise<string> {
+  const receiver = spawn('ip', [
+    'netns',
+    'exec',
+    to.namespace,
+    process.execPath,
+    '-e',
+    receiverScript,
+    to.address,
+  ]);
+  // Taken now: the receiver may exit before the sender's process has been reaped.
+  const exited = new Promise((resolve) => receiver.once('exit', resolve));
+  let output = '';
+  receiver.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!output.includes('ready')) {
+    if (Date.now() > deadline || receiver.exitCode !== null)
+      throw new Error(`receiver did not start: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await from.inside(['timeout', '20', process.execPath, '-e', senderScript, to.address]);
+  const timer = setTimeout(() => receiver.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+  return output.split('\n')[1] ?? '';
+}
