@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SshExecutor } from '../activities/executors/ssh';
+import type { SshExecutor } from '../activities/executors/ssh';
 import type { FaultContext } from '../activities/faults/contract';
 import { networkBandwidth } from '../activities/faults/networkBandwidth';
 import { rootQdisc } from '../activities/faults/trafficControl';
 import { sleep } from './support/harness';
-import { measureBetween, startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+import {
+  measureBetween,
+  sshExecutorFor,
+  startTestHosts,
+  type TestHost,
+  type TestHosts,
+} from './support/hosts';
 
 // Counts bytes from the first to the last byte of one connection and prints bytes/second.
 const receiver = `
@@ -48,17 +54,7 @@ describe('network-bandwidth with tc tbf on real hosts (network namespaces, over 
   before(async () => {
     lab = await startTestHosts(2);
     [a, b] = lab.hosts as [TestHost, TestHost];
-    ssh = new SshExecutor(
-      {
-        name: a.name,
-        address: a.address,
-        port: 22,
-        user: 'root',
-        hostKey: { fingerprints: [a.fingerprint] },
-        maxSessions: 10,
-      },
-      { privateKey: lab.privateKey },
-    );
+    ssh = sshExecutorFor(lab, a);
   });
   after(async () => {
     await ssh?.close();

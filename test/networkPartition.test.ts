@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SshExecutor } from '../activities/executors/ssh';
+import type { SshExecutor } from '../activities/executors/ssh';
 import type { FaultContext } from '../activities/faults/contract';
 import { networkLossIptables } from '../activities/faults/networkLossIptables';
 import { networkPartition } from '../activities/faults/networkPartition';
 import { sleep } from './support/harness';
-import { measureBetween, startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+import {
+  measureBetween,
+  sshExecutorFor,
+  startTestHosts,
+  type TestHost,
+  type TestHosts,
+} from './support/hosts';
 
 type Reach = 'connected' | 'timed out' | 'refused';
 
@@ -55,17 +61,7 @@ describe('iptables faults on real hosts (network namespaces, over SSH)', () => {
   before(async () => {
     lab = await startTestHosts(3);
     [a, b, c] = lab.hosts as [TestHost, TestHost, TestHost];
-    ssh = new SshExecutor(
-      {
-        name: a.name,
-        address: a.address,
-        port: 22,
-        user: 'root',
-        hostKey: { fingerprints: [a.fingerprint] },
-        maxSessions: 10,
-      },
-      { privateKey: lab.privateKey },
-    );
+    ssh = sshExecutorFor(lab, a);
   });
   after(async () => {
     await ssh?.close();

@@ -1,3 +1,4 @@
+import { SshExecutor } from '../../activities/executors/ssh';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -208,4 +209,19 @@ export async function measureBetween(
   await exited;
   clearTimeout(timer);
   return output.split('\n')[1] ?? '';
+}
+
+/** An SSH executor to a test host, with its pinned host key and the lab's client key. */
+export function sshExecutorFor(lab: TestHosts, host: TestHost): SshExecutor {
+  return new SshExecutor(
+    {
+      name: host.name,
+      address: host.address,
+      port: host.port,
+      user: 'root',
+      hostKey: { fingerprints: [host.fingerprint] },
+      maxSessions: 10,
+    },
+    { privateKey: lab.privateKey },
+  );
 }
