@@ -4,7 +4,7 @@ import type { SshExecutor } from '../activities/executors/ssh';
 import type { FaultContext } from '../activities/faults/contract';
 import { networkBandwidth } from '../activities/faults/networkBandwidth';
 import { rootQdisc } from '../activities/faults/trafficControl';
-import { sleep } from './support/harness';
+import { localFaultContext } from './support/harness';
 import {
   measureBetween,
   sshExecutorFor,
@@ -41,15 +41,13 @@ describe('network-bandwidth with tc tbf on real hosts (network namespaces, over 
   let ssh: SshExecutor;
   let a: TestHost;
   let b: TestHost;
-  const ctx = (): FaultContext => ({
-    exec: ssh,
-    target: { group: 'brokers', kind: 'ssh', name: a.name },
-    fault: 'slow-link',
-    tag: 'tbftest',
-    protectedPids: [],
-    heartbeat: () => undefined,
-    sleep,
-  });
+  const ctx = (): FaultContext =>
+    localFaultContext('tbftest', {
+      exec: ssh,
+      target: { group: 'brokers', kind: 'ssh', name: a.name },
+      fault: 'slow-link',
+      protectedPids: [],
+    });
 
   before(async () => {
     lab = await startTestHosts(2);

@@ -4,7 +4,7 @@ import type { SshExecutor } from '../activities/executors/ssh';
 import type { FaultContext } from '../activities/faults/contract';
 import { networkLossIptables } from '../activities/faults/networkLossIptables';
 import { networkPartition } from '../activities/faults/networkPartition';
-import { sleep } from './support/harness';
+import { localFaultContext } from './support/harness';
 import {
   measureBetween,
   sshExecutorFor,
@@ -48,15 +48,13 @@ describe('iptables faults on real hosts (network namespaces, over SSH)', () => {
   let a: TestHost;
   let b: TestHost;
   let c: TestHost;
-  const ctx = (fault: string): FaultContext => ({
-    exec: ssh,
-    target: { group: 'brokers', kind: 'ssh', name: a.name },
-    fault,
-    tag: 'parttest',
-    protectedPids: [],
-    heartbeat: () => undefined,
-    sleep,
-  });
+  const ctx = (fault: string): FaultContext =>
+    localFaultContext('parttest', {
+      exec: ssh,
+      target: { group: 'brokers', kind: 'ssh', name: a.name },
+      fault,
+      protectedPids: [],
+    });
 
   before(async () => {
     lab = await startTestHosts(3);

@@ -291,8 +291,8 @@ export function releasePort(server: Server | undefined): Promise<void> {
   return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
 }
 
-/** What a fault module gets inside an activity, for calling fault kinds directly on this machine. */
-export function localFaultContext(tag = 'test'): FaultContext {
+/** What a fault module gets inside an activity, for calling fault kinds directly (locally unless overridden). */
+export function localFaultContext(tag = 'test', overrides: Partial<FaultContext> = {}): FaultContext {
   return {
     exec: new LocalExecutor(),
     target: { group: 'here', kind: 'local', name: 'local' },
@@ -301,5 +301,6 @@ export function localFaultContext(tag = 'test'): FaultContext {
     protectedPids: [process.pid],
     heartbeat: () => undefined,
     sleep,
+    ...overrides,
   };
 }
