@@ -27,6 +27,16 @@ export interface FaultState {
   readonly detail: string;
 }
 
+/** What a fault's host-side revert may use: it is computed without I/O, before the fault is injected. */
+export interface RevertContext {
+  readonly target: Target;
+  readonly fault: string;
+  readonly tag: string;
+}
+
+/** A command of a host-side revert; the dead-man switch runs each one whatever the others do. */
+export type RevertCommand = readonly string[];
+
 export interface FaultDescription {
   readonly inject: string;
   readonly rollback: string;
@@ -48,6 +58,12 @@ export interface FaultKind<Params, Saved> {
   inject(ctx: FaultContext, params: Params, saved: Saved): Promise<void>;
   verify(ctx: FaultContext, params: Params, saved: Saved): Promise<FaultState>;
   rollback(ctx: FaultContext, params: Params, saved: Saved): Promise<void>;
+  /**
+   * The commands that undo the fault on the host with no orchestrator: the host's dead-man switch runs them
+   * when its lease expires (the worker was cut off or died for good). Each must succeed, or do no harm, when
+   * the fault is already gone. Pure: built from params and saved alone.
+   */
+  hostRevert(params: Params, saved: Saved, ctx: RevertContext): readonly RevertCommand[];
 }
 
 /** A problem the plan's author must fix (no such process, bad path): retrying will not help. */

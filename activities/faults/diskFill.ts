@@ -113,4 +113,6 @@ export const diskFill: FaultKind<Params, Saved> = {
     if (result.exitCode !== 0)
       throw new ExecutorError(`rm ${saved.file} on ${ctx.target.name}: ${result.stderr.trim()}`);
   },
+
+  hostRevert: (_p, saved) => [['rm', '-f', '--', saved.file]],
 };

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { ExecutorError, type Executor } from '../executors/executor';
-import { FaultUserError, type FaultContext } from './contract';
+import { FaultUserError, type FaultContext, type RevertCommand } from './contract';
+
+/** What names a fault's chains: the run's tag and the fault's name in the plan. */
+type ChainOwner = Pick<FaultContext, 'tag' | 'fault'>;
 
 /** The hooks a gameday chain is jumped to from; one chain per hook keeps directions apart. */
 export type Hook = 'INPUT' | 'OUTPUT';
@@ -9,12 +12,12 @@ export type Hook = 'INPUT' | 'OUTPUT';
  * `GD-<tag>-<fault hash>-<I|O>`: unique per run, fault and direction, within iptables' 28-character limit,
  * and findable by the janitor from the tag alone.
  */
-export function chainName(ctx: FaultContext, hook: Hook): string {
+export function chainName(ctx: ChainOwner, hook: Hook): string {
   const fault = createHash('sha256').update(ctx.fault).digest('hex').slice(0, 6);
   return `GD-${ctx.tag}-${fault}-${hook === 'INPUT' ? 'I' : 'O'}`;
 }
 
-export function comment(ctx: FaultContext): string[] {
+export function comment(ctx: ChainOwner): string[] {
   return ['-m', 'comment', '--comment', `gameday:${ctx.tag}:${ctx.fault}`];
 }
 
@@ -68,6 +71,16 @@ export async function removeChain(ctx: FaultContext, hook: Hook): Promise<void> 
   await iptables(ctx.exec, ['-X', chain]);
   const listed = await iptables(ctx.exec, ['-S', chain]);
   if (listed.exitCode === 0) throw new ExecutorError(`chain ${chain} is still present on ${ctx.target.name}`);
+}
+
+/** The host-side revert of `removeChain`: drop the jump, flush and delete the chain (each harmless when gone). */
+export function chainRevertCommands(ctx: ChainOwner, hook: Hook): RevertCommand[] {
+  const chain = chainName(ctx, hook);
+  return [
+    ['iptables', '-w', '-D', hook, '-j', chain, ...comment(ctx)],
+    ['iptables', '-w', '-F', chain],
+    ['iptables', '-w', '-X', chain],
+  ];
 }
 
 /** The chain's rules as iptables lists them, or undefined when there is no such chain or no jump to it. */

@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { ipv4OrCidr, tcpPort } from '../../plan/safeValues';
 import type { ManagementConnection } from '../executors/executor';
 import type { FaultContext, FaultKind } from './contract';
-import { installChain, readChain, removeChain, requireIptables, type Hook } from './iptablesChains';
+import {
+  chainRevertCommands,
+  installChain,
+  readChain,
+  removeChain,
+  requireIptables,
+  type Hook,
+} from './iptablesChains';
 
 /** Which traffic an iptables fault applies to: peers and/or destination ports, in one or both directions. */
 export const scopeFields = {
@@ -121,5 +128,7 @@ export function iptablesFault<Params extends Scope>(
     async rollback(ctx, _p, saved) {
       for (const hook of saved.hooks) await removeChain(ctx, hook);
     },
+
+    hostRevert: (_p, saved, ctx) => saved.hooks.flatMap((hook) => chainRevertCommands(ctx, hook)),
   };
 }

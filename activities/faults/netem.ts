@@ -2,7 +2,14 @@ import type { z } from 'zod';
 import type { Target } from '../../plan/targets';
 import { ExecutorError } from '../executors/executor';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
-import { gamedayHandle, previousRoot, readRootQdisc, removeGamedayRoot, type Qdisc } from './trafficControl';
+import {
+  gamedayHandle,
+  gamedayRootRevert,
+  previousRoot,
+  readRootQdisc,
+  removeGamedayRoot,
+  type Qdisc,
+} from './trafficControl';
 
 export type NetemSupport = { readonly supported: boolean | undefined; readonly evidence: string };
 
@@ -99,5 +106,7 @@ export function netemFault<Params extends { interface: string }>(
     async rollback(ctx, p) {
       await removeGamedayRoot(ctx, p.interface);
     },
+
+    hostRevert: (p) => gamedayRootRevert(p.interface),
   };
 }

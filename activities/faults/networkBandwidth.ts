@@ -3,6 +3,7 @@ import { ExecutorError } from '../executors/executor';
 import type { FaultKind } from './contract';
 import {
   gamedayHandle,
+  gamedayRootRevert,
   interfaceName,
   previousRoot,
   readRootQdisc,
@@ -71,4 +72,6 @@ export const networkBandwidth: FaultKind<Params, Saved> = {
   async rollback(ctx, p) {
     await removeGamedayRoot(ctx, p.interface);
   },
+
+  hostRevert: (p) => gamedayRootRevert(p.interface),
 };

@@ -164,6 +164,10 @@ export const processKill: FaultKind<Params, Saved> = {
       await waitUntilReady(ctx, p, pid, logPath);
     }
   },
+
+  // Restarting needs the checks above (is it already back? is it ready?), which a host cannot make alone: a
+  // killed process stays down until a worker rolls back (or its own supervisor restarts it).
+  hostRevert: () => [],
 };
 
 /** Restarted processes log to a tagged file, so the janitor can find it and a failed start can be explained. */

@@ -61,4 +61,7 @@ export const processPause: FaultKind<Params, Saved> = {
       if (await statIfSame(ctx.exec, process)) await signal(ctx.exec, process.pid, 'CONT');
     }
   },
+
+  // The lease is minutes long, so the pid is still the paused process; a SIGCONT to anything else is a no-op.
+  hostRevert: (_p, saved) => saved.processes.map(({ pid }) => ['kill', '-CONT', String(pid)]),
 };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ExecutorError } from '../executors/executor';
-import { FaultUserError, type FaultContext } from './contract';
+import { FaultUserError, type FaultContext, type RevertCommand } from './contract';
 
 /** The fixed handle of every qdisc gameday installs: rollback removes only a root qdisc with this handle. */
 export const gamedayHandle = '7a6d:';
@@ -51,6 +51,14 @@ export async function previousRoot(ctx: FaultContext, iface: string): Promise<Qd
     );
   }
   return root;
+}
+
+/**
+ * The host-side revert of `removeGamedayRoot`. Naming the handle makes the kernel refuse ("Invalid handle")
+ * when the root qdisc is no longer ours, so it never deletes someone else's.
+ */
+export function gamedayRootRevert(iface: string): RevertCommand[] {
+  return [['tc', 'qdisc', 'del', 'dev', iface, 'root', 'handle', gamedayHandle]];
 }
 
 /** Removes gameday's root qdisc if it is there; the kernel restores its default. Idempotent. */
