@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Context } from '@temporalio/activity';
 import type { FaultActivityInput, RollbackResult, SavedFaultInput } from '../workflows/definitions';
+import { armDeadMan, disarmDeadMan } from './deadMan';
 import type { ActivityDeps } from './deps';
 import { FaultUserError, type FaultContext, type FaultState } from './faults/contract';
 import { getFaultKind } from './faults/registry';
@@ -48,7 +49,14 @@ export function prepareFault(deps: ActivityDeps, input: FaultActivityInput): Pro
 export function injectFault(deps: ActivityDeps, input: SavedFaultInput): Promise<void> {
   const kind = getFaultKind(input.step.kind);
   deps.log.info({ step: input.step.id, tag: input.tag }, input.step.inject);
-  return step(deps, input, (ctx) => kind.inject(ctx, input.step.params, input.saved));
+  return step(deps, input, async (ctx) => {
+    const { deadMan, step: faultStep } = input;
+    if (deadMan !== undefined) {
+      const revert = kind.hostRevert(faultStep.params, input.saved, ctx);
+      await armDeadMan(ctx.exec, deadMan, revert);
+    }
+    await kind.inject(ctx, faultStep.params, input.saved);
+  });
 }
 
 /** Reads the real state back; throws (and so is retried a few times) while it differs from what is expected. */
@@ -76,8 +84,14 @@ export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promi
       await kind.rollback(faultCtx, input.step.params, input.saved);
       const state = await kind.verify(faultCtx, input.step.params, input.saved);
       if (state.active) throw new Error(`still active after rollback: ${state.detail}`);
+      // Only a verified rollback disarms the switch: until then the host can still revert by itself.
+      const disarmed = input.deadMan ? await disarmDeadMan(faultCtx.exec, input.deadMan) : {};
       deps.log.info({ step: input.step.id, attempt }, input.step.rollback);
-      return { attempt, detail: state.detail };
+      return {
+        attempt,
+        detail: state.detail,
+        ...(disarmed.firedLog !== undefined ? { revertedByHost: disarmed.firedLog } : {}),
+      };
     } catch (error) {
       deps.log.warn({ step: input.step.id, attempt, err: error }, 'rollback attempt failed');
       throw error instanceof Error ? new Error(`${input.step.rollback}: ${error.message}`) : error;

@@ -2,6 +2,7 @@ import type { ProbeSpec } from '../plan/schema';
 import { evaluate } from './checks/probe';
 import type { ActivityDeps } from './deps';
 import { injectFault, prepareFault, rollbackFault, verifyFault } from './faultSteps';
+import { keepLeases } from './leases';
 import { awaitRecovery, observe } from './observe';
 import { resolvePlan } from './resolve';
 import { withHeartbeats } from './heartbeat';
@@ -20,5 +21,6 @@ export function createActivities(deps: ActivityDeps) {
     injectFault: (input: Parameters<typeof injectFault>[1]) => injectFault(deps, input),
     verifyFault: (input: Parameters<typeof verifyFault>[1]) => verifyFault(deps, input),
     rollbackFault: (input: Parameters<typeof rollbackFault>[1]) => rollbackFault(deps, input),
+    keepLeases: (input: Parameters<typeof keepLeases>[1]) => keepLeases(deps, input),
   };
 }

@@ -114,6 +114,14 @@ export const planSchema = z
       sampleInterval: duration({ min: '200ms', max: '10m' }).default(5000),
       guardrails: z.array(guardrailSchema).default([]),
     }),
+    deadManSwitch: z
+      .strictObject({
+        lease: duration({ min: '3s', max: '1h' })
+          .default(60_000)
+          .describe('a host cut off from gameday for this long reverts its faults by itself'),
+      })
+      .default({ lease: 60_000 })
+      .describe("every fault's host-side revert, armed before it is injected"),
     recovery: z
       .strictObject({
         within: duration({ min: '1s', max: '24h' }).default(60_000),

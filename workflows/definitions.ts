@@ -105,9 +105,30 @@ export interface RecoveryResult {
   readonly results: readonly CheckResult[];
 }
 
+/** A fault's host-side dead-man switch (activities/deadMan.ts). */
+export interface DeadManSwitch {
+  /** Base path of the switch's files on the host; everything it leaves starts with it. */
+  readonly base: string;
+  /** The host reverts the fault when the lease has not been renewed for this long. */
+  readonly leaseMs: number;
+}
+
+/** The n-th fault step's switch: a per-run, per-step path under /tmp that the janitor finds by the tag. */
+export function deadManSwitchFor(tag: string, stepIndex: number, leaseMs: number): DeadManSwitch {
+  return { base: `/tmp/.gameday-${tag}-deadman-${stepIndex}`, leaseMs };
+}
+
 export interface FaultActivityInput {
   readonly step: FaultStep;
   readonly tag: string;
+  /** Absent in histories from before the switch existed. */
+  readonly deadMan?: DeadManSwitch;
+}
+
+/** Renews the leases of armed faults, grouped by target, until cancelled. */
+export interface KeepLeasesInput {
+  readonly leases: readonly { readonly target: Target; readonly switches: readonly DeadManSwitch[] }[];
+  readonly leaseMs: number;
 }
 
 export interface SavedFaultInput extends FaultActivityInput {
@@ -118,6 +139,8 @@ export interface SavedFaultInput extends FaultActivityInput {
 export interface RollbackResult {
   readonly attempt: number;
   readonly detail: string;
+  /** Set when the host's dead-man switch had already reverted the fault: what it logged. */
+  readonly revertedByHost?: string;
 }
 
 export type FaultStatus =

@@ -3,6 +3,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -17,10 +18,12 @@ import type { createActivities } from '../activities';
 import type { ProbeSpec } from '../plan/schema';
 import {
   abortUpdate,
+  deadManSwitchFor,
   searchAttributes,
   type AbortRequest,
   stateQuery,
   type CheckResult,
+  type DeadManSwitch,
   type FaultRecord,
   type FaultStep,
   type GameDayInput,
@@ -60,10 +63,20 @@ const rollbackOptions: ActivityOptions = {
 // No maximumAttempts: unlimited.
 const stuckRollbackOptions: ActivityOptions = { ...rollbackOptions, retry: rollbackRetry };
 
+// Renews dead-man leases for as long as faults are in place; a dead worker's renewals move to another worker
+// after the heartbeat timeout, well within a lease.
+const leaseKeeperOptions: ActivityOptions = {
+  startToCloseTimeout: '7d',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '1s', maximumInterval: '5s' },
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+};
+
 interface RollbackEntry {
   readonly step: FaultStep;
   readonly saved: unknown;
   readonly record: FaultRecord;
+  readonly deadMan?: DeadManSwitch;
 }
 
 function holdsAll(results: readonly CheckResult[]): boolean {
@@ -147,6 +160,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
 
   const stack: RollbackEntry[] = [];
   let outcome: Outcome | undefined;
+  const leaseKeeper = new CancellationScope();
 
   try {
     note(`game day ${plan.metadata.name} started (tag ${tag}, seed ${seed})`);
@@ -176,7 +190,12 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     }
 
     enter('inject', `injecting ${resolved.steps.length} fault step(s)`);
-    for (const step of resolved.steps) {
+    // Histories from before the dead-man switch replay without it.
+    const switches = patched('dead-man-switch')
+      ? resolved.steps.map((_, i) => deadManSwitchFor(tag, i, plan.deadManSwitch.lease))
+      : [];
+    if (switches.length > 0) keepLeasesWhileFaultsAreIn(resolved.steps, switches);
+    for (const [index, step] of resolved.steps.entries()) {
       if (abortReason !== undefined) break;
       const record: FaultRecord = {
         id: step.id,
@@ -188,13 +207,14 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
         status: 'preparing',
       };
       report.faults.push(record);
-      const activity = { step, tag };
+      const deadMan = switches[index];
+      const activity = { step, tag, ...(deadMan ? { deadMan } : {}) };
       try {
         const saved = await run({ ...changing, summary: `record state before: ${step.inject}` }).prepareFault(
           activity,
         );
         // The rollback is recorded before the inject runs: whatever happens next, it will be compensated.
-        stack.push({ step, saved, record });
+        stack.push({ step, saved, record, ...(deadMan ? { deadMan } : {}) });
         record.status = 'injecting';
         await run({ ...changing, summary: step.inject }).injectFault({ ...activity, saved });
         const state = await run({ ...changing, summary: `verify: ${step.inject}` }).verifyFault({
@@ -302,6 +322,8 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
         stuck.push(entry);
       }
     }
+    // From here on a fault still in place is one a worker cannot remove: its host may revert it by itself.
+    leaseKeeper.cancel();
     if (stuck.length > 0) {
       enter('rollback-stuck', `${stuck.length} rollback(s) need attention; retrying until they succeed`);
       upsertSearchAttributes([{ key: searchAttributes.outcome, value: 'rollback-stuck' }]);
@@ -311,16 +333,44 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
   }
 
   async function rollBack(entry: RollbackEntry, options: ActivityOptions): Promise<void> {
-    const { step, saved, record } = entry;
+    const { step, saved, record, deadMan } = entry;
     if (record.status !== 'rollback-stuck') record.status = 'rolling-back';
     record.rollbackStartedAt ??= now();
-    const result = await run({ ...options, summary: step.rollback }).rollbackFault({ step, tag, saved });
+    const result = await run({ ...options, summary: step.rollback }).rollbackFault({
+      step,
+      tag,
+      saved,
+      ...(deadMan ? { deadMan } : {}),
+    });
     record.status = 'rolled-back';
     record.rolledBackAt = now();
     record.rollbackAttempts = (record.rollbackAttempts ?? 0) + result.attempt;
     record.detail = result.detail;
     delete record.error;
     note(`rolled back: ${step.rollback} (${result.detail})`);
+    if (result.revertedByHost !== undefined) {
+      note(
+        `${step.target.name} had already reverted ${step.id} by its dead-man switch: ${result.revertedByHost}`,
+      );
+    }
+  }
+
+  function keepLeasesWhileFaultsAreIn(steps: readonly FaultStep[], all: readonly DeadManSwitch[]): void {
+    const byTarget = new Map<string, { target: FaultStep['target']; switches: DeadManSwitch[] }>();
+    steps.forEach((step, i) => {
+      const entry = byTarget.get(step.target.name) ?? { target: step.target, switches: [] };
+      entry.switches.push(all[i] as DeadManSwitch);
+      byTarget.set(step.target.name, entry);
+    });
+    const leaseMs = plan.deadManSwitch.lease;
+    leaseKeeper
+      .run(() =>
+        run({
+          ...leaseKeeperOptions,
+          summary: `renew dead-man leases (${ms(leaseMs)}) on ${byTarget.size} host(s)`,
+        }).keepLeases({ leases: [...byTarget.values()], leaseMs }),
+      )
+      .catch(() => undefined); // cancelled when rollback ends; its failures are retried by Temporal
   }
 
   function finish(): GameDayReport {

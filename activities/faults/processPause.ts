@@ -17,6 +17,8 @@ interface Saved {
   readonly processes: readonly ProcessIdentity[];
 }
 
+const stopWaitMs = 2000;
+
 /** SIGSTOP freezes a process as a hung JVM or a stuck disk would; SIGCONT lets it go on where it stopped. */
 export const processPause: FaultKind<Params, Saved> = {
   kind: 'process-pause',
@@ -43,6 +45,13 @@ export const processPause: FaultKind<Params, Saved> = {
   async inject(ctx, _p, saved) {
     for (const process of saved.processes) {
       if (await statIfSame(ctx.exec, process)) await signal(ctx.exec, process.pid, 'STOP');
+    }
+    // SIGSTOP takes effect asynchronously (a process on another CPU stops at its next return to user space):
+    // wait for it, so that what verify and the checks see is the fault.
+    for (let waited = 0; waited < stopWaitMs; waited += 20) {
+      const states = await Promise.all(saved.processes.map((process) => statIfSame(ctx.exec, process)));
+      if (states.every((stat) => stat === undefined || stat.state === 'T')) return;
+      await ctx.sleep(20);
     }
   },
 
