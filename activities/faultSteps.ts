@@ -66,6 +66,9 @@ export function verifyFault(
   });
 }
 
+/** A one-shot disturbance is rolled back once the target recovered; any other fault once it is gone. */
+export const rolledBack = (state: FaultState): boolean => state.recovered ?? !state.active;
+
 /** Rolls back and verifies that the fault is gone; every error is retried, because rollbacks must finish. */
 export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promise<RollbackResult> {
   const kind = getFaultKind(input.step.kind);
@@ -75,7 +78,7 @@ export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promi
     try {
       await kind.rollback(faultCtx, input.step.params, input.saved);
       const state = await kind.verify(faultCtx, input.step.params, input.saved);
-      if (state.active) throw new Error(`still active after rollback: ${state.detail}`);
+      if (!rolledBack(state)) throw new Error(`still active after rollback: ${state.detail}`);
       deps.log.info({ step: input.step.id, attempt }, input.step.rollback);
       return { attempt, detail: state.detail };
     } catch (error) {
