@@ -74,6 +74,9 @@ export function verifyFault(
   });
 }
 
+/** A one-shot disturbance is rolled back once the target recovered; any other fault once it is gone. */
+export const rolledBack = (state: FaultState): boolean => state.recovered ?? !state.active;
+
 /** Rolls back and verifies that the fault is gone; every error is retried, because rollbacks must finish. */
 export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promise<RollbackResult> {
   const kind = getFaultKind(input.step.kind);
@@ -83,7 +86,7 @@ export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promi
     try {
       await kind.rollback(faultCtx, input.step.params, input.saved);
       const state = await kind.verify(faultCtx, input.step.params, input.saved);
-      if (state.active) throw new Error(`still active after rollback: ${state.detail}`);
+      if (!rolledBack(state)) throw new Error(`still active after rollback: ${state.detail}`);
       // Only a verified rollback disarms the switch: until then the host can still revert by itself.
       const disarmed = input.deadMan ? await disarmDeadMan(faultCtx.exec, input.deadMan) : {};
       deps.log.info({ step: input.step.id, attempt }, input.step.rollback);

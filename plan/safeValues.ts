@@ -43,3 +43,17 @@ export const ipv4OrCidr = z
     const octetsOk = (address ?? '').split('.').every((octet) => Number(octet) <= 255);
     return octetsOk && (bits === undefined || Number(bits) <= 32);
   }, 'octets must be 0-255 and the prefix 0-32');
+
+/**
+ * A systemd unit that gameday may stop or restart ("nginx.service", "getty@tty1.service"): a full name with
+ * its suffix, no globs, no option-looking leading "-", no bare template ("foo@.service"). Targets and mounts
+ * are left out on purpose: stopping one stops whatever depends on it (the whole system, for "-.mount").
+ */
+export const unitName = z
+  .string()
+  .max(256)
+  .regex(
+    /^[A-Za-z0-9:_@][A-Za-z0-9:_.@-]*\.(service|socket|timer|path)$/,
+    'must be a systemd unit name of letters, digits and : _ . @ - ending in .service, .socket, .timer or .path',
+  )
+  .refine((name) => !/@\.[a-z]+$/.test(name), 'a template unit needs an instance ("name@instance.service")');

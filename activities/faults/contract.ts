@@ -24,6 +24,12 @@ export interface FaultState {
    * counts as active; inject fails loudly on any step it cannot complete.
    */
   readonly active: boolean;
+  /**
+   * Only for one-shot disturbances (a restart), of which nothing stays in place: `active` then says the
+   * disturbance happened, and this says the target is whole again. Rollback is verified by `recovered`
+   * when a kind gives it, by `active` being false otherwise.
+   */
+  readonly recovered?: boolean;
   readonly detail: string;
 }
 

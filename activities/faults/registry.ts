@@ -9,6 +9,8 @@ import { networkLossIptables } from './networkLossIptables';
 import { networkPartition } from './networkPartition';
 import { processKill } from './processKill';
 import { processPause } from './processPause';
+import { serviceRestart } from './serviceRestart';
+import { serviceStop } from './serviceStop';
 
 /** Every fault kind gameday knows, by the name plans use in `kind:`. */
 export const faultKinds = {
@@ -22,6 +24,8 @@ export const faultKinds = {
   'network-loss': networkLoss,
   'network-corrupt': networkCorrupt,
   'network-duplicate': networkDuplicate,
+  'service-stop': serviceStop,
+  'service-restart': serviceRestart,
 } as const satisfies Record<string, FaultKind<unknown, unknown>>;
 
 export type FaultKindName = keyof typeof faultKinds;
