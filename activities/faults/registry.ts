@@ -1,5 +1,6 @@
 import type { FaultKind } from './contract';
 import { diskFill } from './diskFill';
+import { ioThrottle } from './ioThrottle';
 import { networkBandwidth } from './networkBandwidth';
 import { networkCorrupt } from './networkCorrupt';
 import { networkDelay } from './networkDelay';
@@ -22,6 +23,7 @@ export const faultKinds = {
   'network-loss': networkLoss,
   'network-corrupt': networkCorrupt,
   'network-duplicate': networkDuplicate,
+  'io-throttle': ioThrottle,
 } as const satisfies Record<string, FaultKind<unknown, unknown>>;
 
 export type FaultKindName = keyof typeof faultKinds;
