@@ -10,6 +10,7 @@ import { networkLossIptables } from './networkLossIptables';
 import { networkPartition } from './networkPartition';
 import { processKill } from './processKill';
 import { processPause } from './processPause';
+import { stress } from './stress';
 
 /** Every fault kind gameday knows, by the name plans use in `kind:`. */
 export const faultKinds = {
@@ -24,6 +25,7 @@ export const faultKinds = {
   'network-corrupt': networkCorrupt,
   'network-duplicate': networkDuplicate,
   'io-throttle': ioThrottle,
+  stress,
 } as const satisfies Record<string, FaultKind<unknown, unknown>>;
 
 export type FaultKindName = keyof typeof faultKinds;
