@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { LocalExecutor } from '../activities/executors/local';
 import type { SshExecutor } from '../activities/executors/ssh';
+import { shellCommand } from '../activities/executors/shellQuote';
 import type { FaultContext } from '../activities/faults/contract';
 import { selfTimeoutSeconds, stress } from '../activities/faults/stress';
 import { gameDayPlan, localFaultContext, planFrom, sleep, waitFor } from './support/harness';
@@ -199,7 +200,10 @@ describe('stress with real stress-ng', () => {
       const pid = recordedPid(saved.pidfile);
       await waitFor('its workers', () => liveGroup(pid).length >= 3);
       const commands = stress.hostRevert(p, saved, { target: ctx.target, fault: ctx.fault, tag: ctx.tag });
-      for (const command of commands) assert.doesNotMatch(command.join(' '), /\bsh\b|[;&|<>`'"*]/);
+      for (const command of commands) {
+        assert.doesNotMatch(command.join(' '), /\bsh\b|[;&|<>`'"*]/);
+        shellCommand(command); // passes the SSH boundary's strict pattern as it is
+      }
       const runAll = async () => {
         for (const [file, ...args] of commands) await run(file as string, args).catch(() => undefined);
       };

@@ -213,14 +213,16 @@ async function exists(ctx: FaultContext, dir: string): Promise<boolean> {
   return (await ctx.exec.run(['test', '-d', dir])).exitCode === 0;
 }
 
-const formatRate = (bytes: number) =>
-  bytes % 1024 ** 3 === 0
-    ? `${bytes / 1024 ** 3}G`
-    : bytes % 1024 ** 2 === 0
-      ? `${bytes / 1024 ** 2}M`
-      : bytes % 1024 === 0
-        ? `${bytes / 1024}K`
-        : `${bytes} B`;
+function formatRate(bytes: number): string {
+  for (const [unit, factor] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (bytes % factor === 0) return `${bytes / factor} ${unit}`;
+  }
+  return `${bytes} B`;
+}
 
 function describeLimits(limits: Partial<Record<LimitKey, number | null>>): string {
   const words: Record<LimitKey, (v: number) => string> = {
