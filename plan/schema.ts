@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { checkKeys, checkKinds } from '../activities/checks/registry';
 import { faultKinds } from '../activities/faults/registry';
-import { duration } from './duration';
+import { duration, formatDuration } from './duration';
 import { hostName, identifier } from './safeValues';
 
 export const planApiVersion = 'gameday.dev/v1alpha1';
@@ -156,6 +156,17 @@ export const planSchema = z
         });
       }
       faultNames.add(f.name);
+      // A fault that ends by itself must last the whole window, or the window would observe nothing.
+      const lasts = (f.params as { duration?: unknown }).duration;
+      if (f.kind === 'stress' && typeof lasts === 'number' && lasts < plan.observation.window) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'params', 'duration'],
+          message:
+            `stress would stop by itself after ${formatDuration(lasts)}, before the observation window ` +
+            `(${formatDuration(plan.observation.window)}) ends: set duration to at least the window`,
+        });
+      }
       const group = plan.targets[f.target];
       if (group === undefined) {
         const known = Object.keys(plan.targets).join(', ') || 'none';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests use as real parts: OpenSSH's server (test hosts in network namespaces), iproute2
 # (namespaces, tc), iptables, e2fsprogs (a loop-device filesystem to fill), systemd (run as PID 1 of its own
-# namespaces for the service-stop/-restart tests). Installs only what is missing;
+# namespaces for the service-stop/-restart tests), stress-ng (the stress fault). Installs only what is missing;
 # needs root and apt-get.
 set -euo pipefail
 need=()
@@ -14,6 +14,7 @@ command -v fallocate >/dev/null || need+=(util-linux)
 command -v zgrep >/dev/null || need+=(gzip)
 command -v nsenter >/dev/null || need+=(util-linux)
 [ -x /lib/systemd/systemd ] || need+=(systemd)
+command -v stress-ng >/dev/null || need+=(stress-ng)
 if [ ${#need[@]} -gt 0 ]; then
   echo "[deps] installing ${need[*]}" >&2
   apt-get update -qq

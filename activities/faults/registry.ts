@@ -1,5 +1,6 @@
 import type { FaultKind } from './contract';
 import { diskFill } from './diskFill';
+import { ioThrottle } from './ioThrottle';
 import { networkBandwidth } from './networkBandwidth';
 import { networkCorrupt } from './networkCorrupt';
 import { networkDelay } from './networkDelay';
@@ -11,6 +12,7 @@ import { processKill } from './processKill';
 import { processPause } from './processPause';
 import { serviceRestart } from './serviceRestart';
 import { serviceStop } from './serviceStop';
+import { stress } from './stress';
 
 /** Every fault kind gameday knows, by the name plans use in `kind:`. */
 export const faultKinds = {
@@ -26,6 +28,8 @@ export const faultKinds = {
   'network-duplicate': networkDuplicate,
   'service-stop': serviceStop,
   'service-restart': serviceRestart,
+  'io-throttle': ioThrottle,
+  stress,
 } as const satisfies Record<string, FaultKind<unknown, unknown>>;
 
 export type FaultKindName = keyof typeof faultKinds;
