@@ -43,3 +43,12 @@ export const ipv4OrCidr = z
     const octetsOk = (address ?? '').split('.').every((octet) => Number(octet) <= 255);
     return octetsOk && (bits === undefined || Number(bits) <= 32);
   }, 'octets must be 0-255 and the prefix 0-32');
+
+/** A Docker container's name (or id), as Docker itself allows them: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. */
+export const containerName = z
+  .string()
+  .regex(
+    /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/,
+    'must be a container name: letters, digits and _ . - (starting with a letter or digit)',
+  )
+  .max(128, 'must be at most 128 characters');

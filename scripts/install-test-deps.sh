@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests use as real parts: OpenSSH's server (test hosts in network namespaces), iproute2
-# (namespaces, tc), iptables, e2fsprogs (a loop-device filesystem to fill). Installs only what is missing;
-# needs root and apt-get.
+# (namespaces, tc), iptables, e2fsprogs (a loop-device filesystem to fill), docker.io (dockerd, its containerd
+# and runc, and a client of the same version) with busybox-static (the test image's only binary). Installs only
+# what is missing; needs root and apt-get.
 set -euo pipefail
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -11,6 +12,9 @@ command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || need+=(iptables)
 command -v mkfs.ext4 >/dev/null || [ -x /usr/sbin/mkfs.ext4 ] || need+=(e2fsprogs)
 command -v fallocate >/dev/null || need+=(util-linux)
 command -v zgrep >/dev/null || need+=(gzip)
+[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need+=(docker.io)
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v nsenter >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "[deps] installing ${need[*]}" >&2
   apt-get update -qq

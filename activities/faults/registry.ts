@@ -1,4 +1,8 @@
 import type { FaultKind } from './contract';
+import { containerKill } from './containerKill';
+import { containerPause } from './containerPause';
+import { containerRestart } from './containerRestart';
+import { containerStop } from './containerStop';
 import { diskFill } from './diskFill';
 import { networkBandwidth } from './networkBandwidth';
 import { networkCorrupt } from './networkCorrupt';
@@ -22,6 +26,10 @@ export const faultKinds = {
   'network-loss': networkLoss,
   'network-corrupt': networkCorrupt,
   'network-duplicate': networkDuplicate,
+  'container-pause': containerPause,
+  'container-stop': containerStop,
+  'container-kill': containerKill,
+  'container-restart': containerRestart,
 } as const satisfies Record<string, FaultKind<unknown, unknown>>;
 
 export type FaultKindName = keyof typeof faultKinds;
