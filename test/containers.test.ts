@@ -10,6 +10,9 @@ import { containerPause } from '../activities/faults/containerPause';
 import { containerRestart } from '../activities/faults/containerRestart';
 import { containerStop } from '../activities/faults/containerStop';
 import { FaultUserError, type FaultContext, type FaultKind } from '../activities/faults/contract';
+import { faultKindFor } from '../activities/faults/inContainer';
+import { resolvePlan } from '../activities/resolve';
+import { planSchema } from '../plan/schema';
 import { localFaultContext, processState } from './support/harness';
 import { startTestDocker, type TestDocker } from './support/docker';
 import { sshExecutorFor, startTestHosts, type TestHosts } from './support/hosts';
@@ -259,5 +262,145 @@ describe('container faults on a real dockerd', () => {
     }
     assert.equal(containerKill.params.safeParse({ container: 'web', signal: 'STOP;x' }).success, false);
     assert.equal(containerStop.params.safeParse({ container: 'web', timeout: 301 }).success, false);
+  });
+});
+
+// Runs in a network namespace: listens on 127.0.0.1:5300 and connects to it, printing "open" or the error.
+const selfConnect = `
+const net = require('net');
+const server = net.createServer((s) => s.end()).listen(5300, '127.0.0.1', () => {
+  const socket = net.connect(5300, '127.0.0.1', () => { console.log('open'); socket.destroy(); server.close(); });
+  socket.setTimeout(3000, () => { console.log('timeout'); socket.destroy(); server.close(); });
+  socket.on('error', (e) => { console.log(e.code); server.close(); });
+});`;
+
+async function inNamespace(pid: number | undefined, argv: string[]): Promise<string> {
+  const prefix = pid === undefined ? [] : ['nsenter', '-t', String(pid), '-n', '--'];
+  const [file, ...args] = [...prefix, ...argv];
+  return (await run(file as string, args)).stdout;
+}
+
+describe('network faults inside a container network namespace (nsenter), on a real dockerd', () => {
+  let docker: TestDocker;
+  const ctx = () => localFaultContext('ctrnet');
+  const revert = {
+    target: { group: 'here', kind: 'local' as const, name: 'local' },
+    fault: 'f',
+    tag: 'ctrnet',
+  };
+
+  before(async () => {
+    docker = await startTestDocker();
+  });
+  after(async () => {
+    await docker?.stop();
+  });
+
+  it('network-bandwidth shapes the container lo, not the host lo; rollback and the host revert remove it', async () => {
+    const name = await docker.runContainer('tbf');
+    const pid = (await docker.inspect(name)).State.Pid;
+    const kind = faultKindFor({ kind: 'network-bandwidth', container: name });
+    const p = kind.params.parse({ interface: 'lo', rate: '1mbit' });
+    assert.match(kind.describe(p, ctx().target).inject, new RegExp(`inside container ${name}$`));
+    const saved = await kind.prepare(ctx(), p);
+    await kind.inject(ctx(), p, saved);
+    await kind.inject(ctx(), p, saved);
+    assert.match(await inNamespace(pid, ['tc', 'qdisc', 'show', 'dev', 'lo']), /qdisc tbf 7a6d: root/);
+    assert.doesNotMatch(await inNamespace(undefined, ['tc', 'qdisc', 'show', 'dev', 'lo']), /7a6d:/);
+    const state = await kind.verify(ctx(), p, saved);
+    assert.equal(state.active, true, state.detail);
+    assert.match(state.detail, new RegExp(`^in container ${name}: lo root qdisc: tbf`));
+    await kind.rollback(ctx(), p, saved);
+    await kind.rollback(ctx(), p, saved);
+    assert.doesNotMatch(await inNamespace(pid, ['tc', 'qdisc', 'show', 'dev', 'lo']), /tbf/);
+    assert.equal((await kind.verify(ctx(), p, saved)).active, false);
+
+    await kind.inject(ctx(), p, saved);
+    const commands = kind.hostRevert(p, saved, revert);
+    assert.deepEqual(commands, [
+      [
+        'nsenter',
+        '-t',
+        String(pid),
+        '-n',
+        '--',
+        'tc',
+        'qdisc',
+        'del',
+        'dev',
+        'lo',
+        'root',
+        'handle',
+        '7a6d:',
+      ],
+    ]);
+    await runRevert(commands);
+    await runRevert(commands);
+    assert.equal((await kind.verify(ctx(), p, saved)).active, false, 'undone by the host revert');
+  });
+
+  it('network-partition rejects traffic inside the container only, read back with iptables -S', async () => {
+    const name = await docker.runContainer('partition');
+    const pid = (await docker.inspect(name)).State.Pid;
+    const kind = faultKindFor({ kind: 'network-partition', container: name });
+    const p = kind.params.parse({ ports: [{ port: 5300 }], direction: 'outbound', action: 'reject' });
+    const node = [process.execPath, '-e', selfConnect];
+    assert.equal((await inNamespace(pid, node)).trim(), 'open');
+    const saved = await kind.prepare(ctx(), p);
+    await kind.inject(ctx(), p, saved);
+    assert.match(await inNamespace(pid, ['iptables', '-S']), /-N GD-ctrnet/);
+    assert.doesNotMatch(await inNamespace(undefined, ['iptables', '-S']), /GD-ctrnet/, 'host untouched');
+    assert.equal((await inNamespace(pid, node)).trim(), 'ECONNREFUSED', 'rejected inside the container');
+    assert.equal((await inNamespace(undefined, node)).trim(), 'open', 'the host still connects');
+    assert.equal((await kind.verify(ctx(), p, saved)).active, true);
+    await kind.rollback(ctx(), p, saved);
+    await kind.rollback(ctx(), p, saved);
+    assert.doesNotMatch(await inNamespace(pid, ['iptables', '-S']), /GD-ctrnet/);
+    assert.equal((await inNamespace(pid, node)).trim(), 'open');
+  });
+
+  it('a container stopped or removed with the fault in it: verify says gone, rollback succeeds', async () => {
+    const name = await docker.runContainer('net-gone');
+    const kind = faultKindFor({ kind: 'network-bandwidth', container: name });
+    const p = kind.params.parse({ interface: 'lo', rate: '1mbit' });
+    const saved = await kind.prepare(ctx(), p);
+    await kind.inject(ctx(), p, saved);
+    await docker.docker('stop', '-t', '0', name);
+    const state = await kind.verify(ctx(), p, saved);
+    assert.equal(state.active, false);
+    assert.match(state.detail, /is exited: its network namespace, and the fault in it, are gone/);
+    await kind.rollback(ctx(), p, saved);
+    await assert.rejects(kind.inject(ctx(), p, saved), FaultUserError);
+    await docker.docker('rm', '-f', name);
+    await kind.rollback(ctx(), p, saved);
+    await assert.rejects(kind.prepare(ctx(), p), new RegExp(`no container ${name} on host local`));
+  });
+
+  it('a plan may aim only network kinds at a container, by a safe name', () => {
+    const plan = (fault: Record<string, unknown>) =>
+      planSchema.safeParse({
+        apiVersion: 'gameday.dev/v1alpha1',
+        kind: 'GameDay',
+        metadata: { name: 'p', owner: 'tests' },
+        targets: { apps: { ssh: { hosts: ['app-1'] } } },
+        faults: [{ name: 'f', target: 'apps', ...fault }],
+        observation: { window: '1m' },
+      });
+    const partition = { kind: 'network-partition', params: { ports: [{ port: 80 }] } };
+    const ok = plan({ ...partition, container: 'web' });
+    assert.ok(ok.success, JSON.stringify(ok.error?.issues));
+    assert.equal(ok.data.faults[0]?.container, 'web');
+    const resolved = resolvePlan({ allowLocalTargets: false }, { plan: ok.data, seed: 1, tag: 't' });
+    assert.equal(resolved.steps[0]?.container, 'web');
+    assert.match(resolved.steps[0]?.inject ?? '', /inside container web$/);
+    assert.equal(plan({ ...partition, container: 'web;reboot' }).success, false);
+    const pause = plan({ kind: 'process-pause', params: { pattern: 'java' }, container: 'web' });
+    assert.equal(pause.success, false);
+    assert.match(JSON.stringify(pause.error?.issues), /does not act on a network namespace/);
+    assert.equal(
+      plan({ kind: 'container-pause', params: { container: 'web' }, container: 'web' }).success,
+      false,
+    );
+    assert.equal(plan({ kind: 'container-pause', params: { container: 'web' } }).success, true);
   });
 });
