@@ -4,7 +4,7 @@ import type { FaultActivityInput, RollbackResult, SavedFaultInput } from '../wor
 import { armDeadMan, disarmDeadMan } from './deadMan';
 import type { ActivityDeps } from './deps';
 import { FaultUserError, type FaultContext, type FaultState } from './faults/contract';
-import { getFaultKind } from './faults/registry';
+import { faultKindFor } from './faults/inContainer';
 import { withHeartbeats } from './heartbeat';
 
 function faultContext(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActivityInput): FaultContext {
@@ -42,12 +42,12 @@ async function step<T>(
 }
 
 export function prepareFault(deps: ActivityDeps, input: FaultActivityInput): Promise<unknown> {
-  const kind = getFaultKind(input.step.kind);
+  const kind = faultKindFor(input.step);
   return step(deps, input, (ctx) => kind.prepare(ctx, input.step.params));
 }
 
 export function injectFault(deps: ActivityDeps, input: SavedFaultInput): Promise<void> {
-  const kind = getFaultKind(input.step.kind);
+  const kind = faultKindFor(input.step);
   deps.log.info({ step: input.step.id, tag: input.tag }, input.step.inject);
   return step(deps, input, async (ctx) => {
     const { deadMan, step: faultStep } = input;
@@ -64,7 +64,7 @@ export function verifyFault(
   deps: ActivityDeps,
   input: SavedFaultInput & { expectActive: boolean },
 ): Promise<FaultState> {
-  const kind = getFaultKind(input.step.kind);
+  const kind = faultKindFor(input.step);
   return step(deps, input, async (ctx) => {
     const state = await kind.verify(ctx, input.step.params, input.saved);
     if (state.active !== input.expectActive) {
@@ -79,7 +79,7 @@ export const rolledBack = (state: FaultState): boolean => state.recovered ?? !st
 
 /** Rolls back and verifies that the fault is gone; every error is retried, because rollbacks must finish. */
 export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promise<RollbackResult> {
-  const kind = getFaultKind(input.step.kind);
+  const kind = faultKindFor(input.step);
   return withHeartbeats(async (ctx) => {
     const faultCtx = faultContext(deps, ctx, input);
     const attempt = ctx.info.attempt;

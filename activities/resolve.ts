@@ -5,7 +5,7 @@ import type { Target } from '../plan/targets';
 import type { FaultStep, ResolvedPlan } from '../workflows/definitions';
 import { describeProbe } from './checks/probe';
 import type { ActivityDeps } from './deps';
-import { getFaultKind } from './faults/registry';
+import { faultKindFor } from './faults/inContainer';
 
 /**
  * Resolving reads only the allow-lists, so a dry run can use it without a worker; a dry run passes no SSH
@@ -64,7 +64,7 @@ export function resolvePlan(deps: ResolveDeps, { plan, seed }: ResolveInput): Re
     } catch (error) {
       return refuse(`fault ${fault.name} on group ${fault.target}: ${(error as Error).message}`);
     }
-    const kind = getFaultKind(fault.kind);
+    const kind = faultKindFor(fault);
     for (const target of chosen) {
       const words = kind.describe(fault.params, target);
       steps.push({
@@ -72,6 +72,7 @@ export function resolvePlan(deps: ResolveDeps, { plan, seed }: ResolveInput): Re
         fault: fault.name,
         kind: fault.kind,
         target,
+        ...(fault.container !== undefined ? { container: fault.container } : {}),
         params: fault.params,
         inject: words.inject,
         rollback: words.rollback,

@@ -57,3 +57,11 @@ export const unitName = z
     'must be a systemd unit name of letters, digits and : _ . @ - ending in .service, .socket, .timer or .path',
   )
   .refine((name) => !/@\.[a-z]+$/.test(name), 'a template unit needs an instance ("name@instance.service")');
+/** A Docker container's name (or id), as Docker itself allows them: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. */
+export const containerName = z
+  .string()
+  .regex(
+    /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/,
+    'must be a container name: letters, digits and _ . - (starting with a letter or digit)',
+  )
+  .max(128, 'must be at most 128 characters');

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { checkKeys, checkKinds } from '../activities/checks/registry';
+import type { FaultKind } from '../activities/faults/contract';
 import { faultKinds } from '../activities/faults/registry';
 import { duration, formatDuration } from './duration';
-import { hostName, identifier } from './safeValues';
+import { containerName, hostName, identifier } from './safeValues';
 
 export const planApiVersion = 'gameday.dev/v1alpha1';
 
@@ -75,6 +76,11 @@ const faultCommon = {
   name: identifier,
   target: identifier.describe('name of a target group'),
   select: selectionSchema,
+  container: containerName
+    .optional()
+    .describe(
+      'a Docker container on each target host: the (network) fault acts inside its network namespace',
+    ),
 };
 
 type SelectionOutput = z.output<typeof selectionSchema>;
@@ -83,6 +89,7 @@ interface FaultSpecOutput {
   kind: string;
   target: string;
   select: SelectionOutput;
+  container?: string;
   /** Validated by the kind's own schema; typed where the kind is known (the fault module). */
   params: unknown;
 }
@@ -177,7 +184,19 @@ export const planSchema = z
         });
         return;
       }
-      const kinds: readonly string[] = faultKinds[f.kind as keyof typeof faultKinds]?.targetKinds ?? [];
+      const faultKind = faultKinds[f.kind as keyof typeof faultKinds] as
+        FaultKind<unknown, unknown> | undefined;
+      if (f.container !== undefined && faultKind?.networkNamespace !== true) {
+        const network = Object.values(faultKinds as Record<string, FaultKind<unknown, unknown>>)
+          .filter((kind) => kind.networkNamespace === true)
+          .map((kind) => kind.kind);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'container'],
+          message: `fault kind ${f.kind} does not act on a network namespace, so it cannot take "container" (network kinds can: ${network.join(', ')}); container kinds name theirs in params`,
+        });
+      }
+      const kinds: readonly string[] = faultKind?.targetKinds ?? [];
       const groupKind = Object.keys(group).find(
         (key) => (group as Record<string, unknown>)[key] !== undefined,
       );

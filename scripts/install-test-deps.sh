@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the tests use as real parts: OpenSSH's server (test hosts in network namespaces), iproute2
 # (namespaces, tc), iptables, e2fsprogs (a loop-device filesystem to fill), systemd (run as PID 1 of its own
-# namespaces for the service-stop/-restart tests), stress-ng (the stress fault). Installs only what is missing;
-# needs root and apt-get.
+# namespaces for the service-stop/-restart tests), stress-ng (the stress fault), docker.io (dockerd, its
+# containerd and runc, and a client of the same version) with busybox-static (the test image's only binary).
+# Installs only what is missing; needs root and apt-get.
 set -euo pipefail
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -15,6 +16,8 @@ command -v zgrep >/dev/null || need+=(gzip)
 command -v nsenter >/dev/null || need+=(util-linux)
 [ -x /lib/systemd/systemd ] || need+=(systemd)
 command -v stress-ng >/dev/null || need+=(stress-ng)
+[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need+=(docker.io)
+[ -x /bin/busybox ] || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   echo "[deps] installing ${need[*]}" >&2
   apt-get update -qq

@@ -46,6 +46,8 @@ export interface FaultStep {
   readonly fault: string;
   readonly kind: string;
   readonly target: Target;
+  /** A container on the target whose network namespace the (network) fault acts in. */
+  readonly container?: string;
   /** Parameters after validation, defaults applied. */
   readonly params: unknown;
   /** Plain words for the UI: "pause pidfile /run/x.pid on local (SIGSTOP)". */

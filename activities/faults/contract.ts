@@ -58,6 +58,11 @@ export interface FaultKind<Params, Saved> {
   /** What the fault does, in plain words, for `gameday schema`, docs and dry runs. */
   readonly description: string;
   readonly targetKinds: readonly TargetKind[];
+  /**
+   * The kind acts on one network namespace (tc, iptables): a plan may aim it at a container on the host
+   * (`container:` beside `kind`), and it then runs inside that container's network namespace.
+   */
+  readonly networkNamespace?: boolean;
   readonly params: z.ZodType<Params>;
   describe(params: Params, target: Target): FaultDescription;
   prepare(ctx: FaultContext, params: Params): Promise<Saved>;

@@ -100,6 +100,7 @@ export function iptablesFault<Params extends Scope>(
     kind: definition.kind,
     description: definition.description,
     targetKinds: ['local', 'ssh'],
+    networkNamespace: true,
     params: definition.params,
     describe: definition.describe,
 

@@ -72,6 +72,7 @@ export function netemFault<Params extends { interface: string }>(
     kind: definition.kind,
     description: definition.description,
     targetKinds: ['local', 'ssh'],
+    networkNamespace: true,
     params: definition.params,
 
     describe: (p: Params, target: Target) => ({

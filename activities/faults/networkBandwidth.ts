@@ -38,6 +38,7 @@ export const networkBandwidth: FaultKind<Params, Saved> = {
   description:
     'Limits egress bandwidth of an interface with tc tbf (rate, burst, latency); rollback restores the previous root qdisc.',
   targetKinds: ['local', 'ssh'],
+  networkNamespace: true,
   params,
 
   describe: (p, target) => ({

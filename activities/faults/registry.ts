@@ -1,4 +1,8 @@
 import type { FaultKind } from './contract';
+import { containerKill } from './containerKill';
+import { containerPause } from './containerPause';
+import { containerRestart } from './containerRestart';
+import { containerStop } from './containerStop';
 import { diskFill } from './diskFill';
 import { ioThrottle } from './ioThrottle';
 import { networkBandwidth } from './networkBandwidth';
@@ -30,6 +34,10 @@ export const faultKinds = {
   'service-restart': serviceRestart,
   'io-throttle': ioThrottle,
   stress,
+  'container-pause': containerPause,
+  'container-stop': containerStop,
+  'container-kill': containerKill,
+  'container-restart': containerRestart,
 } as const satisfies Record<string, FaultKind<unknown, unknown>>;
 
 export type FaultKindName = keyof typeof faultKinds;
