@@ -1,5 +1,5 @@
 import type { ProbeSpec } from '../plan/schema';
-import { evaluate } from './checks/probe';
+import { evaluate, probeEnvironment } from './checks/probe';
 import type { ActivityDeps } from './deps';
 import { injectFault, prepareFault, rollbackFault, verifyFault } from './faultSteps';
 import { keepLeases } from './leases';
@@ -14,7 +14,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     resolvePlan: (input: Parameters<typeof resolvePlan>[1]) => Promise.resolve(resolvePlan(deps, input)),
     runCheck: (check: ProbeSpec) =>
-      withHeartbeats((ctx) => evaluate({ exec: deps.checkExecutor, signal: ctx.cancellationSignal }, check)),
+      withHeartbeats((ctx) => evaluate(probeEnvironment(deps, ctx.cancellationSignal), check)),
     observe: (input: Parameters<typeof observe>[1]) => observe(deps, input),
     awaitRecovery: (input: Parameters<typeof awaitRecovery>[1]) => awaitRecovery(deps, input),
     prepareFault: (input: Parameters<typeof prepareFault>[1]) => prepareFault(deps, input),

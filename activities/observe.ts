@@ -7,7 +7,7 @@ import type {
   RecoveryResult,
   SampleSummary,
 } from '../workflows/definitions';
-import { evaluate } from './checks/probe';
+import { evaluate, probeEnvironment } from './checks/probe';
 import type { ActivityDeps } from './deps';
 import { withHeartbeats } from './heartbeat';
 
@@ -50,7 +50,7 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
     async (ctx) => {
       const resumed = ctx.info.heartbeatDetails as ObserveProgress | undefined;
       if (resumed) progress = resumed;
-      const probeCtx = { exec: deps.checkExecutor, signal: ctx.cancellationSignal };
+      const probeCtx = probeEnvironment(deps, ctx.cancellationSignal);
       let nextSample = Date.now();
       while (Date.now() < input.deadline) {
         const [checks, guardrails] = await Promise.all([
@@ -102,7 +102,7 @@ export async function awaitRecovery(deps: ActivityDeps, input: RecoveryInput): P
   return withHeartbeats(
     async (ctx) => {
       startedAt = (ctx.info.heartbeatDetails as number | undefined) ?? startedAt;
-      const probeCtx = { exec: deps.checkExecutor, signal: ctx.cancellationSignal };
+      const probeCtx = probeEnvironment(deps, ctx.cancellationSignal);
       for (;;) {
         const results = await Promise.all(input.checks.map((check) => evaluate(probeCtx, check)));
         const elapsed = Date.now() - startedAt;

@@ -79,8 +79,21 @@ export function resolvePlan(deps: ResolveDeps, { plan, seed }: ResolveInput): Re
       });
     }
   });
+  const allChecks = [...plan.checks, ...plan.observation.guardrails];
+  for (const check of allChecks) {
+    const inventory = deps.sshHosts;
+    if (check.on !== undefined && inventory !== undefined && !inventory.includes(check.on)) {
+      refuse(
+        `check ${check.name} runs on ${check.on}, not in this worker's SSH inventory ` +
+          `(known: ${inventory.join(', ') || 'none'}); add it to ssh.hosts in the worker configuration`,
+      );
+    }
+  }
   const checks = Object.fromEntries(
-    [...plan.checks, ...plan.observation.guardrails].map((check) => [check.name, describeProbe(check)]),
+    allChecks.map((check) => [
+      check.name,
+      check.on === undefined ? describeProbe(check) : `on ${check.on}: ${describeProbe(check)}`,
+    ]),
   );
   const targets = [...new Set(steps.map((step) => step.target.name))];
   const warnings = targets

@@ -17,12 +17,23 @@ const checkCommon = {
   http: checkKinds.http.spec.optional().describe(checkKinds.http.description),
   tcp: checkKinds.tcp.spec.optional().describe(checkKinds.tcp.description),
   command: checkKinds.command.spec.optional().describe(checkKinds.command.description),
+  on: hostName
+    .optional()
+    .describe("run a command or tcp probe on this host of the worker's SSH inventory (default: the worker)"),
 };
 
 const exactlyOneProbe = [
   (check: Partial<Record<string, unknown>>) =>
     checkKeys.filter((key) => check[key] !== undefined).length === 1,
   { message: `give exactly one probe: ${checkKeys.join(', ')}` },
+] as const;
+
+const httpFromTheWorker = [
+  (check: { on?: string | undefined; http?: unknown }) => check.on === undefined || check.http === undefined,
+  {
+    message: 'an http probe runs from the worker; on a host, use a command probe (curl) instead',
+    path: ['on'] as string[],
+  },
 ] as const;
 
 const checkSchema = z
@@ -33,7 +44,8 @@ const checkSchema = z
       .min(1)
       .describe('before: preflight; during: sampled in the observation window; after: recovery'),
   })
-  .refine(...exactlyOneProbe);
+  .refine(...exactlyOneProbe)
+  .refine(...httpFromTheWorker);
 
 const guardrailSchema = z
   .strictObject({
@@ -46,7 +58,8 @@ const guardrailSchema = z
       .default(1)
       .describe('consecutive failing samples that abort the game day'),
   })
-  .refine(...exactlyOneProbe);
+  .refine(...exactlyOneProbe)
+  .refine(...httpFromTheWorker);
 
 const targetGroupSchema = z
   .strictObject({

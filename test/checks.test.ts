@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { evaluate } from '../activities/checks/probe';
+import { evaluate, probeEnvironment } from '../activities/checks/probe';
 import { LocalExecutor } from '../activities/executors/local';
 import { freePort } from '../client/devServer';
 import { parsePlan } from '../plan/load';
 import type { ProbeSpec } from '../plan/schema';
 import { stringify } from 'yaml';
 
-const ctx = { exec: new LocalExecutor() };
+const local = new LocalExecutor();
+const ctx = probeEnvironment({ checkExecutor: local, executorFor: () => local });
 
 /** Checks go through the plan parser, so defaults and durations are as in a real plan. */
 function check(probe: Record<string, unknown>, expect: 'pass' | 'fail' = 'pass'): ProbeSpec {
@@ -102,6 +103,27 @@ describe('checks against real local servers', () => {
       ).holds,
       true,
     );
+    const lag = (value: Record<string, number>) =>
+      evaluate(
+        ctx,
+        check({
+          command: {
+            argv: ['echo', 'partition 3 lag 1250 messages'],
+            value: { pattern: 'lag (\\d+)', ...value },
+          },
+        }),
+      );
+    const withinBound = await lag({ max: 5000 });
+    assert.equal(withinBound.holds, true, withinBound.detail);
+    assert.equal(withinBound.value, 1250);
+    const tooHigh = await lag({ min: 0, max: 1000 });
+    assert.equal(tooHigh.holds, false);
+    assert.equal(tooHigh.detail, 'read 1250, expected within 0..1000');
+    const noNumber = await evaluate(
+      ctx,
+      check({ command: { argv: ['echo', 'no lag here'], value: { pattern: 'lag (\\d+)', max: 1 } } }),
+    );
+    assert.match(noNumber.detail, /no number for \/lag \(\\d\+\)\/ in: no lag here/);
     const missing = await evaluate(ctx, check({ command: { argv: ['no-such-binary-gameday'] } }));
     assert.match(missing.detail, /"no-such-binary-gameday" is not installed on host local/);
   });

@@ -134,6 +134,53 @@ describe('a game day on SSH hosts (real sshd in network namespaces, real dev ser
     );
   });
 
+  it('checks run on hosts: host-2 loses host-1 during a partition and has it back after', async () => {
+    const [first, second] = lab.hosts as [TestHost, TestHost];
+    const reach = { tcp: { host: first.address, port: 22, timeout: '500ms' } };
+    const plan = gameDayPlan({
+      metadata: { name: 'ssh-checks', owner: 'tests' },
+      targets: { first: { ssh: { hosts: [first.name] } } },
+      checks: [
+        { name: 'reaches-first', when: ['before', 'after'], on: second.name, ...reach },
+        { name: 'cut-from-first', when: ['during'], expect: 'fail', on: second.name, ...reach },
+        {
+          name: 'load-ok',
+          when: ['before', 'during', 'after'],
+          on: second.name,
+          command: { argv: ['cat', '/proc/loadavg'], value: { pattern: '^(\\d+\\.\\d+)', max: 1000 } },
+        },
+      ],
+      faults: [
+        {
+          name: 'isolate',
+          kind: 'network-partition',
+          target: 'first',
+          params: { peers: [second.address], action: 'reject' },
+        },
+      ],
+      observation: { window: '2s', sampleInterval: '500ms' },
+    });
+    const handle = await startPlan(temporal, plan, worker.taskQueue);
+    const report = await handle.result();
+    assert.equal(report.outcome, 'passed', report.reason);
+    const during = report.checks.during.find((summary) => summary.name === 'cut-from-first');
+    assert.ok(during && during.samples >= 2 && during.held === during.samples, JSON.stringify(during));
+    assert.equal(typeof report.lastChecks['load-ok']?.value, 'number');
+    assert.match(JSON.stringify(report.timeline), /injected: cut host-1 off from/);
+  });
+
+  it('a check on a host outside the inventory is refused before anything runs', async () => {
+    const plan = gameDayPlan({
+      metadata: { name: 'ssh-check-refused', owner: 'tests' },
+      targets: { first: { ssh: { hosts: ['host-1'] } } },
+      checks: [{ name: 'rogue', when: ['before'], on: 'db-9', command: { argv: ['true'] } }],
+      faults: [{ name: 'pause', kind: 'process-pause', target: 'first', params: { pidfile: '/tmp/x.pid' } }],
+    });
+    const report = await (await startPlan(temporal, plan, worker.taskQueue)).result();
+    assert.equal(report.outcome, 'aborted');
+    assert.match(report.reason ?? '', /check rogue runs on db-9, not in this worker's SSH inventory/);
+  });
+
   it('a host outside the worker inventory is refused before anything runs', async () => {
     const plan = gameDayPlan({
       metadata: { name: 'ssh-refused', owner: 'tests' },

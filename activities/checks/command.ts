@@ -1,13 +1,26 @@
 import { z } from 'zod';
 import { duration } from '../../plan/duration';
 import { commandArgument } from '../../plan/safeValues';
-import { compiles, type CheckKind } from './contract';
+import { compiles, type CheckKind, type ProbeResult } from './contract';
 
 const spec = z.strictObject({
   argv: z.array(commandArgument).min(1).describe('the command and its arguments (no shell)'),
   exitCode: z.number().int().min(0).max(255).default(0),
   outputMatches: z.string().refine(compiles, 'must be a valid regular expression').optional(),
   timeout: duration({ min: '100ms', max: '10m' }).default(10_000),
+  value: z
+    .strictObject({
+      pattern: z
+        .string()
+        .refine(compiles, 'must be a valid regular expression')
+        .refine((p) => new RegExp(`${p}|`).exec('')?.length === 2, 'must have exactly one capture group')
+        .describe('the first capture group is the number, e.g. "lag (\\d+)"'),
+      min: z.number().optional(),
+      max: z.number().optional(),
+    })
+    .refine((v) => v.min !== undefined || v.max !== undefined, 'give min, max or both')
+    .optional()
+    .describe('a number read from the output, which must lie within min..max'),
 });
 type Spec = z.infer<typeof spec>;
 
@@ -16,7 +29,9 @@ export const commandCheck: CheckKind<Spec> = {
   description: 'A command must exit with the expected code (and print output matching a pattern).',
   spec,
   describe: (s) =>
-    `\`${s.argv.join(' ')}\` exits ${s.exitCode}` + (s.outputMatches ? ` printing /${s.outputMatches}/` : ''),
+    `\`${s.argv.join(' ')}\` exits ${s.exitCode}` +
+    (s.outputMatches ? ` printing /${s.outputMatches}/` : '') +
+    (s.value ? `, /${s.value.pattern}/ ${bounds(s.value)}` : ''),
 
   async probe(ctx, s) {
     let result;
@@ -40,6 +55,25 @@ export const commandCheck: CheckKind<Spec> = {
         detail: `output does not match /${s.outputMatches}/: ${output.slice(0, 200)}`,
       };
     }
+    if (s.value !== undefined) return judgeNumber(output, s.value);
     return { ok: true, value: result.exitCode, detail: `exited ${result.exitCode}` };
   },
 };
+
+type NumberSpec = NonNullable<Spec['value']>;
+
+function bounds({ min, max }: NumberSpec): string {
+  if (min !== undefined && max !== undefined) return `within ${min}..${max}`;
+  return min !== undefined ? `≥ ${min}` : `≤ ${String(max)}`;
+}
+
+/** Reads the number from the output and judges it; the number is the check's value (plotted, reported). */
+function judgeNumber(output: string, spec: NumberSpec): ProbeResult {
+  const text = new RegExp(spec.pattern, 'm').exec(output)?.[1];
+  const number = text === undefined ? Number.NaN : Number(text);
+  if (Number.isNaN(number)) {
+    return { ok: false, detail: `no number for /${spec.pattern}/ in: ${output.slice(0, 200)}` };
+  }
+  const ok = (spec.min === undefined || number >= spec.min) && (spec.max === undefined || number <= spec.max);
+  return { ok, value: number, detail: `read ${number}, expected ${bounds(spec)}` };
+}

@@ -1,6 +1,8 @@
 import type { ProbeSpec } from '../../plan/schema';
 import type { CheckResult } from '../../workflows/definitions';
-import type { CheckContext, CheckKind } from './contract';
+import type { ActivityDeps } from '../deps';
+import type { Executor } from '../executors/executor';
+import type { CheckKind } from './contract';
 import { checkKeys, checkKinds } from './registry';
 
 function probeOf(check: ProbeSpec): { kind: CheckKind<unknown>; spec: unknown } {
@@ -17,9 +19,29 @@ export function describeProbe(check: ProbeSpec): string {
   return check.expect === 'fail' ? `expected to fail: ${words}` : words;
 }
 
+/** Where checks run: on the worker, or on a host of its SSH inventory (`on:`). */
+export interface ProbeEnvironment {
+  executorOn(host: string | undefined): Executor;
+  readonly signal?: AbortSignal;
+}
+
+export function probeEnvironment(
+  deps: Pick<ActivityDeps, 'executorFor' | 'checkExecutor'>,
+  signal?: AbortSignal,
+): ProbeEnvironment {
+  return {
+    executorOn: (host) =>
+      host === undefined
+        ? deps.checkExecutor
+        : deps.executorFor({ group: 'checks', kind: 'ssh', name: host }),
+    ...(signal ? { signal } : {}),
+  };
+}
+
 /** Runs one check and judges it against the plan's expectation. A probe that throws has failed. */
-export async function evaluate(ctx: CheckContext, check: ProbeSpec): Promise<CheckResult> {
+export async function evaluate(env: ProbeEnvironment, check: ProbeSpec): Promise<CheckResult> {
   const { kind, spec } = probeOf(check);
+  const ctx = { exec: env.executorOn(check.on), ...(env.signal ? { signal: env.signal } : {}) };
   let ok: boolean;
   let detail: string;
   let value: number | undefined;
