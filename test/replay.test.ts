@@ -5,12 +5,14 @@ import { describe, it } from 'node:test';
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { workflowSource } from '../worker/workflowCode';
-import { historiesDir } from './support/recordHistories';
+import { currentGeneration, historiesDir } from './support/recordHistories';
 
 // Histories recorded from real runs (npm run record-histories). If workflow code changes in a way that
 // breaks determinism, open game days could no longer finish their rollbacks: this test fails first.
 describe('replay of recorded histories', () => {
-  const files = readdirSync(historiesDir).filter((file) => file.endsWith('.pb'));
+  const files = readdirSync(historiesDir, { recursive: true, encoding: 'utf8' }).filter((file) =>
+    file.endsWith('.pb'),
+  );
 
   it('covers the main paths', () => {
     for (const name of [
@@ -20,7 +22,10 @@ describe('replay of recorded histories', () => {
       'inject-failed',
       'rollback-stuck-then-fixed',
     ]) {
-      assert.ok(files.includes(`${name}.pb`), `history ${name}.pb is recorded`);
+      for (const generation of ['v1', currentGeneration]) {
+        const file = join(generation, `${name}.pb`);
+        assert.ok(files.includes(file), `history ${file} is recorded`);
+      }
     }
   });
 

@@ -20,9 +20,16 @@ import {
 } from './harness';
 
 export const historiesDir = join(projectRoot, 'test', 'histories');
+/**
+ * Histories are kept per workflow generation: a new one is recorded into its own directory whenever the
+ * workflow changes on purpose, and the older ones stay, since runs started by older code may still be open.
+ * v1: the first engine; v2: with the dead-man switch (`patched('dead-man-switch')`).
+ */
+export const currentGeneration = 'v2';
 
 async function main(): Promise<void> {
-  mkdirSync(historiesDir, { recursive: true });
+  const dir = join(historiesDir, currentGeneration);
+  mkdirSync(dir, { recursive: true });
   const temporal = await startTestTemporal();
   const worker = await startInProcessWorker(temporal);
   const service = await startTestService();
@@ -30,7 +37,7 @@ async function main(): Promise<void> {
     await handle.result();
     // Binary protobuf: exact, and independent of the SDK's JSON conversion.
     writeFileSync(
-      join(historiesDir, `${name}.pb`),
+      join(dir, `${name}.pb`),
       proto.api.history.v1.History.encode(await handle.fetchHistory()).finish(),
     );
     console.log(`recorded ${name}`);
