@@ -3,8 +3,6 @@ import type { KeepLeasesInput } from '../workflows/definitions';
 import { renewLeases } from './deadMan';
 import type { ActivityDeps } from './deps';
 
-const heartbeatEveryMs = 1000;
-
 /**
  * Renews every armed fault's lease a few times per lease length, until the workflow cancels it (rollback
  * has begun). A host that cannot be reached is logged and tried again next round: if it stays unreachable,
@@ -14,6 +12,8 @@ const heartbeatEveryMs = 1000;
 export async function keepLeases(deps: ActivityDeps, input: KeepLeasesInput): Promise<void> {
   const ctx = Context.current();
   const renewEveryMs = Math.max(500, Math.floor(input.leaseMs / 3));
+  // Well inside the heartbeat timeout the workflow derives from the lease (a quarter of it, at least 1 s).
+  const heartbeatEveryMs = Math.min(1000, Math.floor(renewEveryMs / 4));
   const unreachable = new Set<string>();
   let renewedAt = 0;
   for (;;) {

@@ -64,13 +64,13 @@ const rollbackOptions: ActivityOptions = {
 const stuckRollbackOptions: ActivityOptions = { ...rollbackOptions, retry: rollbackRetry };
 
 // Renews dead-man leases for as long as faults are in place; a dead worker's renewals move to another worker
-// after the heartbeat timeout, well within a lease.
-const leaseKeeperOptions: ActivityOptions = {
+// after the heartbeat timeout, a quarter of the lease (at most 10 s), so a standby takes over in time.
+const leaseKeeperOptions = (leaseMs: number): ActivityOptions => ({
   startToCloseTimeout: '7d',
-  heartbeatTimeout: '10s',
-  retry: { initialInterval: '1s', maximumInterval: '5s' },
+  heartbeatTimeout: Math.max(1000, Math.min(10_000, Math.floor(leaseMs / 4))),
+  retry: { initialInterval: '500ms', maximumInterval: '2s' },
   cancellationType: ActivityCancellationType.TRY_CANCEL,
-};
+});
 
 interface RollbackEntry {
   readonly step: FaultStep;
@@ -366,7 +366,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     leaseKeeper
       .run(() =>
         run({
-          ...leaseKeeperOptions,
+          ...leaseKeeperOptions(leaseMs),
           summary: `renew dead-man leases (${ms(leaseMs)}) on ${byTarget.size} host(s)`,
         }).keepLeases({ leases: [...byTarget.values()], leaseMs }),
       )

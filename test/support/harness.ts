@@ -98,10 +98,22 @@ export interface WorkerProcess {
 }
 
 /** `gameday worker` as its own OS process, so a test can SIGKILL it like a crashed orchestrator. */
-export async function spawnWorkerProcess(temporal: TestTemporal, taskQueue: string): Promise<WorkerProcess> {
+export async function spawnWorkerProcess(
+  temporal: TestTemporal,
+  taskQueue: string,
+  configFile?: string,
+): Promise<WorkerProcess> {
   const child = spawn(
     process.execPath,
-    [cliPath, 'worker', '--address', temporal.server.address, '--task-queue', taskQueue],
+    [
+      cliPath,
+      'worker',
+      '--address',
+      temporal.server.address,
+      '--task-queue',
+      taskQueue,
+      ...(configFile ? ['--config', configFile] : []),
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, GAMEDAY_LOG_LEVEL: process.env.GAMEDAY_TEST_LOG ?? 'warn' },
