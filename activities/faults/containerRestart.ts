@@ -9,7 +9,6 @@ import {
   recordContainer,
   requireCurrent,
   requireRunning,
-  shortId,
   stopTimeout,
   waitingTimeoutMs,
   type SavedContainer,
@@ -18,20 +17,12 @@ import {
 const params = z.strictObject({ container: containerField, timeout: stopTimeout });
 type Params = z.infer<typeof params>;
 
-interface Saved extends SavedContainer {
-  /**
-   * A restart leaves nothing in the container to read back once it runs again, so the fault's footprint is
-   * this tagged file (written after the restart, holding the new start time): verify reads it with the
-   * container's start time, rollback removes it, the janitor can find it.
-   */
-  readonly marker: string;
-}
-
 /**
  * Restarts a container (docker restart: stop, then start), as a deploy or a crash loop would. The restart
- * itself is the fault; rollback makes sure the container runs again as recorded and removes the marker.
+ * is a one-shot disturbance (like service-restart): verify reports it `active` once the container has a new
+ * start time and `recovered` while it runs as recorded; rollback makes sure it runs again.
  */
-export const containerRestart: FaultKind<Params, Saved> = {
+export const containerRestart: FaultKind<Params, SavedContainer> = {
   kind: 'container-restart',
   description:
     'Restarts a Docker container (docker restart: SIGTERM, SIGKILL after the timeout, start); rollback makes sure it runs again.',
@@ -43,10 +34,7 @@ export const containerRestart: FaultKind<Params, Saved> = {
     rollback: `make sure container ${p.container} on ${target.name} runs again`,
   }),
 
-  async prepare(ctx, p) {
-    const found = await recordContainer(ctx, p.container);
-    return { ...found, marker: `/tmp/.gameday-${ctx.tag}-restart-${shortId(found.id)}` };
-  },
+  prepare: (ctx, p) => recordContainer(ctx, p.container),
 
   async inject(ctx, p, saved) {
     requireRunning(ctx, saved, 'restart');
@@ -61,30 +49,23 @@ export const containerRestart: FaultKind<Params, Saved> = {
         `container ${saved.name} on ${ctx.target.name} did not come back from docker restart (${after.status})`,
       );
     }
-    await ctx.exec.writeFile(saved.marker, `${after.startedAt}\n`);
   },
 
   async verify(ctx, _p, saved) {
-    const [now, marker] = await Promise.all([currentState(ctx, saved), ctx.exec.readFile(saved.marker)]);
+    const now = await currentState(ctx, saved);
     const restarted = now !== undefined && now.startedAt !== saved.startedAt;
-    const when = restarted ? `, restarted at ${now.startedAt}` : '';
     return {
-      active: marker !== undefined && restarted,
-      detail: `${describeState(saved, now)}${when}${marker !== undefined ? `, marker ${saved.marker}` : ''}`,
+      active: restarted,
+      // Whole again: running as recorded, or gone (nothing of ours to bring back).
+      recovered: now === undefined || now.running || !saved.running,
+      detail: `${describeState(saved, now)}${restarted ? `, restarted at ${now.startedAt}` : ''}`,
     };
   },
 
   async rollback(ctx, _p, saved) {
     const now = await currentState(ctx, saved);
     if (now !== undefined && !now.running && saved.running) await dockerChecked(ctx, ['start', saved.id]);
-    const removed = await ctx.exec.run(['rm', '-f', '--', saved.marker]);
-    if (removed.exitCode !== 0) {
-      throw new ExecutorError(`rm ${saved.marker} on ${ctx.target.name}: ${removed.stderr.trim()}`);
-    }
   },
 
-  hostRevert: (_p, saved) => [
-    ...(saved.running ? [['docker', 'start', saved.id]] : []),
-    ['rm', '-f', '--', saved.marker],
-  ],
+  hostRevert: (_p, saved) => (saved.running ? [['docker', 'start', saved.id]] : []),
 };
