@@ -2,7 +2,8 @@
 # Debian packages the tests use as real parts: OpenSSH's server (test hosts in network namespaces), iproute2
 # (namespaces, tc), iptables, e2fsprogs (a loop-device filesystem to fill), systemd (run as PID 1 of its own
 # namespaces for the service-stop/-restart tests), stress-ng (the stress fault), docker.io (dockerd, its
-# containerd and runc, and a client of the same version) with busybox-static (the test image's only binary).
+# containerd and runc, and a client of the same version) with busybox-static (the test image's only binary),
+# prometheus (the server behind PromQL checks, and promtool for backfilled series and alert-rule tests).
 # Installs only what is missing; needs root and apt-get.
 set -euo pipefail
 need=()
@@ -18,6 +19,7 @@ command -v nsenter >/dev/null || need+=(util-linux)
 command -v stress-ng >/dev/null || need+=(stress-ng)
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need+=(docker.io)
 [ -x /bin/busybox ] || need+=(busybox-static)
+{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "[deps] installing ${need[*]}" >&2
   apt-get update -qq
