@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Target } from '../plan/targets';
 import type { Executor } from './executors/executor';
+import type { GameDayMetrics } from './metrics';
 
 /** What activities need from the outside world; the worker builds it from its configuration, tests from real servers. */
 export interface ActivityDeps {
@@ -17,4 +18,6 @@ export interface ActivityDeps {
   /** Processes no fault may touch on the worker's own machine. */
   readonly protectedPids: readonly number[];
   readonly log: Logger;
+  /** Where activities record what they did; the worker serves it on /metrics when configured. */
+  readonly metrics: GameDayMetrics;
 }

@@ -19,6 +19,11 @@ function faultContext(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActi
   };
 }
 
+/** Names one fault of one run (by the run's tag), so metrics count it once however often activities retry. */
+const faultKey = ({ step, tag }: FaultActivityInput): string => `${tag}/${step.id}`;
+
+const secondsSince = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
+
 /** A mistake in the plan is reported once, clearly, instead of being retried. */
 function asUserFailure(error: unknown): unknown {
   if (error instanceof FaultUserError) {
@@ -50,12 +55,14 @@ export function injectFault(deps: ActivityDeps, input: SavedFaultInput): Promise
   const kind = faultKindFor(input.step);
   deps.log.info({ step: input.step.id, tag: input.tag }, input.step.inject);
   return step(deps, input, async (ctx) => {
+    const started = process.hrtime.bigint();
     const { deadMan, step: faultStep } = input;
     if (deadMan !== undefined) {
       const revert = kind.hostRevert(faultStep.params, input.saved, ctx);
       await armDeadMan(ctx.exec, deadMan, revert);
     }
     await kind.inject(ctx, faultStep.params, input.saved);
+    deps.metrics.faultInjected(faultKey(input), faultStep.kind, secondsSince(started));
   });
 }
 
@@ -83,6 +90,9 @@ export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promi
   return withHeartbeats(async (ctx) => {
     const faultCtx = faultContext(deps, ctx, input);
     const attempt = ctx.info.attempt;
+    const started = process.hrtime.bigint();
+    const recordAttempt = (result: 'success' | 'failure') =>
+      deps.metrics.rollbackAttempted(faultKey(input), input.step.kind, result, secondsSince(started));
     try {
       await kind.rollback(faultCtx, input.step.params, input.saved);
       const state = await kind.verify(faultCtx, input.step.params, input.saved);
@@ -90,12 +100,14 @@ export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promi
       // Only a verified rollback disarms the switch: until then the host can still revert by itself.
       const disarmed = input.deadMan ? await disarmDeadMan(faultCtx.exec, input.deadMan) : {};
       deps.log.info({ step: input.step.id, attempt }, input.step.rollback);
+      recordAttempt('success');
       return {
         attempt,
         detail: state.detail,
         ...(disarmed.firedLog !== undefined ? { revertedByHost: disarmed.firedLog } : {}),
       };
     } catch (error) {
+      recordAttempt('failure');
       deps.log.warn({ step: input.step.id, attempt, err: error }, 'rollback attempt failed');
       throw error instanceof Error ? new Error(`${input.step.rollback}: ${error.message}`) : error;
     }

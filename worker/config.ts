@@ -74,6 +74,19 @@ export const workerConfigSchema = z.strictObject({
       }
     }),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  metrics: z
+    .strictObject({
+      listen: z
+        .string()
+        .regex(
+          /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/,
+          'metrics.listen is host:port, e.g. 127.0.0.1:9464 or 0.0.0.0:9464',
+        )
+        .refine((listen) => Number(listen.slice(listen.lastIndexOf(':') + 1)) <= 65535, 'port above 65535')
+        .optional()
+        .describe('host:port of the /metrics endpoint for Prometheus; off when absent'),
+    })
+    .default({}),
 });
 export type WorkerConfig = z.output<typeof workerConfigSchema>;
 
@@ -83,6 +96,7 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.GAMEDAY_TASK_QUEUE) overrides.taskQueue = env.GAMEDAY_TASK_QUEUE;
   if (env.GAMEDAY_LOCAL_ENABLED) overrides.local = { enabled: env.GAMEDAY_LOCAL_ENABLED === 'true' };
   if (env.GAMEDAY_LOG_LEVEL) overrides.logLevel = env.GAMEDAY_LOG_LEVEL;
+  if (env.GAMEDAY_METRICS_LISTEN) overrides.metrics = { listen: env.GAMEDAY_METRICS_LISTEN };
   return overrides;
 }
 

@@ -2,7 +2,9 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import { createActivities, type ActivityDeps } from '../activities';
 import { LocalExecutor } from '../activities/executors/local';
+import { createGameDayMetrics, type GameDayMetrics } from '../activities/metrics';
 import type { WorkerConfig } from './config';
+import { gameDaySinks } from './sinks';
 import { SshInventory } from './sshInventory';
 import { workflowSource } from './workflowCode';
 
@@ -11,10 +13,14 @@ export function createLogger(level: WorkerConfig['logLevel']): Logger {
   return pino({ level, base: { component: 'gameday-worker' } }, pino.destination(2));
 }
 
-/** Activity dependencies from the worker's configuration; `close` ends pooled SSH connections. */
+/**
+ * Activity dependencies from the worker's configuration; `close` ends pooled SSH connections. Metrics are
+ * always recorded (into a registry of their own); the worker serves them only when `metrics.listen` is set.
+ */
 export function activityDepsFromConfig(
   config: WorkerConfig,
   log: Logger,
+  metrics: GameDayMetrics = createGameDayMetrics(),
 ): ActivityDeps & { close(): Promise<void> } {
   const local = new LocalExecutor();
   const inventory = new SshInventory(config.ssh, log);
@@ -26,6 +32,7 @@ export function activityDepsFromConfig(
     unverifiedSshHosts: inventory.unverifiedHostNames,
     protectedPids: [process.pid, process.ppid],
     log,
+    metrics,
     close: () => inventory.close(),
   };
 }
@@ -44,6 +51,7 @@ export async function createGameDayWorker(options: GameDayWorkerOptions): Promis
     taskQueue: options.taskQueue,
     ...workflowSource(),
     activities: createActivities(options.deps),
+    sinks: gameDaySinks(options.deps.metrics),
     // A dead worker's sticky queue is abandoned after a few seconds, so a standby takes over quickly.
     stickyQueueScheduleToStartTimeout: '2s',
     // On SIGTERM/SIGINT, running activities (rollbacks above all) get this long to finish.

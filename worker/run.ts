@@ -1,9 +1,11 @@
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import { createGameDayMetrics } from '../activities/metrics';
 import type { WorkerConfig } from './config';
 import { resolveConnection, type TemporalTarget } from './connectionOptions';
 import { activityDepsFromConfig, createGameDayWorker, createLogger } from './createWorker';
+import { countRollbackStuck, freeLoopbackPort, startMetricsEndpoint, type MetricsEndpoint } from './metrics';
 import { installRuntime } from './runtime';
 import { ensureSearchAttributes } from './searchAttributes';
 
@@ -11,6 +13,8 @@ export interface RunningWorker {
   readonly worker: Worker;
   readonly log: Logger;
   readonly taskQueue: string;
+  /** Where /metrics is served, when `metrics.listen` is set. */
+  readonly metricsUrl?: string;
   /** Resolves when the worker has stopped (after `stop()`, or SIGINT/SIGTERM). */
   readonly done: Promise<void>;
   stop(): Promise<void>;
@@ -20,7 +24,9 @@ export interface RunningWorker {
 export async function startWorker(config: WorkerConfig, flags: TemporalTarget): Promise<RunningWorker> {
   const { address, namespace, options } = resolveConnection(flags, config);
   const log = createLogger(config.logLevel);
-  installRuntime(log);
+  const listen = config.metrics.listen;
+  // The SDK's exporter listens on loopback only: the worker's /metrics is the one place to scrape.
+  const sdkMetricsAddress = installRuntime(log, listen ? `127.0.0.1:${await freeLoopbackPort()}` : undefined);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(options);
@@ -39,10 +45,31 @@ export async function startWorker(config: WorkerConfig, flags: TemporalTarget): 
   } finally {
     await client.close();
   }
-  const deps = activityDepsFromConfig(config, log);
+  const visibility = new Client({ connection, namespace });
+  const metrics = createGameDayMetrics(
+    listen
+      ? {
+          defaultMetrics: true,
+          countRollbackStuck: () => countRollbackStuck(visibility),
+          onCollectError: (error) => log.warn({ err: error }, 'could not count stuck game days'),
+        }
+      : {},
+  );
+  const deps = activityDepsFromConfig(config, log, metrics);
   const worker = await createGameDayWorker({ connection, namespace, taskQueue: config.taskQueue, deps });
+  let endpoint: MetricsEndpoint | undefined;
+  if (listen) {
+    endpoint = await startMetricsEndpoint({
+      listen,
+      registry: metrics.registry,
+      log,
+      ...(sdkMetricsAddress ? { sdkMetricsAddress } : {}),
+    });
+    log.info({ url: endpoint.url }, 'serving metrics');
+  }
   log.info({ address, namespace, taskQueue: config.taskQueue, pid: process.pid }, 'gameday worker polling');
   const done = worker.run().finally(async () => {
+    await endpoint?.close();
     await deps.close();
     await connection.close();
   });
@@ -50,6 +77,7 @@ export async function startWorker(config: WorkerConfig, flags: TemporalTarget): 
     worker,
     log,
     taskQueue: config.taskQueue,
+    ...(endpoint ? { metricsUrl: endpoint.url } : {}),
     done,
     stop: async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -31,6 +31,7 @@ import {
   type Outcome,
   type Phase,
 } from './definitions';
+import { gameDayMetrics } from './metricsSinks';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -327,6 +328,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     if (stuck.length > 0) {
       enter('rollback-stuck', `${stuck.length} rollback(s) need attention; retrying until they succeed`);
       upsertSearchAttributes([{ key: searchAttributes.outcome, value: 'rollback-stuck' }]);
+      gameDayMetrics.rollbackStuck(plan.metadata.name);
       await Promise.all(stuck.map((entry) => rollBack(entry, stuckRollbackOptions)));
       enter('rollback', 'every stuck rollback has succeeded');
     }
@@ -397,6 +399,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     enter('done', `${outcome}: ${report.reason ?? ''}`);
     upsertSearchAttributes([{ key: searchAttributes.outcome, value: outcome }]);
     upsertMemo({ outcome, reason: report.reason });
+    gameDayMetrics.gameDayFinished(plan.metadata.name, outcome);
     return report;
   }
 }

@@ -2,6 +2,7 @@ import type { ProbeSpec } from '../../plan/schema';
 import type { CheckResult } from '../../workflows/definitions';
 import type { ActivityDeps } from '../deps';
 import type { Executor } from '../executors/executor';
+import type { GameDayMetrics } from '../metrics';
 import type { CheckKind } from './contract';
 import { checkKeys, checkKinds } from './registry';
 
@@ -23,10 +24,12 @@ export function describeProbe(check: ProbeSpec): string {
 export interface ProbeEnvironment {
   executorOn(host: string | undefined): Executor;
   readonly signal?: AbortSignal;
+  /** Counts every judged result; absent where checks run outside a worker (e.g. probing in tests). */
+  readonly metrics?: Pick<GameDayMetrics, 'checkEvaluated'>;
 }
 
 export function probeEnvironment(
-  deps: Pick<ActivityDeps, 'executorFor' | 'checkExecutor'>,
+  deps: Pick<ActivityDeps, 'executorFor' | 'checkExecutor'> & Partial<Pick<ActivityDeps, 'metrics'>>,
   signal?: AbortSignal,
 ): ProbeEnvironment {
   return {
@@ -35,6 +38,7 @@ export function probeEnvironment(
         ? deps.checkExecutor
         : deps.executorFor({ group: 'checks', kind: 'ssh', name: host }),
     ...(signal ? { signal } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   };
 }
 
@@ -52,6 +56,7 @@ export async function evaluate(env: ProbeEnvironment, check: ProbeSpec): Promise
     detail = error instanceof Error ? error.message : String(error);
   }
   const holds = ok === (check.expect === 'pass');
+  env.metrics?.checkEvaluated(check.name, holds);
   return {
     name: check.name,
     holds,
