@@ -49,13 +49,15 @@ export function createGameDayMetrics(options: GameDayMetricsOptions = {}): GameD
   });
   // Keyed by run and step, so a retried activity or a rollback of a fault never injected here counts once.
   const active = new Map<string, string>();
+  // A kind once seen stays at 0 rather than vanishing, so graphs and alerts see the fault go away.
+  const kindsSeen = new Set<string>();
   new Gauge({
     name: 'gameday_faults_active',
     help: 'Faults injected by this worker process and not yet rolled back, by kind.',
     labelNames: ['kind'],
     registers,
     collect() {
-      this.reset();
+      for (const kind of kindsSeen) this.set({ kind }, 0);
       for (const kind of active.values()) this.inc({ kind });
     },
   });
@@ -119,6 +121,7 @@ export function createGameDayMetrics(options: GameDayMetricsOptions = {}): GameD
     registry,
     faultInjected(key, kind, seconds) {
       active.set(key, kind);
+      kindsSeen.add(kind);
       injectSeconds.observe({ kind }, seconds);
     },
     rollbackAttempted(key, kind, result, seconds) {

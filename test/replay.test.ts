@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
+import { createGameDayMetrics } from '../activities/metrics';
+import { gameDaySinks } from '../worker/sinks';
 import { workflowSource } from '../worker/workflowCode';
 import { currentGeneration, historiesDir } from './support/recordHistories';
 
@@ -34,11 +36,20 @@ describe('replay of recorded histories', () => {
       workflowId: file,
       history: proto.api.history.v1.History.decode(readFileSync(join(historiesDir, file))),
     }));
+    // The metric sinks are registered as on a real worker; replaying must not count a game day again.
+    const metrics = createGameDayMetrics();
     let replayed = 0;
-    for await (const result of Worker.runReplayHistories(workflowSource(), histories)) {
+    for await (const result of Worker.runReplayHistories(
+      { ...workflowSource(), sinks: gameDaySinks(metrics) },
+      histories,
+    )) {
       assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);
       replayed++;
     }
     assert.equal(replayed, files.length);
+    assert.doesNotMatch(
+      await metrics.registry.metrics(),
+      /^gameday_(game_days|rollback_stuck_entered)_total\{/m,
+    );
   });
 });

@@ -80,7 +80,7 @@ export const workerConfigSchema = z.strictObject({
         .string()
         .regex(
           /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/,
-          'metrics.listen is host:port, e.g. 127.0.0.1:9464 or 0.0.0.0:9464',
+          'expected host:port, e.g. 127.0.0.1:9464 or 0.0.0.0:9464',
         )
         .refine((listen) => Number(listen.slice(listen.lastIndexOf(':') + 1)) <= 65535, 'port above 65535')
         .optional()
