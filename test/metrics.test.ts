@@ -285,6 +285,23 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
     }
   });
 
+  it('a metrics.listen port that is taken stops the worker with a message naming the field', async () => {
+    const taken = await occupyPort(await freePort());
+    const { port } = taken.address() as { port: number };
+    process.env.GAMEDAY_METRICS_LISTEN = `127.0.0.1:${port}`;
+    try {
+      await assert.rejects(
+        spawnWorkerProcess(temporal, uniqueTaskQueue('metrics-taken')),
+        new RegExp(
+          `worker exited [1-9][\\s\\S]*metrics\\.listen 127\\.0\\.0\\.1:${port}: cannot listen \\(EADDRINUSE\\)`,
+        ),
+      );
+    } finally {
+      delete process.env.GAMEDAY_METRICS_LISTEN;
+      await releasePort(taken);
+    }
+  });
+
   it('is off by default: a worker without metrics.listen listens on no port at all', async () => {
     assert.equal(process.env.GAMEDAY_METRICS_LISTEN, undefined);
     const plain = await spawnWorkerProcess(temporal, uniqueTaskQueue('metrics-off'));

@@ -3,6 +3,7 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { createGameDayMetrics, type GameDayMetrics } from '../activities/metrics';
 import { searchAttributes } from '../workflows/definitions';
 
 export interface MetricsEndpoint {
@@ -15,8 +16,8 @@ export interface MetricsEndpointOptions {
   /** host:port from `metrics.listen`. */
   readonly listen: string;
   readonly registry: Registry;
-  /** host:port where the Temporal SDK serves its own metrics; appended to ours. */
-  readonly sdkMetricsAddress?: string;
+  /** host:port where the Temporal SDK serves its own metrics (appended to ours), once its Runtime is up. */
+  readonly sdkMetricsAddress: () => string | undefined;
   readonly log: Logger;
 }
 
@@ -65,7 +66,8 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
       response.writeHead(404, { 'content-type': 'text/plain' }).end('gameday worker: try GET /metrics\n');
       return;
     }
-    Promise.all([registry.metrics(), sdkMetricsAddress ? sdkMetrics(sdkMetricsAddress, log) : ''])
+    const sdk = sdkMetricsAddress();
+    Promise.all([registry.metrics(), sdk ? sdkMetrics(sdk, log) : ''])
       .then(([ours, sdk]) => {
         response
           .writeHead(200, { 'content-type': registry.contentType })
@@ -92,5 +94,52 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
         server.close(() => resolve());
         server.closeAllConnections(); // a scraper's keep-alive connection must not hold the worker up
       }),
+  };
+}
+
+export interface ServedMetrics {
+  readonly metrics: GameDayMetrics;
+  readonly endpoint: MetricsEndpoint;
+  /** Where the SDK's exporter should listen: loopback only, /metrics is the one place to scrape. */
+  readonly sdkMetricsAddress: string;
+  /** Once connected: the SDK's actual metrics address (the first Runtime wins) and the visibility client. */
+  connected(client: Client, sdkMetricsAddress: string | undefined): void;
+}
+
+/**
+ * Starts /metrics before anything else, so a taken port fails the worker at once with nothing to clean up.
+ * Until the worker is connected, the stuck count is unknown (NaN) and the SDK's metrics are missing.
+ */
+export async function serveMetrics(
+  listen: string | undefined,
+  log: Logger,
+): Promise<ServedMetrics | undefined> {
+  if (listen === undefined) return undefined;
+  let visibility: Client | undefined;
+  let sdkAddress: string | undefined;
+  const metrics = createGameDayMetrics({
+    defaultMetrics: true,
+    countRollbackStuck: () =>
+      visibility
+        ? countRollbackStuck(visibility)
+        : Promise.reject(new Error('not connected to Temporal yet')),
+    onCollectError: (error) => log.warn({ err: error }, 'could not count stuck game days'),
+  });
+  const sdkMetricsAddress = `127.0.0.1:${await freeLoopbackPort()}`;
+  const endpoint = await startMetricsEndpoint({
+    listen,
+    registry: metrics.registry,
+    log,
+    sdkMetricsAddress: () => sdkAddress,
+  });
+  log.info({ url: endpoint.url }, 'serving metrics');
+  return {
+    metrics,
+    endpoint,
+    sdkMetricsAddress,
+    connected: (client, actualSdkAddress) => {
+      visibility = client;
+      sdkAddress = actualSdkAddress;
+    },
   };
 }

@@ -1,11 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { createGameDayMetrics } from '../activities/metrics';
 import type { WorkerConfig } from './config';
 import { resolveConnection, type TemporalTarget } from './connectionOptions';
 import { activityDepsFromConfig, createGameDayWorker, createLogger } from './createWorker';
-import { countRollbackStuck, freeLoopbackPort, startMetricsEndpoint, type MetricsEndpoint } from './metrics';
+import { serveMetrics, type ServedMetrics } from './metrics';
 import { installRuntime } from './runtime';
 import { ensureSearchAttributes } from './searchAttributes';
 
@@ -20,13 +19,26 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-/** Connects, registers missing search attributes, and starts polling. */
+/** Serves /metrics when configured, connects, registers missing search attributes, and starts polling. */
 export async function startWorker(config: WorkerConfig, flags: TemporalTarget): Promise<RunningWorker> {
-  const { address, namespace, options } = resolveConnection(flags, config);
   const log = createLogger(config.logLevel);
-  const listen = config.metrics.listen;
-  // The SDK's exporter listens on loopback only: the worker's /metrics is the one place to scrape.
-  const sdkMetricsAddress = installRuntime(log, listen ? `127.0.0.1:${await freeLoopbackPort()}` : undefined);
+  const served = await serveMetrics(config.metrics.listen, log);
+  try {
+    return await connectAndPoll(config, flags, log, served);
+  } catch (error) {
+    await served?.endpoint.close(); // else the open port keeps the failed process alive
+    throw error;
+  }
+}
+
+async function connectAndPoll(
+  config: WorkerConfig,
+  flags: TemporalTarget,
+  log: Logger,
+  served: ServedMetrics | undefined,
+): Promise<RunningWorker> {
+  const { address, namespace, options } = resolveConnection(flags, config);
+  const sdkMetricsAddress = installRuntime(log, served?.sdkMetricsAddress);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(options);
@@ -45,31 +57,12 @@ export async function startWorker(config: WorkerConfig, flags: TemporalTarget): 
   } finally {
     await client.close();
   }
-  const visibility = new Client({ connection, namespace });
-  const metrics = createGameDayMetrics(
-    listen
-      ? {
-          defaultMetrics: true,
-          countRollbackStuck: () => countRollbackStuck(visibility),
-          onCollectError: (error) => log.warn({ err: error }, 'could not count stuck game days'),
-        }
-      : {},
-  );
-  const deps = activityDepsFromConfig(config, log, metrics);
+  served?.connected(new Client({ connection, namespace }), sdkMetricsAddress);
+  const deps = activityDepsFromConfig(config, log, served?.metrics);
   const worker = await createGameDayWorker({ connection, namespace, taskQueue: config.taskQueue, deps });
-  let endpoint: MetricsEndpoint | undefined;
-  if (listen) {
-    endpoint = await startMetricsEndpoint({
-      listen,
-      registry: metrics.registry,
-      log,
-      ...(sdkMetricsAddress ? { sdkMetricsAddress } : {}),
-    });
-    log.info({ url: endpoint.url }, 'serving metrics');
-  }
   log.info({ address, namespace, taskQueue: config.taskQueue, pid: process.pid }, 'gameday worker polling');
   const done = worker.run().finally(async () => {
-    await endpoint?.close();
+    await served?.endpoint.close();
     await deps.close();
     await connection.close();
   });
@@ -77,7 +70,7 @@ export async function startWorker(config: WorkerConfig, flags: TemporalTarget): 
     worker,
     log,
     taskQueue: config.taskQueue,
-    ...(endpoint ? { metricsUrl: endpoint.url } : {}),
+    ...(served ? { metricsUrl: served.endpoint.url } : {}),
     done,
     stop: async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
