@@ -221,7 +221,7 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
     const service = await startTestService();
     let squatter: Server | undefined;
     try {
-      const handle = await startPlan(temporal, killPlan(service, '3s'), taskQueue);
+      const handle = await startPlan(temporal, killPlan(service, '2s', '3s'), taskQueue);
       await waitForPhase(handle, 'observe');
       squatter = await occupyPort(service.port);
       await waitForPhase(handle, 'rollback-stuck', 60_000);
