@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { faultKinds } from './faults/registry';
 
 export type RollbackResultLabel = 'success' | 'failure';
 
@@ -49,8 +50,9 @@ export function createGameDayMetrics(options: GameDayMetricsOptions = {}): GameD
   });
   // Keyed by run and step, so a retried activity or a rollback of a fault never injected here counts once.
   const active = new Map<string, string>();
-  // A kind once seen stays at 0 rather than vanishing, so graphs and alerts see the fault go away.
-  const kindsSeen = new Set<string>();
+  // Every kind is exported from the start (at 0), so graphs see a fault go away and increase() sees the first
+  // failed rollback of a kind (a series that appears at 1 would hide it).
+  const kindsSeen = new Set<string>(Object.keys(faultKinds));
   new Gauge({
     name: 'gameday_faults_active',
     help: 'Faults injected by this worker process and not yet rolled back, by kind.',
@@ -81,6 +83,9 @@ export function createGameDayMetrics(options: GameDayMetricsOptions = {}): GameD
     labelNames: ['kind', 'result'],
     registers,
   });
+  for (const kind of kindsSeen) {
+    for (const result of ['success', 'failure'] as const) rollbackAttempts.inc({ kind, result }, 0);
+  }
   const checks = new Counter({
     name: 'gameday_check_results_total',
     help: 'Check and guardrail evaluations, by check name and result (held, deviated).',

@@ -23,12 +23,14 @@ import {
   type WorkerProcess,
 } from './support/harness';
 import {
+  alertRulesFile,
   exportedNames,
   namesNotExported,
   parseSamples,
   sampleValue,
   type Sample,
 } from './support/prometheusText';
+import { startPrometheusServer, type PrometheusServer } from './support/prometheusServer';
 
 async function scrape(url: string): Promise<{ text: string; samples: Sample[]; contentType: string }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
@@ -90,6 +92,11 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
   let taskQueue: string;
   let metricsPort: number;
   let url: string;
+  let prometheus: PrometheusServer;
+
+  /** Waits until Debian's Prometheus, scraping the worker every second, has `promql` return something. */
+  const waitForPrometheus = (what: string, promql: string) =>
+    waitFor(what, async () => (await prometheus.query(promql)).length > 0, 60_000);
 
   before(async () => {
     temporal = await startTestTemporal();
@@ -99,8 +106,19 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
     const configFile = join(temporal.dir, 'worker.yaml');
     writeFileSync(configFile, stringify({ metrics: { listen: `127.0.0.1:${metricsPort}` } }));
     worker = await spawnWorkerProcess(temporal, taskQueue, configFile);
+    // The shipped alert rules, evaluated every second on what the worker exports.
+    prometheus = await startPrometheusServer(
+      stringify({
+        global: { scrape_interval: '1s', evaluation_interval: '1s' },
+        rule_files: [alertRulesFile],
+        scrape_configs: [
+          { job_name: 'gameday-worker', static_configs: [{ targets: [`127.0.0.1:${metricsPort}`] }] },
+        ],
+      }),
+    );
   });
   after(async () => {
+    await prometheus?.stop();
     await worker?.kill('SIGTERM');
     await temporal?.stop();
   });
@@ -232,6 +250,14 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
         (value) => value === 1,
         'the stuck gauge shows it',
       );
+      await waitForPrometheus(
+        'GameDayRollbackStuck pending in Prometheus',
+        'ALERTS{alertname="GameDayRollbackStuck",alertstate="pending"}',
+      );
+      await waitForPrometheus(
+        'GameDayRollbackFailuresRising firing for process-kill',
+        'ALERTS{alertname="GameDayRollbackFailuresRising",alertstate="firing",kind="process-kill"}',
+      );
       const stuck = (await scrape(url)).samples;
       assert.equal(sampleValue(stuck, 'gameday_rollback_stuck_entered_total', { plan: 'test-kill' }), 1);
       assert.equal(sampleValue(stuck, 'gameday_faults_active', { kind: 'process-kill' }), 1);
@@ -251,6 +277,11 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
         (value) => value === 0,
         'the stuck gauge clears',
       );
+      await waitFor(
+        'GameDayRollbackStuck resolved in Prometheus',
+        async () => (await prometheus.query('ALERTS{alertname="GameDayRollbackStuck"}')).length === 0,
+        60_000,
+      );
       const fixed = (await scrape(url)).samples;
       assert.equal(sampleValue(fixed, 'gameday_faults_active', { kind: 'process-kill' }), 0);
       assert.equal(
@@ -269,6 +300,19 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
 
   it('every metric the shipped dashboard and alerts use is one this worker exports (after the game days above)', async () => {
     assert.deepEqual(namesNotExported((await scrape(url)).text), []);
+  });
+
+  it("Debian's Prometheus scrapes the endpoint without errors, SDK metrics included", async () => {
+    const response = await fetch(`${prometheus.url}/api/v1/targets`);
+    const targets = (await response.json()) as {
+      data: { activeTargets: { health: string; lastError: string; scrapeUrl: string }[] };
+    };
+    const target = targets.data.activeTargets.find((active) => active.scrapeUrl === url);
+    assert.equal(target?.lastError, '');
+    assert.equal(target?.health, 'up');
+    await waitForPrometheus('game days counted in Prometheus', 'sum(gameday_game_days_total) == 3');
+    await waitForPrometheus('SDK metrics in Prometheus', 'temporal_workflow_completed{task_queue!=""}');
+    await waitForPrometheus('Node metrics in Prometheus', 'process_resident_memory_bytes > 0');
   });
 
   it('GAMEDAY_METRICS_LISTEN turns the endpoint on without a config file', async () => {
