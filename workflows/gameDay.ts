@@ -111,6 +111,8 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     lastChecks: {},
     timeline: [],
   };
+  // Histories from before IO evidence replay without it; decided once, before any other command.
+  const collectsIoEvidence = patched('io-evidence');
   let abortReason: string | undefined;
   let rollbackStarted = false;
   let descriptions: Readonly<Record<string, string>> = {};
@@ -270,6 +272,14 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
             abortReason = `guardrail ${result.breach.name} breached: ${result.breach.detail}`;
             note(abortReason);
           }
+          const deviated = result.checks.filter((summary) => summary.held !== summary.samples);
+          if (result.breach || deviated.length > 0) {
+            // A breach gets a short window: the rollback it calls for waits for the evidence.
+            const reason = result.breach
+              ? `guardrail ${result.breach.name} breached`
+              : `${deviated.map((summary) => summary.name).join(', ')} deviated`;
+            await collectIoEvidence('during', reason, result.breach ? 1000 : 2000);
+          }
         }
       }
     }
@@ -302,6 +312,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
         report.checks.recovery = recovery;
         recordChecks(recovery.results);
         note(recovery.recovered ? `recovered after ${recovery.afterMs} ms` : 'did not recover in time');
+        if (!recovery.recovered) await collectIoEvidence('after', 'recovery checks failed', 2000);
       }
     }
     return finish();
@@ -352,6 +363,29 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
       note(
         `${step.target.name} had already reverted ${step.id} by its dead-man switch: ${result.revertedByHost}`,
       );
+    }
+  }
+
+  /** IO evidence from the hosts of the recorded faults; its failure is a note, never the game day's. */
+  async function collectIoEvidence(when: 'during' | 'after', reason: string, intervalMs: number) {
+    const targets = [...new Map(stack.map((entry) => [entry.step.target.name, entry.step.target])).values()];
+    if (!collectsIoEvidence || targets.length === 0) return;
+    try {
+      const evidence = await run({
+        startToCloseTimeout: intervalMs + 90_000,
+        heartbeatTimeout: '5s',
+        retry: { maximumAttempts: 1 },
+        summary: `collect IO evidence on ${targets.map((t) => t.name).join(', ')} (${reason})`,
+      }).collectIoEvidence({ targets, when, reason, intervalMs });
+      (report.ioEvidence ??= []).push(evidence);
+      for (const host of evidence.hosts) {
+        note(
+          `IO evidence from ${host.host}: ${'error' in host ? `not collected: ${host.error}` : host.finding}`,
+        );
+      }
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      note(`IO evidence could not be collected: ${failureMessage(error)}`);
     }
   }
 

@@ -32,22 +32,22 @@ export function mainFile(process: ProcessIo, files: readonly OpenFile[]): OpenFi
 }
 
 /**
- * The process to name: of the processes with a file open in the direction of their IO, the busiest one whose
- * file is on the busiest device, else the busiest of them (a kernel thread such as a loop device's worker
- * moves the same bytes, and a shell counts the IO of children it reaped, but the cause is the process with
- * the file); else simply the busiest process.
+ * The process to name: the busiest one with a file open on the busiest device, in the direction of its IO (a
+ * kernel thread such as a loop device's worker moves the same bytes, and a shell counts the IO of children
+ * it reaped, but the cause is the process with the file); else the busiest process that is not a kernel
+ * thread, with its file when it has one; else the busiest.
  */
 export function culprit(input: FindingInput): { process: ProcessIo; file?: OpenFile } | undefined {
   const busy = input.processes.filter((p) => storageRate(p) > 0);
-  const withFiles = busy
-    .filter((p) => !p.kernelThread)
-    .map((process) => ({ process, file: mainFile(process, input.files) }))
-    .filter((c): c is { process: ProcessIo; file: OpenFile } => c.file !== undefined);
   const busiest = input.devices[0]?.name;
-  const found = withFiles.find((c) => c.file.device === busiest) ?? withFiles[0];
-  if (found) return found;
+  for (const process of busy.filter((p) => !p.kernelThread)) {
+    const file = mainFile(process, input.files);
+    if (file && busiest !== undefined && file.device === busiest) return { process, file };
+  }
   const first = busy.find((p) => !p.kernelThread) ?? busy[0];
-  return first && { process: first };
+  if (first === undefined) return undefined;
+  const file = first.kernelThread ? undefined : mainFile(first, input.files);
+  return file ? { process: first, file } : { process: first };
 }
 
 function describeDevice(device: DeviceIo): string {
@@ -87,14 +87,17 @@ export function describeFinding(input: FindingInput): string {
     input.devices.find((d) => named?.file?.device !== undefined && d.name === named.file.device) ??
     input.devices[0];
   parts.push(device ? describeDevice(device) : 'no block device did any IO');
+  const mentioned = new Set<number>();
   if (named) {
     parts.push(describeProcess(named.process, named.file, input.stateSamples));
+    mentioned.add(named.process.pid);
     const other = input.processes.find((p) => !p.kernelThread && p.pid !== named.process.pid);
     if (other && storageRate(other) >= storageRate(named.process) / 4) {
       parts.push(`also ${describeProcess(other, mainFile(other, input.files), input.stateSamples)}`);
+      mentioned.add(other.pid);
     }
   } else parts.push(input.focus ? 'none of these processes did storage IO' : 'no process did storage IO');
-  for (const waiter of input.waiting.filter((p) => p.pid !== named?.process.pid).slice(0, 2)) {
+  for (const waiter of input.waiting.filter((p) => !mentioned.has(p.pid)).slice(0, 2)) {
     parts.push(
       `pid ${waiter.pid} (${waiter.comm}) waits on IO in ${waiter.waitingSamples} of ${input.stateSamples} samples`,
     );

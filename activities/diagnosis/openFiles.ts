@@ -110,7 +110,8 @@ export function parseOpenFiles(output: string, deviceNames: ReadonlyMap<string, 
   const files: OpenFile[] = [];
   for (const [key, end] of sizes[1] ?? []) {
     const target = links.get(key);
-    if (!end.regular || target === undefined) continue;
+    // Regular files only, and not the kernel's own (/proc, /sys): those are not what fills a disk.
+    if (!end.regular || target === undefined || /^\/(proc|sys)\//.test(target)) continue;
     const [pid, fd] = key.split('/').map(Number) as [number, number];
     const start = sizes[0]?.get(key);
     const accessMode = (flags.get(key) ?? 0) & 3;
