@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -24,6 +24,7 @@ import {
   type InProcessWorker,
   type TestTemporal,
 } from './support/harness';
+import { startTestDocker, type TestDocker } from './support/docker';
 import { sshExecutorFor, startTestHosts, type TestHosts } from './support/hosts';
 
 const run = promisify(execFile);
@@ -49,10 +50,109 @@ class NoPressureExecutor extends LocalExecutor {
   }
 }
 
+/** A real ext4 filesystem on its own loop device (a sparse image: only what is written takes space). */
+interface LoopFilesystem {
+  readonly dir: string;
+  readonly mount: string;
+  /** /dev/loopN */
+  readonly device: string;
+  stop(): Promise<void>;
+}
+
+async function loopFilesystem(size: string): Promise<LoopFilesystem> {
+  const dir = mkdtempSync(join(tmpdir(), 'gameday-diag-'));
+  const mount = join(dir, 'mnt');
+  mkdirSync(mount);
+  await run('truncate', ['-s', size, join(dir, 'fs.img')]);
+  const device = (await run('losetup', ['-f', '--show', join(dir, 'fs.img')])).stdout.trim();
+  await run('mkfs.ext4', ['-q', '-F', device]);
+  // discard: a deleted file's blocks are punched out of the sparse image again.
+  await run('mount', ['-o', 'discard', device, mount]);
+  return {
+    dir,
+    mount,
+    device,
+    stop: async () => {
+      await run('umount', [mount]).catch(() => undefined);
+      await run('losetup', ['-d', device]).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits until a file exists and is not empty. */
+function waitForData(file: string): Promise<boolean> {
+  return waitFor(`data in ${file}`, () => {
+    try {
+      return statSync(file).size > 0;
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+/** dd writing a new file with O_DIRECT, 4 KiB at a time (up to 4 GB), until stopped. */
+async function startWriter(mount: string, name: string): Promise<Writer> {
+  const file = join(mount, name);
+  const child: ChildProcess = spawn(
+    'dd',
+    ['if=/dev/zero', `of=${file}`, 'bs=4k', 'count=1000000', 'oflag=direct'],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await waitForData(file);
+  return {
+    pid: child.pid ?? -1,
+    file,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+      rmSync(file, { force: true });
+    },
+  };
+}
+
+/** What every diagnosis of the writer must show: its pid and comm, the loop device and the file. */
+function assertNames(
+  evidence: IoEvidence,
+  writer: Pick<Writer, 'pid' | 'file'>,
+  fs: LoopFilesystem,
+  path = writer.file,
+  comm = 'dd',
+): void {
+  const { finding } = evidence;
+  const loopName = () => basename(fs.device);
+  const mount = fs.mount;
+  assert.match(finding, new RegExp(`pid ${writer.pid} \\(${comm}\\) writes [\\d.]+ [kMG]B/s to ${path} `));
+  assert.match(
+    finding,
+    new RegExp(
+      `^(pid \\d+: |container \\S+ \\(\\d+ process\\(es\\)\\): )?device ${loopName()} [\\d.]+ % utilised, await`,
+    ),
+  );
+  const process = evidence.processes.find((p) => p.pid === writer.pid);
+  assert.ok(process && process.writeBytesPerSecond > 1e6, `dd writes: ${JSON.stringify(process)}`);
+  assert.equal(process.comm, comm);
+  const device = evidence.devices.find((d) => d.name === loopName());
+  assert.ok(device && device.writeBytesPerSecond > 1e6 && device.utilisationPercent > 0, finding);
+  const file = evidence.openFiles.find((f) => f.pid === writer.pid && f.path === path);
+  assert.ok(file, `dd's file among ${JSON.stringify(evidence.openFiles)}`);
+  assert.equal(file.mode, 'write');
+  assert.equal(file.direct, true, 'dd opened it with O_DIRECT');
+  assert.equal(file.device, loopName());
+  assert.equal(file.mountPoint, mount);
+  assert.ok(file.growthBytesPerSecond > 0, 'the file grows');
+  assert.ok(
+    evidence.filesystems.some((m) => m.mountPoint === mount && m.source === fs.device),
+    'df of the loop filesystem',
+  );
+  assert.ok(evidence.growingPaths.some((g) => g.path === path));
+}
+
 // A real ext4 filesystem on its own loop device, and dd writing to it with O_DIRECT (so the page cache cannot
 // absorb the load): the diagnosis must name dd's pid, the loop device and the file, locally and over SSH.
 describe('IO diagnosis against a real induced IO load', () => {
-  let dir: string;
+  let fs: LoopFilesystem;
   let mount: string;
   let loop: string;
   let lab: TestHosts;
@@ -61,15 +161,8 @@ describe('IO diagnosis against a real induced IO load', () => {
   const writers: Writer[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gameday-diag-'));
-    mount = join(dir, 'mnt');
-    mkdirSync(mount);
-    // Sparse: only what dd writes takes space.
-    await run('truncate', ['-s', '8G', join(dir, 'fs.img')]);
-    loop = (await run('losetup', ['-f', '--show', join(dir, 'fs.img')])).stdout.trim();
-    await run('mkfs.ext4', ['-q', '-F', loop]);
-    // discard: a deleted file's blocks are punched out of the sparse image again.
-    await run('mount', ['-o', 'discard', loop, mount]);
+    fs = await loopFilesystem('8G');
+    ({ mount, device: loop } = fs);
     lab = await startTestHosts(1);
     temporal = await startTestTemporal();
     worker = await startInProcessWorker(temporal);
@@ -79,71 +172,19 @@ describe('IO diagnosis against a real induced IO load', () => {
     await worker?.stop();
     await temporal?.stop();
     await lab?.stop();
-    await run('umount', [mount]).catch(() => undefined);
-    if (loop) await run('losetup', ['-d', loop]).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    await fs?.stop();
   });
 
-  /** dd writing a new file with O_DIRECT, 4 KiB at a time (up to 4 GB), until stopped. */
-  async function startWriter(name: string): Promise<Writer> {
-    const file = join(mount, name);
-    const child: ChildProcess = spawn(
-      'dd',
-      ['if=/dev/zero', `of=${file}`, 'bs=4k', 'count=1000000', 'oflag=direct'],
-      { stdio: 'ignore' },
-    );
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    const writer: Writer = {
-      pid: child.pid ?? -1,
-      file,
-      stop: async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        await exited;
-        rmSync(file, { force: true });
-      },
-    };
+  const startDd = async (name: string) => {
+    const writer = await startWriter(mount, name);
     writers.push(writer);
-    await waitFor('dd to write', () => {
-      try {
-        return statSync(file).size > 0;
-      } catch {
-        return undefined;
-      }
-    });
     return writer;
-  }
+  };
 
-  const loopName = () => basename(loop);
-
-  /** What every diagnosis of the writer must show: its pid and comm, the loop device and the file. */
-  function assertNamesWriter(evidence: IoEvidence, writer: Writer): void {
-    const { finding } = evidence;
-    assert.match(
-      finding,
-      new RegExp(`pid ${writer.pid} \\(dd\\) writes [\\d.]+ [kMG]B/s to ${writer.file} `),
-    );
-    assert.match(finding, new RegExp(`^(pid \\d+: )?device ${loopName()} [\\d.]+ % utilised, await`));
-    const process = evidence.processes.find((p) => p.pid === writer.pid);
-    assert.ok(process && process.writeBytesPerSecond > 1e6, `dd writes: ${JSON.stringify(process)}`);
-    assert.equal(process.comm, 'dd');
-    const device = evidence.devices.find((d) => d.name === loopName());
-    assert.ok(device && device.writeBytesPerSecond > 1e6 && device.utilisationPercent > 0, finding);
-    const file = evidence.openFiles.find((f) => f.pid === writer.pid && f.path === writer.file);
-    assert.ok(file, `dd's file among ${JSON.stringify(evidence.openFiles)}`);
-    assert.equal(file.mode, 'write');
-    assert.equal(file.direct, true, 'dd opened it with O_DIRECT');
-    assert.equal(file.device, loopName());
-    assert.equal(file.mountPoint, mount);
-    assert.ok(file.growthBytesPerSecond > 0, 'the file grows');
-    assert.ok(
-      evidence.filesystems.some((fs) => fs.mountPoint === mount && fs.source === loop),
-      'df of the loop filesystem',
-    );
-    assert.ok(evidence.growingPaths.some((g) => g.path === writer.file));
-  }
+  const assertNamesWriter = (evidence: IoEvidence, writer: Writer) => assertNames(evidence, writer, fs);
 
   it('locally: names dd (pid and comm), the loop device and the file it writes', async (t) => {
-    const writer = await startWriter('local.data');
+    const writer = await startDd('local.data');
     try {
       const evidence = await diagnoseIo(new LocalExecutor(), { intervalMs: 2000 });
       t.diagnostic(`finding: ${evidence.finding}`);
@@ -159,7 +200,7 @@ describe('IO diagnosis against a real induced IO load', () => {
   });
 
   it('over SSH to a test host: the same finding through the remote shell', async (t) => {
-    const writer = await startWriter('ssh.data');
+    const writer = await startDd('ssh.data');
     const exec = sshExecutorFor(lab, lab.hosts[0]!);
     try {
       const evidence = await diagnoseIo(exec, { intervalMs: 2000 });
@@ -173,7 +214,7 @@ describe('IO diagnosis against a real induced IO load', () => {
   });
 
   it('a host without /proc/pressure/io degrades clearly: says what is missing and why, names the rest', async (t) => {
-    const writer = await startWriter('nopsi.data');
+    const writer = await startDd('nopsi.data');
     try {
       const evidence = await diagnoseIo(new NoPressureExecutor(), { intervalMs: 1000 });
       t.diagnostic(`finding: ${evidence.finding}`);
@@ -214,7 +255,7 @@ describe('IO diagnosis against a real induced IO load', () => {
     });
 
   it('CLI: diagnose io --host local --pid P --json, and over SSH with --config; exit codes', async (t) => {
-    const writer = await startWriter('cli.data');
+    const writer = await startDd('cli.data');
     try {
       const local = await gameday('diagnose', 'io', '--host', 'local', '--pid', String(writer.pid), '--json');
       assert.equal(local.code, exitCodes.passed, local.stderr);
@@ -233,7 +274,7 @@ describe('IO diagnosis against a real induced IO load', () => {
       }
 
       const host = lab.hosts[0]!;
-      const config = join(dir, 'worker.yaml');
+      const config = join(fs.dir, 'worker.yaml');
       writeFileSync(
         config,
         stringify({
@@ -285,7 +326,7 @@ describe('IO diagnosis against a real induced IO load', () => {
   });
 
   it('a game day whose during-check deviates carries IO evidence from its target in the report', async (t) => {
-    const writer = await startWriter('gameday.data');
+    const writer = await startDd('gameday.data');
     const service = await startTestService();
     try {
       // The service is paused, so a during-check that expects it to answer deviates.
@@ -327,5 +368,92 @@ describe('IO diagnosis against a real induced IO load', () => {
     } finally {
       await service.stop();
     }
+  });
+});
+
+/** The pid of the process whose command line contains `text` (one of ours, started just before). */
+function pidWithCommandLine(text: string): Promise<number> {
+  return waitFor(`a process running ${text}`, () => {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').includes(text)) {
+          return Number(entry);
+        }
+      } catch {
+        // exited meanwhile
+      }
+    }
+    return undefined;
+  });
+}
+
+// --container: docker inspect gives the container's first process, its cgroup the others; the diagnosis looks
+// at those only. A busier dd outside the container is left out.
+describe('IO diagnosis of a Docker container', () => {
+  let fs: LoopFilesystem;
+  let docker: TestDocker;
+  const writers: Writer[] = [];
+
+  before(async () => {
+    fs = await loopFilesystem('8G');
+    docker = await startTestDocker();
+  });
+  after(async () => {
+    for (const writer of writers) await writer.stop();
+    await docker?.stop();
+    await fs?.stop();
+  });
+
+  it('names the dd inside the container, with its file as the container sees it', async (t) => {
+    const outside = await startWriter(fs.mount, 'outside.data');
+    writers.push(outside);
+    const name = await docker.runContainer('io', ['-v', `${fs.mount}:/data`]);
+    const { State } = await docker.inspect(name);
+    await docker.docker(
+      'exec',
+      '-d',
+      name,
+      'busybox',
+      'dd',
+      'if=/dev/zero',
+      'of=/data/inside.data',
+      'bs=4096',
+      'count=1000000',
+      'oflag=direct',
+    );
+    const inside = {
+      pid: await pidWithCommandLine('/data/inside.data'),
+      file: join(fs.mount, 'inside.data'),
+    };
+    await waitForData(inside.file);
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [cliPath, 'diagnose', 'io', '--host', 'local', '--container', name, '--json'],
+        { timeout: 60_000 },
+        (error, stdout, stderr) =>
+          resolve({
+            code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1,
+            stdout,
+            stderr,
+          }),
+      );
+    });
+    assert.equal(result.code, exitCodes.passed, result.stderr);
+    const evidence = JSON.parse(result.stdout) as IoEvidence;
+    t.diagnostic(`finding: ${evidence.finding}`);
+    t.diagnostic(`files: ${JSON.stringify(evidence.openFiles.map((f) => f.path))}`);
+    assert.equal(evidence.focus?.kind, 'container');
+    assert.ok(evidence.focus.pids.includes(State.Pid), 'the container init process');
+    assert.ok(evidence.focus.pids.includes(inside.pid), 'the exec-ed dd');
+    assert.ok(!evidence.focus.pids.includes(outside.pid));
+    assert.match(evidence.finding, new RegExp(`^container ${name} \\(2 process\\(es\\)\\): `));
+    assert.ok(
+      evidence.processes.every((p) => p.pid !== outside.pid),
+      'the dd outside is not in focus',
+    );
+    // busybox is its own comm; its getopt rewrites the command line ("of /data/inside.data").
+    assertNames(evidence, inside, fs, '/data/inside.data', 'busybox');
   });
 });

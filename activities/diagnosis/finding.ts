@@ -65,6 +65,13 @@ function describeFile(file: OpenFile): string {
   if (file.growthBytesPerSecond > 0) facts.push(`growing ${rate(file.growthBytesPerSecond)}`);
   else if ((file.offsetBytesPerSecond ?? 0) > 0)
     facts.push(`offset moving ${rate(file.offsetBytesPerSecond ?? 0)}`);
+  // A process in another mount namespace (a container) shows paths as it sees them.
+  if (
+    file.mountPoint !== undefined &&
+    !`${file.path}/`.startsWith(`${file.mountPoint.replace(/\/$/, '')}/`)
+  ) {
+    facts.push(`on the filesystem mounted at ${file.mountPoint}`);
+  }
   if (file.deleted) facts.push('deleted but still open');
   if (file.direct) facts.push('O_DIRECT');
   return `${file.path} (${facts.join(', ')})`;
