@@ -154,7 +154,6 @@ function assertNames(
 describe('IO diagnosis against a real induced IO load', () => {
   let fs: LoopFilesystem;
   let mount: string;
-  let loop: string;
   let lab: TestHosts;
   let temporal: TestTemporal;
   let worker: InProcessWorker;
@@ -162,7 +161,7 @@ describe('IO diagnosis against a real induced IO load', () => {
 
   before(async () => {
     fs = await loopFilesystem('8G');
-    ({ mount, device: loop } = fs);
+    mount = fs.mount;
     lab = await startTestHosts(1);
     temporal = await startTestTemporal();
     worker = await startInProcessWorker(temporal);
