@@ -155,26 +155,38 @@ function mountSourceDevice(mount: Mount | undefined): string | undefined {
   return mount?.source.startsWith('/dev/') ? `name:${mount.source.slice(5)}` : undefined;
 }
 
-/** Files that grew, and their directories (summed), fastest first. */
+/**
+ * Files that grew, and the directories that gather several of them (summed; of a chain of directories holding
+ * the same files only the deepest), fastest first.
+ */
 export function growingPaths(files: readonly OpenFile[], limit = 6): GrowingPath[] {
-  const paths = new Map<string, { growth: number; size: number }>();
-  const seen = new Set<string>();
-  for (const file of files) {
-    if (file.growthBytesPerSecond <= 0 || seen.has(file.path)) continue;
-    seen.add(file.path);
-    const parts = file.path.split('/');
-    const add = (path: string) => {
-      const entry = paths.get(path) ?? { growth: 0, size: 0 };
-      paths.set(path, {
-        growth: entry.growth + file.growthBytesPerSecond,
-        size: entry.size + file.sizeBytes,
-      });
-    };
-    add(file.path);
-    for (let i = parts.length - 1; i > 1; i--) add(parts.slice(0, i).join('/'));
+  const grown = new Map<string, OpenFile>();
+  for (const file of files) if (file.growthBytesPerSecond > 0) grown.set(file.path, file);
+  const directories = new Map<string, string[]>();
+  for (const path of grown.keys()) {
+    const parts = path.split('/');
+    for (let i = parts.length - 1; i > 1; i--) {
+      const dir = parts.slice(0, i).join('/');
+      directories.set(dir, [...(directories.get(dir) ?? []), path]);
+    }
   }
-  return [...paths.entries()]
-    .map(([path, { growth, size }]) => ({ path, growthBytesPerSecond: growth, sizeBytes: size }))
+  const parentOf = (path: string) => path.slice(0, path.lastIndexOf('/'));
+  const sameAsChild = new Set<string>();
+  for (const [dir, members] of directories) {
+    const parent = directories.get(parentOf(dir));
+    if (parent?.length === members.length) sameAsChild.add(parentOf(dir));
+  }
+  const entry = (path: string, members: readonly string[]): GrowingPath => ({
+    path,
+    growthBytesPerSecond: members.reduce((sum, m) => sum + (grown.get(m)?.growthBytesPerSecond ?? 0), 0),
+    sizeBytes: members.reduce((sum, m) => sum + (grown.get(m)?.sizeBytes ?? 0), 0),
+  });
+  return [
+    ...[...grown.keys()].map((path) => entry(path, [path])),
+    ...[...directories]
+      .filter(([dir, members]) => members.length > 1 && !sameAsChild.has(dir))
+      .map(([dir, members]) => entry(dir, members)),
+  ]
     .sort((a, b) => b.growthBytesPerSecond - a.growthBytesPerSecond || b.path.length - a.path.length)
     .slice(0, limit);
 }
