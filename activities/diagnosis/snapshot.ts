@@ -82,7 +82,11 @@ export function parseWindow(output: string): WindowSample {
   const first = parseSnapshot(sections, '0', unavailable);
   const second = parseSnapshot(sections, '1', unavailable);
   const samples = sections.filter((s) => s.name === 'waiting').map((s) => s.lines);
-  const unreadableIo = [...second.processes.values()].filter((p) => p.io === undefined);
+  // Unreadable in both snapshots: a process that merely exited between reading its stat and its io is not.
+  const unreadableIo = [...second.processes.values()].filter((p) => {
+    const before = first.processes.get(p.pid);
+    return p.io === undefined && before !== undefined && before.io === undefined;
+  });
   if (unreadableIo.length > 0 && unavailable.every((u) => !u.startsWith('per-process IO'))) {
     const some = unreadableIo
       .slice(0, 3)
