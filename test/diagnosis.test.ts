@@ -357,6 +357,25 @@ describe('IO diagnosis against a real induced IO load', () => {
     }
   });
 
+  it('a game day that does not recover collects IO evidence after rollback', async () => {
+    const service = await startTestService();
+    try {
+      const plan = pausePlan(service, { recovery: { within: '1s', interval: '200ms' } });
+      (plan.checks as unknown[]).push({ name: 'never', when: ['after'], command: { argv: ['false'] } });
+      const report = await (await startPlan(temporal, plan, worker.taskQueue)).result();
+      assert.equal(report.outcome, 'failed', report.reason);
+      assert.deepEqual(
+        report.ioEvidence?.map((c) => [c.when, c.reason, c.hosts.map((h) => h.host)]),
+        [['after', 'recovery checks failed', ['local']]],
+      );
+      const [evidence] = report.ioEvidence?.[0]?.hosts ?? [];
+      assert.ok(evidence && 'finding' in evidence && evidence.finding.length > 0, JSON.stringify(evidence));
+      assert.match(renderReport(report), /Collected after rollback: recovery checks failed\./);
+    } finally {
+      await service.stop();
+    }
+  });
+
   it('a game day that holds collects no IO evidence', async () => {
     const service = await startTestService();
     try {
