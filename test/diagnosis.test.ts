@@ -471,6 +471,17 @@ describe('IO diagnosis of a Docker container', () => {
       evidence.processes.every((p) => p.pid !== outside.pid),
       'the dd outside is not in focus',
     );
+    const missing = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [cliPath, 'diagnose', 'io', '--host', 'local', '--container', docker.name('missing')],
+        { timeout: 60_000 },
+        (error, _stdout, stderr) =>
+          resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stderr }),
+      );
+    });
+    assert.equal(missing.code, exitCodes.usage);
+    assert.match(missing.stderr, new RegExp(`no container ${docker.name('missing')} on host local`));
     // busybox is its own comm; its getopt rewrites the command line ("of /data/inside.data").
     assertNames(evidence, inside, fs, '/data/inside.data', 'busybox');
   });

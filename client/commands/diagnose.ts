@@ -2,6 +2,7 @@ import { diagnoseIo } from '../../activities/diagnosis/collect';
 import { DiagnosisUserError, focusOnContainer, focusOnPid } from '../../activities/diagnosis/focus';
 import type { Executor } from '../../activities/executors/executor';
 import { LocalExecutor } from '../../activities/executors/local';
+import { FaultUserError } from '../../activities/faults/contract';
 import { duration } from '../../plan/duration';
 import { containerName } from '../../plan/safeValues';
 import { SshInventory } from '../../worker/sshInventory';
@@ -74,7 +75,8 @@ export async function diagnoseIoCommand(flags: DiagnoseIoFlags): Promise<number>
     return exitCodes.passed;
   } catch (error) {
     if (error instanceof DiagnosisUserError) throw usage(error.message);
-    if (error instanceof Error && error.name === 'FaultUserError') throw usage(error.message);
+    // No docker on the host, no cgroup hierarchy to read a container's processes from.
+    if (error instanceof FaultUserError) throw usage(error.message);
     throw new CliError(`cannot diagnose IO on ${flags.host}: ${(error as Error).message}`, exitCodes.error);
   } finally {
     await inventory?.close();
