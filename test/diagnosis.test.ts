@@ -357,6 +357,36 @@ describe('IO diagnosis against a real induced IO load', () => {
     }
   });
 
+  it('a guardrail breach collects IO evidence before its rollback', async () => {
+    const service = await startTestService();
+    try {
+      const url = `http://127.0.0.1:${service.port}/health`;
+      const plan = pausePlan(service, {
+        observation: {
+          window: '60s',
+          sampleInterval: '500ms',
+          guardrails: [{ name: 'must-answer', breachAfter: 2, http: { url, timeout: '300ms' } }],
+        },
+      });
+      const report = await (await startPlan(temporal, plan, worker.taskQueue)).result();
+      assert.equal(report.outcome, 'aborted', report.reason);
+      const [collection] = report.ioEvidence ?? [];
+      assert.equal(collection?.when, 'during');
+      assert.equal(collection.reason, 'guardrail must-answer breached');
+      const [evidence] = collection.hosts;
+      assert.ok(evidence && 'finding' in evidence, JSON.stringify(evidence));
+      assert.ok(
+        evidence.intervalMs >= 1000 && evidence.intervalMs < 2000,
+        `window ${evidence.intervalMs} ms`,
+      );
+      const noted = report.timeline.findIndex((e) => e.message.startsWith('IO evidence from local: '));
+      const rolledBack = report.timeline.findIndex((e) => e.message.startsWith('rolled back: '));
+      assert.ok(noted >= 0 && noted < rolledBack, 'evidence before rollback');
+    } finally {
+      await service.stop();
+    }
+  });
+
   it('a game day that does not recover collects IO evidence after rollback', async () => {
     const service = await startTestService();
     try {
