@@ -375,10 +375,7 @@ describe('IO diagnosis against a real induced IO load', () => {
       assert.equal(collection.reason, 'guardrail must-answer breached');
       const [evidence] = collection.hosts;
       assert.ok(evidence && 'finding' in evidence, JSON.stringify(evidence));
-      assert.ok(
-        evidence.intervalMs >= 1000 && evidence.intervalMs < 2000,
-        `window ${evidence.intervalMs} ms`,
-      );
+      assert.ok(evidence.intervalMs >= 1000, `window ${evidence.intervalMs} ms`);
       const noted = report.timeline.findIndex((e) => e.message.startsWith('IO evidence from local: '));
       const rolledBack = report.timeline.findIndex((e) => e.message.startsWith('rolled back: '));
       assert.ok(noted >= 0 && noted < rolledBack, 'evidence before rollback');
