@@ -114,6 +114,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
   // Histories from before IO evidence replay without it; decided once, before any other command.
   const collectsIoEvidence = patched('io-evidence');
   let abortReason: string | undefined;
+  let evidenceDuringRollback: Promise<void> | undefined;
   let rollbackStarted = false;
   let descriptions: Readonly<Record<string, string>> = {};
 
@@ -273,12 +274,17 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
             note(abortReason);
           }
           const deviated = result.checks.filter((summary) => summary.held !== summary.samples);
-          if (result.breach || deviated.length > 0) {
-            // A breach gets a short window: the rollback it calls for waits for the evidence.
-            const reason = result.breach
-              ? `guardrail ${result.breach.name} breached`
-              : `${deviated.map((summary) => summary.name).join(', ')} deviated`;
-            await collectIoEvidence('during', reason, result.breach ? 1000 : 2000);
+          if (result.breach) {
+            // A breach is a safety stop: its rollback never waits for evidence. The evidence activity is
+            // scheduled first and samples while the rollbacks begin, so it still sees the faults' effect.
+            evidenceDuringRollback = collectIoEvidence(
+              'during',
+              `guardrail ${result.breach.name} breached; sampled as its rollback began`,
+              1000,
+            ).catch(() => undefined);
+          } else if (deviated.length > 0) {
+            const names = deviated.map((summary) => summary.name).join(', ');
+            await collectIoEvidence('during', `${names} deviated`, 2000);
           }
         }
       }
@@ -295,6 +301,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
   // Whatever happened above, and even if the workflow is being cancelled, every recorded fault is rolled back.
   return await CancellationScope.nonCancellable(async () => {
     await rollBackAll();
+    await evidenceDuringRollback;
     if (stack.length > 0) {
       const after = plan.checks.filter((check) => check.when.includes('after'));
       enter('recover', `waiting up to ${ms(plan.recovery.within)} for the steady state`);
