@@ -18,6 +18,7 @@ function summarise(previous: SampleSummary | undefined, name: string, result: Ch
     ...base,
     samples: base.samples + 1,
     held: base.held + (result.holds ? 1 : 0),
+    ...(result.unknown ? { unknown: (base.unknown ?? 0) + 1 } : {}),
     last: result,
     ...(base.firstDeviation === undefined && !result.holds ? { firstDeviation: result } : {}),
     ...(value === undefined
@@ -50,7 +51,10 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
     async (ctx) => {
       const resumed = ctx.info.heartbeatDetails as ObserveProgress | undefined;
       if (resumed) progress = resumed;
-      const probeCtx = probeEnvironment(deps, ctx.cancellationSignal);
+      // The window started when this activity was first scheduled (a retry keeps that time).
+      const probeCtx = probeEnvironment(deps, ctx.cancellationSignal, {
+        startMs: ctx.info.scheduledTimestampMs,
+      });
       let nextSample = Date.now();
       while (Date.now() < input.deadline) {
         const [checks, guardrails] = await Promise.all([
