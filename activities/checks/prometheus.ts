@@ -139,6 +139,14 @@ const spec = z
   });
 export type PrometheusSpec = z.infer<typeof spec>;
 
+/** "1w", "1d" as PromQL writes them (ms would say "7d" for a week). */
+function offsetText(milliseconds: number): string {
+  const day = 24 * 3600 * 1000;
+  if (milliseconds % (7 * day) === 0) return `${milliseconds / (7 * day)}w`;
+  if (milliseconds % day === 0) return `${milliseconds / day}d`;
+  return formatDuration(milliseconds);
+}
+
 // ---- judging -----------------------------------------------------------------------------------------------
 
 function describeComparison(c: Comparison): string {
@@ -280,7 +288,7 @@ function judgeBaseline(
   now: readonly Series[],
   then: readonly Series[],
 ): ProbeResult {
-  const offset = formatDuration(baseline.offset);
+  const offset = offsetText(baseline.offset);
   if (now.length === 0) return empty(s, 'the query returned no series now');
   if (then.length === 0) return empty(s, `the query returned no series ${offset} ago (no baseline)`);
   const before = new Map(then.map((one) => [seriesName(one.labels), lastValue(one)]));
@@ -413,9 +421,7 @@ async function probe(ctx: CheckContext, s: PrometheusSpec): Promise<ProbeResult>
         ),
       );
       const overText =
-        range.over === 'window'
-          ? `the window (${formatDuration(nowMs - startMs)})`
-          : formatDuration(range.over);
+        range.over === 'window' ? `the window (${formatDuration(nowMs - startMs)})` : offsetText(range.over);
       return judgeRange(s, condition, range.summary, overText, series);
     }
     return judgeInstant(s, condition, await ask(() => instantQuery(target, s.query, nowMs / 1000, options)));
@@ -442,11 +448,11 @@ export const prometheusCheck: CheckKind<PrometheusSpec> = {
     if (s.baseline !== undefined) {
       const t = s.baseline.tolerance;
       const within = 'ratio' in t ? `${round(t.ratio * 100)} %` : String(t.absolute);
-      return `PromQL${on} \`${s.query}\` within ${within} of its value ${formatDuration(s.baseline.offset)} ago`;
+      return `PromQL${on} \`${s.query}\` within ${within} of its value ${offsetText(s.baseline.offset)} ago`;
     }
     const condition = describeComparison(s.condition as Comparison);
     if (s.range !== undefined) {
-      const over = s.range.over === 'window' ? 'the window' : formatDuration(s.range.over);
+      const over = s.range.over === 'window' ? 'the window' : offsetText(s.range.over);
       return `PromQL${on} \`${s.query}\`: ${s.range.summary} over ${over} ${condition}`;
     }
     return `PromQL${on} \`${s.query}\` ${condition}`;
