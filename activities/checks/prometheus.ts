@@ -445,17 +445,24 @@ export const prometheusCheck: CheckKind<PrometheusSpec> = {
   spec,
   describe(s) {
     const on = s.endpoint === 'default' ? '' : ` on ${s.endpoint}`;
+    const special = [
+      ...(s.onEmpty === 'fail' ? [] : [`no data: ${s.onEmpty}`]),
+      ...(s.onNaN === 'fail' ? [] : [`NaN: ${s.onNaN}`]),
+    ];
+    const notes = special.length === 0 ? '' : ` (${special.join(', ')})`;
     if (s.baseline !== undefined) {
       const t = s.baseline.tolerance;
       const within = 'ratio' in t ? `${round(t.ratio * 100)} %` : String(t.absolute);
-      return `PromQL${on} \`${s.query}\` within ${within} of its value ${offsetText(s.baseline.offset)} ago`;
+      const how = { both: 'within', below: 'at most', above: 'at most' }[s.baseline.deviation];
+      const side = { both: 'of', below: 'below', above: 'above' }[s.baseline.deviation];
+      return `PromQL${on} \`${s.query}\` ${how} ${within} ${side} its value ${offsetText(s.baseline.offset)} ago${notes}`;
     }
     const condition = describeComparison(s.condition as Comparison);
     if (s.range !== undefined) {
       const over = s.range.over === 'window' ? 'the window' : offsetText(s.range.over);
-      return `PromQL${on} \`${s.query}\`: ${s.range.summary} over ${over} ${condition}`;
+      return `PromQL${on} \`${s.query}\`: ${s.range.summary} over ${over} ${condition}${notes}`;
     }
-    return `PromQL${on} \`${s.query}\` ${condition}`;
+    return `PromQL${on} \`${s.query}\` ${condition}${notes}`;
   },
   probe,
 };
