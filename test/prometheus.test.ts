@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { evaluate, probeEnvironment } from '../activities/checks/probe';
 import { LocalExecutor } from '../activities/executors/local';
 import { resolvePlan } from '../activities/resolve';
+import { projectRoot } from '../client/paths';
 import { renderReport } from '../client/render';
 import { parsePlan } from '../plan/load';
 import type { ProbeSpec } from '../plan/schema';
-import { workerConfigSchema } from '../worker/config';
+import { loadWorkerConfig, workerConfigSchema } from '../worker/config';
 import { prometheusEndpoints } from '../worker/prometheusEndpoints';
 import {
   gameDayPlan,
@@ -322,6 +326,40 @@ describe('prometheus checks against a real Prometheus', () => {
     // A dry run (no worker configuration) does not know the endpoints and does not refuse.
     assert.doesNotThrow(() =>
       resolvePlan({ allowLocalTargets: true }, { plan: parsed.plan, seed: 1, tag: 't' }),
+    );
+  });
+
+  it('worker configuration: endpoints by name, GAMEDAY_PROMETHEUS_URL, secrets read at each request', async () => {
+    const example = await loadWorkerConfig(join(projectRoot, 'examples', 'worker.yaml'), {});
+    assert.equal(example.prometheus.endpoints.metrics?.basicAuth?.passwordEnv, 'GAMEDAY_PROMETHEUS_PASSWORD');
+    const fromEnv = await loadWorkerConfig(join(projectRoot, 'examples', 'worker.yaml'), {
+      GAMEDAY_PROMETHEUS_URL: prometheus.url,
+    });
+    assert.deepEqual(Object.keys(fromEnv.prometheus.endpoints).sort(), ['default', 'metrics']);
+    assert.equal(fromEnv.prometheus.endpoints.default?.url, prometheus.url);
+
+    const dir = mkdtempSync(join(tmpdir(), 'gameday-prom-token-'));
+    try {
+      const tokenFile = join(dir, 'token');
+      writeFileSync(tokenFile, 'first-token\n');
+      const endpoints = prometheusEndpoints(
+        workerConfigSchema.parse({
+          prometheus: { endpoints: { thanos: { url: 'http://127.0.0.1:1', bearerTokenFile: tokenFile } } },
+        }).prometheus,
+      );
+      const thanos = endpoints.endpoint('thanos');
+      assert.deepEqual(await thanos?.headers(), { authorization: 'Bearer first-token' });
+      writeFileSync(tokenFile, 'rotated-token\n');
+      assert.deepEqual(await thanos?.headers(), { authorization: 'Bearer rotated-token' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.throws(
+      () =>
+        workerConfigSchema.parse({
+          prometheus: { endpoints: { x: { url: 'http://a', basicAuth: { username: 'u' } } } },
+        }),
+      /give passwordEnv or passwordFile/,
     );
   });
 
