@@ -57,13 +57,13 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
       });
       let nextSample = Date.now();
       while (Date.now() < input.deadline) {
-        const [checks, guardrails] = await Promise.all([
-          Promise.all(input.checks.map((check) => evaluate(probeCtx, check))),
-          Promise.all(input.guardrails.map((guardrail) => evaluate(probeCtx, guardrail))),
-        ]);
-        for (const result of checks) {
-          progress.checks[result.name] = summarise(progress.checks[result.name], result.name, result);
-        }
+        // Both sampled together, but a breach is acted on as soon as the guardrails are in: a slow `during`
+        // probe (e.g. an HTTP timeout against a paused service) must not delay the rollback.
+        const sampling = Promise.all(input.checks.map((check) => evaluate(probeCtx, check)));
+        sampling.catch(() => undefined);
+        const guardrails = await Promise.all(
+          input.guardrails.map((guardrail) => evaluate(probeCtx, guardrail)),
+        );
         let breach: CheckResult | undefined;
         input.guardrails.forEach((guardrail, i) => {
           const result = guardrails[i] as CheckResult;
@@ -71,11 +71,15 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
           progress.streaks[result.name] = result.holds ? 0 : (progress.streaks[result.name] ?? 0) + 1;
           if ((progress.streaks[result.name] ?? 0) >= guardrail.breachAfter) breach ??= result;
         });
-        ctx.heartbeat(progress);
         if (breach) {
+          ctx.heartbeat(progress);
           deps.log.warn({ guardrail: breach.name, detail: breach.detail }, 'guardrail breached');
           return { ...finalSummaries(input, progress), breach };
         }
+        for (const result of await sampling) {
+          progress.checks[result.name] = summarise(progress.checks[result.name], result.name, result);
+        }
+        ctx.heartbeat(progress);
         nextSample += input.intervalMs;
         await pause(ctx, Math.min(nextSample, input.deadline));
       }
