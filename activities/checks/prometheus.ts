@@ -53,19 +53,19 @@ const longDuration = (max: string) =>
     );
 
 const tolerance = z
-  .union([
-    z
-      .string()
-      .regex(
-        /^\d+(\.\d+)?%$/,
-        'must be a percentage such as "10%" (or a plain number, an absolute tolerance)',
-      )
-      .transform((text) => ({ ratio: Number(text.slice(0, -1)) / 100 })),
-    z
-      .number()
-      .min(0)
-      .transform((absolute) => ({ absolute })),
-  ])
+  .union(
+    [
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?%$/)
+        .transform((text) => ({ ratio: Number(text.slice(0, -1)) / 100 })),
+      z
+        .number()
+        .min(0)
+        .transform((absolute) => ({ absolute })),
+    ],
+    { error: 'must be a percentage such as "10%" (of the baseline) or a number (an absolute difference)' },
+  )
   .describe('"10%" of the baseline value, or an absolute difference such as 50');
 
 const summaries = z
