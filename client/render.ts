@@ -78,8 +78,11 @@ function sampleRow(summary: SampleSummary): string {
   const range = summary.min === undefined ? '' : ` (values ${summary.min}–${summary.max})`;
   const deviation = summary.firstDeviation
     ? `first deviation ${summary.firstDeviation.at}: ${summary.firstDeviation.detail}`
-    : '';
-  return `| ${summary.name} | ${summary.held}/${summary.samples}${range} | ${deviation.replace(/\|/g, '\\|')} |`;
+    : summary.unknown && summary.last
+      ? `last: ${summary.last.detail}`
+      : '';
+  const unknown = summary.unknown ? `, ${summary.unknown} unknown` : '';
+  return `| ${summary.name} | ${summary.held}/${summary.samples}${unknown}${range} | ${cell(deviation)} |`;
 }
 
 /** The report as Markdown: outcome, faults with their inject and rollback times, every check, the timeline. */

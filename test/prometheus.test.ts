@@ -427,6 +427,18 @@ describe('prometheus checks against a real Prometheus', () => {
         temporal,
         pauseWith({
           metadata: { name: 'prom-guardrail', owner: 'tests' },
+          checks: [
+            {
+              name: 'healthy',
+              when: ['before', 'after'],
+              http: { url: `http://127.0.0.1:${service.port}/health`, timeout: '1s' },
+            },
+            {
+              name: 'no-data-yet',
+              when: ['during'],
+              prometheus: { query: 'gd_not_exported', condition: '> 0', onEmpty: 'unknown' },
+            },
+          ],
           observation: {
             window: '2m',
             sampleInterval: '500ms',
@@ -462,7 +474,16 @@ describe('prometheus checks against a real Prometheus', () => {
       assert.equal(report.faults[0]?.status, 'rolled-back');
       assert.equal(report.checks.recovery?.recovered, true);
 
+      const noData = report.checks.during.find((d) => d.name === 'no-data-yet');
+      assert.ok(noData && noData.samples >= 1, JSON.stringify(noData));
+      assert.equal(noData.unknown, noData.samples, 'every sample unknown');
+      assert.equal(noData.held, noData.samples, 'unknown is not held against the steady state');
       const markdown = renderReport(report);
+      if (process.env.GAMEDAY_TEST_DEBUG) console.log(markdown);
+      assert.match(
+        markdown,
+        /\| no-data-yet \| (\d+)\/\1, \1 unknown \| last: unknown: the query returned no series/,
+      );
       assert.match(markdown, /## Guardrails/);
       assert.match(markdown, /\| error-ratio \| \d+ of \d+ \| 0\.01 \| 0\.3 \| 0\.3 \|/);
       assert.match(markdown, /stopped the run: error-ratio at .*= 0\.3/);
