@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Target } from '../plan/targets';
+import type { PrometheusEndpoints } from './checks/prometheusApi';
 import type { Executor } from './executors/executor';
 import type { GameDayMetrics } from './metrics';
 
@@ -17,6 +18,8 @@ export interface ActivityDeps {
   readonly unverifiedSshHosts: readonly string[];
   /** Processes no fault may touch on the worker's own machine. */
   readonly protectedPids: readonly number[];
+  /** Named Prometheus endpoints for `prometheus` checks; their credentials are read per request. */
+  readonly prometheus?: PrometheusEndpoints;
   readonly log: Logger;
   /** Where activities record what they did; the worker serves it on /metrics when configured. */
   readonly metrics: GameDayMetrics;

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { faultKinds } from './faults/registry';
 
 export type RollbackResultLabel = 'success' | 'failure';
+export type CheckResultLabel = 'held' | 'deviated' | 'unknown';
 
 /** What activities and workflow sinks record; the worker serves it on /metrics when `metrics.listen` is set. */
 export interface GameDayMetrics {
@@ -10,7 +11,8 @@ export interface GameDayMetrics {
   faultInjected(key: string, kind: string, seconds: number): void;
   /** One rollback activity attempt; a successful one removes the fault from the active ones. */
   rollbackAttempted(key: string, kind: string, result: RollbackResultLabel, seconds: number): void;
-  checkEvaluated(check: string, holds: boolean): void;
+  /** `unknown`: the probe had no evidence either way (e.g. an empty Prometheus result with onEmpty: unknown). */
+  checkEvaluated(check: string, result: CheckResultLabel): void;
   /** From the workflow (a sink): the run ended with this outcome. */
   gameDayFinished(plan: string, outcome: string): void;
   /** From the workflow (a sink): a rollback needs a person. */
@@ -88,7 +90,7 @@ export function createGameDayMetrics(options: GameDayMetricsOptions = {}): GameD
   }
   const checks = new Counter({
     name: 'gameday_check_results_total',
-    help: 'Check and guardrail evaluations, by check name and result (held, deviated).',
+    help: 'Check and guardrail evaluations, by check name and result (held, deviated, unknown).',
     labelNames: ['check', 'result'],
     registers,
   });
@@ -134,8 +136,8 @@ export function createGameDayMetrics(options: GameDayMetricsOptions = {}): GameD
       rollbackAttempts.inc({ kind, result });
       rollbackSeconds.observe({ kind, result }, seconds);
     },
-    checkEvaluated(check, holds) {
-      checks.inc({ check, result: holds ? 'held' : 'deviated' });
+    checkEvaluated(check, result) {
+      checks.inc({ check, result });
     },
     gameDayFinished(plan, outcome) {
       gameDays.inc({ plan, outcome });

@@ -4,6 +4,7 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { LocalExecutor } from '../activities/executors/local';
 import { createGameDayMetrics, type GameDayMetrics } from '../activities/metrics';
 import type { WorkerConfig } from './config';
+import { prometheusEndpoints } from './prometheusEndpoints';
 import { gameDaySinks } from './sinks';
 import { SshInventory } from './sshInventory';
 import { workflowSource } from './workflowCode';
@@ -31,6 +32,7 @@ export function activityDepsFromConfig(
     sshHosts: inventory.hostNames,
     unverifiedSshHosts: inventory.unverifiedHostNames,
     protectedPids: [process.pid, process.ppid],
+    prometheus: prometheusEndpoints(config.prometheus),
     log,
     metrics,
     close: () => inventory.close(),

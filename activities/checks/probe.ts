@@ -3,7 +3,8 @@ import type { CheckResult } from '../../workflows/definitions';
 import type { ActivityDeps } from '../deps';
 import type { Executor } from '../executors/executor';
 import type { GameDayMetrics } from '../metrics';
-import type { CheckKind } from './contract';
+import type { CheckKind, ProbeResult } from './contract';
+import type { PrometheusEndpoints } from './prometheusApi';
 import { checkKeys, checkKinds } from './registry';
 
 function probeOf(check: ProbeSpec): { kind: CheckKind<unknown>; spec: unknown } {
@@ -20,17 +21,21 @@ export function describeProbe(check: ProbeSpec): string {
   return check.expect === 'fail' ? `expected to fail: ${words}` : words;
 }
 
-/** Where checks run: on the worker, or on a host of its SSH inventory (`on:`). */
+/** Where checks run: on the worker, or on a host of its SSH inventory (`on:`); what they may ask. */
 export interface ProbeEnvironment {
   executorOn(host: string | undefined): Executor;
   readonly signal?: AbortSignal;
+  readonly prometheus?: PrometheusEndpoints;
+  readonly window?: { readonly startMs: number };
   /** Counts every judged result; absent where checks run outside a worker (e.g. probing in tests). */
   readonly metrics?: Pick<GameDayMetrics, 'checkEvaluated'>;
 }
 
 export function probeEnvironment(
-  deps: Pick<ActivityDeps, 'executorFor' | 'checkExecutor'> & Partial<Pick<ActivityDeps, 'metrics'>>,
+  deps: Pick<ActivityDeps, 'executorFor' | 'checkExecutor' | 'prometheus'> &
+    Partial<Pick<ActivityDeps, 'metrics'>>,
   signal?: AbortSignal,
+  window?: { readonly startMs: number },
 ): ProbeEnvironment {
   return {
     executorOn: (host) =>
@@ -38,6 +43,8 @@ export function probeEnvironment(
         ? deps.checkExecutor
         : deps.executorFor({ group: 'checks', kind: 'ssh', name: host }),
     ...(signal ? { signal } : {}),
+    ...(deps.prometheus ? { prometheus: deps.prometheus } : {}),
+    ...(window ? { window } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   };
 }
@@ -45,24 +52,32 @@ export function probeEnvironment(
 /** Runs one check and judges it against the plan's expectation. A probe that throws has failed. */
 export async function evaluate(env: ProbeEnvironment, check: ProbeSpec): Promise<CheckResult> {
   const { kind, spec } = probeOf(check);
-  const ctx = { exec: env.executorOn(check.on), ...(env.signal ? { signal: env.signal } : {}) };
+  const ctx = {
+    exec: env.executorOn(check.on),
+    ...(env.signal ? { signal: env.signal } : {}),
+    ...(env.prometheus ? { prometheus: env.prometheus } : {}),
+    ...(env.window ? { window: env.window } : {}),
+  };
   let ok: boolean;
   let detail: string;
   let value: number | undefined;
+  let status: ProbeResult['status'];
   try {
-    ({ ok, detail, value } = await kind.probe(ctx, spec));
+    ({ ok, detail, value, status } = await kind.probe(ctx, spec));
   } catch (error) {
     ok = false;
     detail = error instanceof Error ? error.message : String(error);
   }
-  const holds = ok === (check.expect === 'pass');
-  env.metrics?.checkEvaluated(check.name, holds);
+  // An unknown result is no evidence either way, and a probe that could not ask is never what a plan expects.
+  const holds = status === 'unknown' ? true : status === 'error' ? false : ok === (check.expect === 'pass');
+  env.metrics?.checkEvaluated(check.name, status === 'unknown' ? 'unknown' : holds ? 'held' : 'deviated');
   return {
     name: check.name,
     holds,
     expect: check.expect,
     detail,
     ...(value === undefined ? {} : { value }),
+    ...(status === 'unknown' ? { unknown: true } : {}),
     at: new Date().toISOString(),
   };
 }

@@ -20,6 +20,7 @@ import {
   type TestTemporal,
   type WorkerProcess,
 } from '../support/harness';
+import { guardrailBench } from './guardrail';
 
 const faultCount = 10;
 const abortRuns = Number(process.env.BENCH_ABORT_RUNS ?? 30);
@@ -168,6 +169,7 @@ async function main(): Promise<void> {
     const overhead = await stepOverhead(temporal, services);
     console.error(`[bench] worker SIGKILL during rollback → rolled back by a standby: ${killRuns} runs`);
     const kill = await killDuringRollback(temporal, services);
+    const guardrails = await guardrailBench(temporal);
     const results = {
       machine: { cores: (await import('node:os')).cpus().length, node: process.version },
       abortToRolledBackMs: {
@@ -194,6 +196,7 @@ async function main(): Promise<void> {
         max: Math.round(Math.max(...kill)),
         goal: '≤ 6 s with a standby worker',
       },
+      guardrails,
     };
     console.log(JSON.stringify(results, null, 2));
     writeFileSync(join(projectRoot, 'bench-results.json'), `${JSON.stringify(results, null, 2)}\n`);
