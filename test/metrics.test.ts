@@ -103,9 +103,6 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
     taskQueue = uniqueTaskQueue('metrics');
     metricsPort = await freePort();
     url = `http://127.0.0.1:${metricsPort}/metrics`;
-    const configFile = join(temporal.dir, 'worker.yaml');
-    writeFileSync(configFile, stringify({ metrics: { listen: `127.0.0.1:${metricsPort}` } }));
-    worker = await spawnWorkerProcess(temporal, taskQueue, configFile);
     // The shipped alert rules, evaluated every second on what the worker exports.
     prometheus = await startPrometheusServer(
       stringify({
@@ -116,6 +113,16 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
         ],
       }),
     );
+    const configFile = join(temporal.dir, 'worker.yaml');
+    writeFileSync(
+      configFile,
+      stringify({
+        metrics: { listen: `127.0.0.1:${metricsPort}` },
+        // The same Prometheus answers the plans' prometheus checks.
+        prometheus: { endpoints: { default: { url: prometheus.url } } },
+      }),
+    );
+    worker = await spawnWorkerProcess(temporal, taskQueue, configFile);
   });
   after(async () => {
     await prometheus?.stop();
@@ -157,7 +164,14 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
   it('a passed game day: the fault is active during the window, then counted, timed and rolled back', async () => {
     const service = await startTestService();
     try {
-      const handle = await startPlan(temporal, pausePlan(service), taskQueue);
+      const plan = pausePlan(service);
+      // A Prometheus check without data, judged unknown: counted as such, not as held.
+      (plan.checks as unknown[]).push({
+        name: 'no-data',
+        when: ['before'],
+        prometheus: { query: 'gameday_test_not_exported', condition: '> 0', onEmpty: 'unknown' },
+      });
+      const handle = await startPlan(temporal, plan, taskQueue);
       await waitForPhase(handle, 'observe');
       const during = (await scrape(url)).samples;
       assert.equal(sampleValue(during, 'gameday_faults_active', { kind: 'process-pause' }), 1);
@@ -198,6 +212,14 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
       assert.equal(
         sampleValue(done, 'gameday_check_results_total', { check: 'frozen', result: 'held' }),
         frozen,
+      );
+      assert.equal(
+        sampleValue(done, 'gameday_check_results_total', { check: 'no-data', result: 'unknown' }),
+        1,
+      );
+      assert.equal(
+        sampleValue(done, 'gameday_check_results_total', { check: 'no-data', result: 'held' }),
+        undefined,
       );
       assert.equal(sampleValue(done, 'gameday_rollback_stuck'), 0);
       assert.equal(sampleValue(done, 'gameday_visibility_query_up'), 1);
