@@ -30,7 +30,7 @@ import {
   sampleValue,
   type Sample,
 } from './support/prometheusText';
-import { startPrometheusServer, type PrometheusServer } from './support/prometheusServer';
+import { startTestPrometheus, type TestPrometheus } from './support/prometheus';
 
 async function scrape(url: string): Promise<{ text: string; samples: Sample[]; contentType: string }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
@@ -92,7 +92,7 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
   let taskQueue: string;
   let metricsPort: number;
   let url: string;
-  let prometheus: PrometheusServer;
+  let prometheus: TestPrometheus;
 
   /** Waits until Debian's Prometheus, scraping the worker every second, has `promql` return something. */
   const waitForPrometheus = (what: string, promql: string) =>
@@ -104,15 +104,11 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
     metricsPort = await freePort();
     url = `http://127.0.0.1:${metricsPort}/metrics`;
     // The shipped alert rules, evaluated every second on what the worker exports.
-    prometheus = await startPrometheusServer(
-      stringify({
-        global: { scrape_interval: '1s', evaluation_interval: '1s' },
-        rule_files: [alertRulesFile],
-        scrape_configs: [
-          { job_name: 'gameday-worker', static_configs: [{ targets: [`127.0.0.1:${metricsPort}`] }] },
-        ],
-      }),
-    );
+    prometheus = await startTestPrometheus({
+      scrapeTargets: [`127.0.0.1:${metricsPort}`],
+      jobName: 'gameday-worker',
+      ruleFiles: [alertRulesFile],
+    });
     const configFile = join(temporal.dir, 'worker.yaml');
     writeFileSync(
       configFile,
@@ -125,7 +121,7 @@ describe('worker metrics on /metrics (a real worker process and Temporal dev ser
     worker = await spawnWorkerProcess(temporal, taskQueue, configFile);
   });
   after(async () => {
-    await prometheus?.stop();
+    await prometheus?.close();
     await worker?.kill('SIGTERM');
     await temporal?.stop();
   });

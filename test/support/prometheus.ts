@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 import { freePort } from '../../client/devServer';
 
 const run = promisify(execFile);
@@ -139,7 +140,13 @@ function openMetrics(backfill: readonly Backfill[], now: number): string {
 }
 
 export interface TestPrometheusOptions {
-  readonly exporter: TestExporter;
+  /** What it scrapes every second: the test exporter, and/or other `host:port` targets (a worker's /metrics). */
+  readonly exporter?: TestExporter;
+  readonly scrapeTargets?: readonly string[];
+  /** The scrape job's name (alert rules may select on it). */
+  readonly jobName?: string;
+  /** Rule files it evaluates every second (the shipped alert rules). */
+  readonly ruleFiles?: readonly string[];
   readonly backfill?: readonly Backfill[];
   /** Basic auth in front of Prometheus's own API (its --web.config.file), with a bcrypt hash of the password. */
   readonly basicAuth?: { readonly username: string; readonly bcryptHash: string };
@@ -153,6 +160,8 @@ export interface TestPrometheus {
   start(): Promise<void>;
   /** Stops it and removes its data. */
   close(): Promise<void>;
+  /** Instant query without credentials; the result vector. */
+  query(promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
 }
 
 /**
@@ -163,15 +172,17 @@ export async function startTestPrometheus(options: TestPrometheusOptions): Promi
   const dir = mkdtempSync(join(tmpdir(), 'gameday-prom-'));
   const data = join(dir, 'data');
   const port = await freePort();
+  const targets = [
+    ...(options.exporter ? [`127.0.0.1:${options.exporter.port}`] : []),
+    ...(options.scrapeTargets ?? []),
+  ];
   writeFileSync(
     join(dir, 'prometheus.yml'),
-    [
-      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-      'scrape_configs:',
-      '  - job_name: exporter',
-      `    static_configs: [{ targets: ['127.0.0.1:${options.exporter.port}'] }]`,
-      '',
-    ].join('\n'),
+    stringify({
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      ...(options.ruleFiles ? { rule_files: [...options.ruleFiles] } : {}),
+      scrape_configs: [{ job_name: options.jobName ?? 'exporter', static_configs: [{ targets }] }],
+    }),
   );
   const args = [
     `--config.file=${join(dir, 'prometheus.yml')}`,
@@ -230,6 +241,16 @@ export async function startTestPrometheus(options: TestPrometheusOptions): Promi
     close: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+    query: async (promql) => {
+      const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = (await response.json()) as {
+        status: string;
+        error?: string;
+        data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+      };
+      if (body.status !== 'success') throw new Error(`query ${promql}: ${body.error ?? response.status}`);
+      return body.data?.result ?? [];
     },
   };
 }
