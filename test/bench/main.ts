@@ -1,6 +1,6 @@
 // `npm run bench`: speed goals of the foundation, measured on real parts (dev server, worker processes,
 // real paused processes). Not part of `npm test`. Prints a table and writes bench-results.json.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processPause } from '../../activities/faults/processPause';
 import { projectRoot } from '../../client/paths';
@@ -20,6 +20,7 @@ import {
   type TestTemporal,
   type WorkerProcess,
 } from '../support/harness';
+import { sshBench } from './ssh';
 
 const faultCount = 10;
 const abortRuns = Number(process.env.BENCH_ABORT_RUNS ?? 30);
@@ -157,8 +158,8 @@ async function killDuringRollback(temporal: TestTemporal, services: readonly Tes
   return results;
 }
 
-async function main(): Promise<void> {
-  const temporal = await startTestTemporal();
+/** The foundation's benches on local processes: abort latency, step overhead, SIGKILL during rollback. */
+async function localBench(temporal: TestTemporal): Promise<Record<string, unknown>> {
   const services: TestService[] = [];
   try {
     for (let i = 0; i < faultCount; i++) services.push(await startTestService());
@@ -168,8 +169,7 @@ async function main(): Promise<void> {
     const overhead = await stepOverhead(temporal, services);
     console.error(`[bench] worker SIGKILL during rollback → rolled back by a standby: ${killRuns} runs`);
     const kill = await killDuringRollback(temporal, services);
-    const results = {
-      machine: { cores: (await import('node:os')).cpus().length, node: process.version },
+    return {
       abortToRolledBackMs: {
         runs: abort.toResumed.length,
         faults: faultCount,
@@ -195,10 +195,46 @@ async function main(): Promise<void> {
         goal: '≤ 6 s with a standby worker',
       },
     };
-    console.log(JSON.stringify(results, null, 2));
-    writeFileSync(join(projectRoot, 'bench-results.json'), `${JSON.stringify(results, null, 2)}\n`);
   } finally {
     for (const service of services) await service.stop();
+  }
+}
+
+const benches = { local: localBench, ssh: sshBench } as const;
+type BenchName = keyof typeof benches;
+
+/** `--only local|ssh` runs one bench; without it, all of them. */
+function chosenBenches(argv: readonly string[]): BenchName[] {
+  const at = argv.indexOf('--only');
+  if (at === -1) return Object.keys(benches) as BenchName[];
+  const name = argv[at + 1];
+  if (name === undefined || !(name in benches)) {
+    throw new Error(`--only takes one of: ${Object.keys(benches).join(', ')} (got ${name ?? 'nothing'})`);
+  }
+  return [name as BenchName];
+}
+
+/** Results of benches not run this time stay in bench-results.json; the ones run replace theirs. */
+function earlierResults(file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+async function main(): Promise<void> {
+  const chosen = chosenBenches(process.argv.slice(2));
+  const temporal = await startTestTemporal();
+  try {
+    const results: Record<string, unknown> = {
+      machine: { cores: (await import('node:os')).cpus().length, node: process.version },
+    };
+    for (const name of chosen) Object.assign(results, await benches[name](temporal));
+    console.log(JSON.stringify(results, null, 2));
+    const file = join(projectRoot, 'bench-results.json');
+    writeFileSync(file, `${JSON.stringify({ ...earlierResults(file), ...results }, null, 2)}\n`);
+  } finally {
     await temporal.stop();
   }
 }
