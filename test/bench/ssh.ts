@@ -184,23 +184,34 @@ class BashReplay {
 
   async openMasters(hosts: readonly TestHost[]): Promise<void> {
     const lines = hosts.map(
-      (host) => `${this.ssh(host, ['-o', 'ControlMaster=yes', '-o', 'ControlPersist=600', '-f', '-N'])}`,
+      (host) => `${this.ssh(host, ['-o', 'ControlMaster=yes', '-o', 'ControlPersist=600', '-f', '-N'])} &`,
     );
-    await this.runScript(lines.join('\n'));
+    await this.runScript(`${lines.join('\n')}\nwait`);
   }
 
   async closeMasters(hosts: readonly TestHost[]): Promise<void> {
     await this.runScript(hosts.map((host) => `${this.ssh(host, ['-O', 'exit'])} 2>/dev/null`).join('\n'));
   }
 
+  private line({ host, command, input }: SentCommand): string {
+    const send = `${this.ssh(host)} ${shellQuoted(command)} >/dev/null 2>&1`;
+    return input ? `printf '%s' ${shellQuoted(input)} | ${send}` : `${send} </dev/null`;
+  }
+
   /** Runs the commands one after the other; returns the wall time of the whole script. */
   async replay(commands: readonly SentCommand[]): Promise<number> {
-    const lines = commands.map(({ host, command, input }) => {
-      const send = `${this.ssh(host)} ${shellQuoted(command)} >/dev/null 2>&1`;
-      return input ? `printf '%s' ${shellQuoted(input)} | ${send}` : `${send} </dev/null`;
-    });
     const started = performance.now();
-    await this.runScript(lines.join('\n'));
+    await this.runScript(commands.map((sent) => this.line(sent)).join('\n'));
+    return performance.now() - started;
+  }
+
+  /** Each host's commands in order, all hosts at once (a subshell per host); returns the wall time. */
+  async replayHostsInParallel(commands: readonly SentCommand[]): Promise<number> {
+    const byHost = new Map<TestHost, SentCommand[]>();
+    for (const sent of commands) byHost.set(sent.host, [...(byHost.get(sent.host) ?? []), sent]);
+    const script = [...byHost.values()].map((sent) => `(\n${sent.map((c) => this.line(c)).join('\n')}\n) &`);
+    const started = performance.now();
+    await this.runScript(`${script.join('\n')}\nwait`);
     return performance.now() - started;
   }
 
@@ -365,13 +376,8 @@ function peakRssMb(pid: number | undefined): number {
   return round(kb / 1024, 1);
 }
 
-async function oneFaultOn(
-  temporal: TestTemporal,
-  lab: TestHosts,
-  hosts: readonly TestHost[],
-  configFile: string,
-) {
-  const plan = faultPlan('bench-many-targets', [
+const bandwidthPlan = (hosts: readonly TestHost[]) =>
+  faultPlan('bench-many-targets', [
     {
       name: 'bandwidth',
       kind: 'network-bandwidth',
@@ -379,6 +385,9 @@ async function oneFaultOn(
       params: { interface: 'eth0', rate: '10mbit' },
     },
   ]);
+
+async function oneFaultOn(temporal: TestTemporal, hosts: readonly TestHost[], configFile: string) {
+  const plan = bandwidthPlan(hosts);
   const taskQueue = uniqueTaskQueue('bench-ssh-many');
   const worker: WorkerProcess = await spawnWorkerProcess(temporal, taskQueue, configFile);
   try {
@@ -410,13 +419,32 @@ async function manyTargetsBench(temporal: TestTemporal) {
   );
   try {
     const configFile = writeWorkerConfig(lab);
-    const one = await oneFaultOn(temporal, lab, lab.hosts.slice(0, 1), configFile);
-    const many = await oneFaultOn(temporal, lab, lab.hosts, configFile);
+    const one = await oneFaultOn(temporal, lab.hosts.slice(0, 1), configFile);
+    const many = await oneFaultOn(temporal, lab.hosts, configFile);
+    // The floor on this machine: every host is a process here, so the host-side work of 200 hosts (a shell,
+    // `timeout` and the command per command line) shares the same 2 cores. Bash sends the same lines, all
+    // hosts at once.
+    const sent = await recordGameDayCommands(temporal, lab, bandwidthPlan(lab.hosts));
+    const bash = new BashReplay(lab);
+    await bash.openMasters(lab.hosts);
+    let floor;
+    try {
+      const oneHost = sent.filter((c) => c.host === lab.hosts[0]);
+      floor = {
+        commandsPerTarget: oneHost.length,
+        commands: sent.length,
+        bashOneHostMs: round(await bash.replay(oneHost)),
+        bashAllHostsInParallelMs: round(await bash.replayHostsInParallel(sent)),
+      };
+    } finally {
+      await bash.closeMasters(lab.hosts);
+    }
     return {
       targets: 'sshd hosts, one network namespace each (tc tbf on eth0)',
       one,
       many,
       ratio: { cold: round(many.coldMs / one.coldMs, 1), warm: round(many.warmMs / one.warmMs, 1) },
+      bashFloor: { ...floor, ratio: round(floor.bashAllHostsInParallelMs / floor.bashOneHostMs, 1) },
       goal: `${manyTargets} targets ≤ 3 × one target; worker peak RSS ≤ 400 MB`,
     };
   } finally {
