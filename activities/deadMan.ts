@@ -60,10 +60,16 @@ export async function armDeadMan(
   sw: DeadManSwitch,
   commands: readonly RevertCommand[],
 ): Promise<void> {
+  const renewed = `${new Date().toISOString()} armed\n`;
+  // A running watcher's script is left alone: rewriting it while its shell is still starting would truncate
+  // what the shell is about to read, and the watcher would exit at once.
+  if (await watcherRunning(exec, sw)) {
+    await exec.writeFile(leaseOf(sw), renewed);
+    return;
+  }
   await exec.writeFile(`${sw.base}.revert`, revertScript(commands));
   await exec.writeFile(`${sw.base}.watch`, watcher);
-  await exec.writeFile(leaseOf(sw), `${new Date().toISOString()} armed\n`);
-  if (await watcherRunning(exec, sw)) return;
+  await exec.writeFile(leaseOf(sw), renewed);
   const pid = await exec.startDetached(
     ['sh', `${sw.base}.watch`, leaseOf(sw), leaseSeconds(sw), `${sw.base}.revert`],
     { cwd: '/', logPath: `${sw.base}.log` },

@@ -1,6 +1,7 @@
 import type { ProbeSpec } from '../plan/schema';
 import { evaluate, probeEnvironment } from './checks/probe';
 import type { ActivityDeps } from './deps';
+import { collectIoEvidence } from './diagnosis/activity';
 import { injectFault, prepareFault, rollbackFault, verifyFault } from './faultSteps';
 import { keepLeases } from './leases';
 import { awaitRecovery, observe } from './observe';
@@ -22,5 +23,6 @@ export function createActivities(deps: ActivityDeps) {
     verifyFault: (input: Parameters<typeof verifyFault>[1]) => verifyFault(deps, input),
     rollbackFault: (input: Parameters<typeof rollbackFault>[1]) => rollbackFault(deps, input),
     keepLeases: (input: Parameters<typeof keepLeases>[1]) => keepLeases(deps, input),
+    collectIoEvidence: (input: Parameters<typeof collectIoEvidence>[1]) => collectIoEvidence(deps, input),
   };
 }

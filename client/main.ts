@@ -9,6 +9,7 @@ import {
   statusCommand,
   validateCommand,
 } from './commands/inspect';
+import { diagnoseIoCommand, type DiagnoseIoFlags } from './commands/diagnose';
 import { runCommand } from './commands/run';
 import { demoCommand, devCommand, setupCommand, workerCommand } from './commands/servers';
 
@@ -93,6 +94,25 @@ function program(): Command & { exitCodeOf(): number } {
     .argument('<workflow-id>')
     .addOption(new Option('--format <format>', 'output format').choices(['md', 'json']).default('md'))
     .action(action((id: string, _opts: unknown, command: Command) => reportCommand(id, flags(command))));
+
+  root
+    .command('diagnose')
+    .description('diagnose a host directly (over SSH from the worker configuration, or local)')
+    .command('io')
+    .description(
+      'who reads and writes, which device is busy, which files grow: per-process IO, iostat -x, IO pressure, open files, df',
+    )
+    .requiredOption('--host <name>', 'a host of the SSH inventory, or "local" for this machine')
+    .option('--container <name>', 'look at the processes of this Docker container')
+    .option('--pid <pid>', 'look at this process')
+    .option('--interval <duration>', 'measurement window, e.g. 2s (200ms–60s)', '2s')
+    .option('--json', 'print the evidence as JSON')
+    .addOption(new Option('--config <file>', 'worker configuration (YAML)').env('GAMEDAY_WORKER_CONFIG'))
+    .action(
+      action((_opts: unknown, command: Command) =>
+        diagnoseIoCommand(command.optsWithGlobals<DiagnoseIoFlags>()),
+      ),
+    );
 
   root
     .command('worker')

@@ -7,6 +7,7 @@ import type {
   SampleSummary,
   TimelineEntry,
 } from '../workflows/definitions';
+import { renderIoEvidenceSection } from './renderIo';
 import { outcomeColour, style } from './style';
 
 export function uiLink(uiUrl: string | undefined, namespace: string, workflowId: string): string | undefined {
@@ -110,6 +111,9 @@ export function renderReport(report: GameDayReport, link?: string): string {
       '',
     );
     out.push('| check | result | expect | detail |', '|---|---|---|---|', ...recovery.results.map(checkRow));
+  }
+  if (report.ioEvidence && report.ioEvidence.length > 0) {
+    out.push('', renderIoEvidenceSection(report.ioEvidence));
   }
   out.push('', '## Timeline', '');
   out.push(...report.timeline.map((e) => `- ${e.at} [${e.phase}] ${e.message}`));

@@ -249,7 +249,7 @@ describe('game day against a real Temporal dev server', () => {
     const service = await startTestService();
     let squatter: Server | undefined;
     try {
-      const handle = await startPlan(temporal, killPlan(service, '1s'), worker.taskQueue);
+      const handle = await startPlan(temporal, killPlan(service, '1s', '3s'), worker.taskQueue);
       await waitForPhase(handle, 'observe');
       squatter = await occupyPort(service.port);
       const stuck = await waitForPhase(handle, 'rollback-stuck', 60_000);

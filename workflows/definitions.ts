@@ -3,6 +3,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Plan, ProbeSpec } from '../plan/schema';
 import type { Target } from '../plan/targets';
+import type { IoEvidenceCollection } from '../activities/diagnosis/evidence';
 
 export const gameDayWorkflowType = 'gameDay';
 export const defaultTaskQueue = 'gameday';
@@ -210,6 +211,8 @@ export interface GameDayReport {
   /** The latest value of every check, by name. */
   lastChecks: Record<string, CheckResult>;
   timeline: TimelineEntry[];
+  /** IO evidence from the fault targets' hosts, collected when a check deviated or did not recover. */
+  ioEvidence?: IoEvidenceCollection[];
 }
 
 export interface AbortRequest {

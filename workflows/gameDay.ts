@@ -134,7 +134,10 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     lastChecks: {},
     timeline: [],
   };
+  // Histories from before IO evidence replay without it; decided once, before any other command.
+  const collectsIoEvidence = patched('io-evidence');
   let abortReason: string | undefined;
+  let evidenceDuringRollback: Promise<void> | undefined;
   let rollbackStarted = false;
   let descriptions: Readonly<Record<string, string>> = {};
 
@@ -271,6 +274,19 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
             abortReason = `guardrail ${result.breach.name} breached: ${result.breach.detail}`;
             note(abortReason);
           }
+          const deviated = result.checks.filter((summary) => summary.held !== summary.samples);
+          if (result.breach) {
+            // A breach is a safety stop: its rollback never waits for evidence. The evidence activity is
+            // scheduled first and samples while the rollbacks begin, so it still sees the faults' effect.
+            evidenceDuringRollback = collectIoEvidence(
+              'during',
+              `guardrail ${result.breach.name} breached; sampled as its rollback began`,
+              1000,
+            ).catch(() => undefined);
+          } else if (deviated.length > 0) {
+            const names = deviated.map((summary) => summary.name).join(', ');
+            await collectIoEvidence('during', `${names} deviated`, 2000);
+          }
         }
       }
     }
@@ -286,6 +302,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
   // Whatever happened above, and even if the workflow is being cancelled, every recorded fault is rolled back.
   return await CancellationScope.nonCancellable(async () => {
     await rollBackAll();
+    await evidenceDuringRollback;
     if (stack.length > 0) {
       const after = plan.checks.filter((check) => check.when.includes('after'));
       enter('recover', `waiting up to ${ms(plan.recovery.within)} for the steady state`);
@@ -303,6 +320,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
         report.checks.recovery = recovery;
         recordChecks(recovery.results);
         note(recovery.recovered ? `recovered after ${recovery.afterMs} ms` : 'did not recover in time');
+        if (!recovery.recovered) await collectIoEvidence('after', 'recovery checks failed', 2000);
       }
     }
     return finish();
@@ -393,6 +411,29 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
       note(
         `${step.target.name} had already reverted ${step.id} by its dead-man switch: ${result.revertedByHost}`,
       );
+    }
+  }
+
+  /** IO evidence from the hosts of the recorded faults; its failure is a note, never the game day's. */
+  async function collectIoEvidence(when: 'during' | 'after', reason: string, intervalMs: number) {
+    const targets = [...new Map(stack.map((entry) => [entry.step.target.name, entry.step.target])).values()];
+    if (!collectsIoEvidence || targets.length === 0) return;
+    try {
+      const evidence = await run({
+        startToCloseTimeout: intervalMs + 90_000,
+        heartbeatTimeout: '5s',
+        retry: { maximumAttempts: 1 },
+        summary: `collect IO evidence on ${targets.map((t) => t.name).join(', ')} (${reason})`,
+      }).collectIoEvidence({ targets, when, reason, intervalMs });
+      (report.ioEvidence ??= []).push(evidence);
+      for (const host of evidence.hosts) {
+        note(
+          `IO evidence from ${host.host}: ${'error' in host ? `not collected: ${host.error}` : host.finding}`,
+        );
+      }
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      note(`IO evidence could not be collected: ${failureMessage(error)}`);
     }
   }
 

@@ -47,6 +47,13 @@ export class ContainerNetworkExecutor implements Executor {
     return this.inner.startDetached(nsenterArgv(this.pid, argv), options);
   }
 
+  /** A script would run in the host's namespaces, not the container's: refused rather than misleading. */
+  runScript(): Promise<CommandResult> {
+    return Promise.reject(
+      new ExecutorError(`scripts inside container ${this.container} on ${this.host} are not supported`),
+    );
+  }
+
   tcpReachable(): Promise<boolean> {
     return Promise.reject(
       new ExecutorError(

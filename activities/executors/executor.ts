@@ -1,3 +1,5 @@
+import type { TrustedScript } from './shellQuote';
+
 /** The result of one command; a non-zero exit is a result, not an error. */
 export interface CommandResult {
   readonly exitCode: number;
@@ -25,6 +27,11 @@ export interface Executor {
   /** The host's name as shown to users ("local", "kafka-1"). */
   readonly host: string;
   run(argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
+  /**
+   * Runs a fixed script written by gameday (`sh -c SCRIPT NAME ARGS…`): one round trip for work that would
+   * otherwise take many commands. Its arguments pass the same checks as any argv.
+   */
+  runScript(script: TrustedScript, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
   /** Starts a process that outlives the executor and the worker; returns its pid. */
   startDetached(argv: readonly string[], options: DetachedOptions): Promise<number>;
   /** Whether a TCP connection to the port succeeds, as seen from the host. */

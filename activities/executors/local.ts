@@ -10,6 +10,7 @@ import {
   type Executor,
   type RunOptions,
 } from './executor';
+import type { TrustedScript } from './shellQuote';
 
 const defaultTimeoutMs = 30_000;
 
@@ -48,6 +49,10 @@ export class LocalExecutor implements Executor {
         },
       );
     });
+  }
+
+  runScript(script: TrustedScript, args: readonly string[], options?: RunOptions): Promise<CommandResult> {
+    return this.run(['sh', '-c', script.text, script.name, ...args], options);
   }
 
   startDetached(argv: readonly string[], options: DetachedOptions): Promise<number> {

@@ -11,7 +11,11 @@ export class UnsafeArgumentError extends Error {
 
 /** A fixed shell script written by gameday itself (never built from plan values), passed to `sh -c`. */
 export class TrustedScript {
-  constructor(readonly text: string) {}
+  /** `name` becomes the script's $0, which is what `ps` and error messages show. */
+  constructor(
+    readonly name: string,
+    readonly text: string,
+  ) {}
 }
 
 export type Argument = string | TrustedScript;

@@ -59,6 +59,7 @@ class Semaphore {
 const channelOpenAttempts = 20;
 
 const startScript = new TrustedScript(
+  'gameday-start',
   'cd "$1" || exit 1; log=$2; shift 2; setsid "$@" </dev/null >>"$log" 2>&1 & echo $!',
 );
 
@@ -231,12 +232,16 @@ export class SshExecutor implements Executor {
     return this.exec(argv, options);
   }
 
+  runScript(script: TrustedScript, args: readonly string[], options?: RunOptions): Promise<CommandResult> {
+    return this.exec(['sh', '-c', script, script.name, ...args], options);
+  }
+
   async startDetached(argv: readonly string[], options: DetachedOptions): Promise<number> {
     const result = await this.exec([
       'sh',
       '-c',
       startScript,
-      'gameday-start',
+      startScript.name,
       options.cwd,
       options.logPath,
       ...argv,

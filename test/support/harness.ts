@@ -265,7 +265,11 @@ export function startPlan(
 }
 
 /** A process-kill plan: rollback restarts the service from its recorded command line and waits for its port. */
-export function killPlan(service: TestService, window = '2s'): PlanOverrides {
+/**
+ * `settle` is how long the restarted service must stay up: a test that squats the port needs it longer than
+ * the service takes to start and fail its bind on a loaded machine, or the rollback passes before it fails.
+ */
+export function killPlan(service: TestService, window = '2s', settle = '300ms'): PlanOverrides {
   return pausePlan(service, {
     metadata: { name: 'test-kill', owner: 'tests' },
     checks: [
@@ -282,7 +286,7 @@ export function killPlan(service: TestService, window = '2s'): PlanOverrides {
         target: 'here',
         params: {
           pidfile: service.pidfile,
-          ready: { tcpPort: service.port, timeout: '5s', settle: '300ms' },
+          ready: { tcpPort: service.port, timeout: '5s', settle },
         },
       },
     ],

@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     });
     await save('inject-failed', await startPlan(temporal, halfway, worker.taskQueue));
 
-    const stuck = await startPlan(temporal, killPlan(service, '1s'), worker.taskQueue);
+    const stuck = await startPlan(temporal, killPlan(service, '1s', '3s'), worker.taskQueue);
     await waitForPhase(stuck, 'observe');
     const squatter = await occupyPort(service.port);
     await waitForPhase(stuck, 'rollback-stuck', 60_000);

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LocalExecutor } from '../../activities/executors/local';
+import type { TrustedScript } from '../../activities/executors/shellQuote';
 import {
   ExecutorError,
   type CommandResult,
@@ -244,6 +245,10 @@ class NamespaceExecutor implements Executor {
 
   run(argv: readonly string[], options?: RunOptions): Promise<CommandResult> {
     return this.local.run(['nsenter', '-t', String(this.pid), '-a', '--', ...argv], options);
+  }
+
+  runScript(script: TrustedScript, args: readonly string[], options?: RunOptions): Promise<CommandResult> {
+    return this.run(['sh', '-c', script.text, script.name, ...args], options);
   }
 
   startDetached(): Promise<number> {
