@@ -55,6 +55,9 @@ class Semaphore {
   }
 }
 
+/** How long `close` waits for the host to acknowledge the end of the connection. */
+const closeGraceMs = 1000;
+
 /** Refused channel opens are retried this often (5 ms, 10 ms, … apart: about 1 s in all). */
 const channelOpenAttempts = 20;
 
@@ -302,7 +305,20 @@ export class SshExecutor implements Executor {
   /** Closes the pooled connection (worker shutdown). */
   async close(): Promise<void> {
     const client = await this.client?.catch(() => undefined);
-    client?.end();
     this.client = undefined;
+    if (client === undefined) return;
+    // Waits for the goodbye to be acknowledged: a socket left half-closed to a host that has gone away stays
+    // in FIN-WAIT-1 for minutes and keeps the process alive. A host that does not answer is cut off.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        client.destroy();
+        resolve();
+      }, closeGraceMs);
+      client.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      client.end();
+    });
   }
 }

@@ -47,6 +47,16 @@ function tcpOpen(address: string, port: number): Promise<boolean> {
   });
 }
 
+/** Hosts 1…count, a few at a time: hundreds of hosts (the benchmark) start in seconds without a fork storm. */
+async function inBatches<T>(count: number, each: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = [];
+  for (let first = 1; first <= count; first += hostsAtATime) {
+    const batch = Array.from({ length: Math.min(hostsAtATime, count - first + 1) }, (_, k) => first + k);
+    results.push(...(await Promise.all(batch.map(each))));
+  }
+  return results;
+}
+
 async function quietly(argv: string[]): Promise<void> {
   await run(argv[0] as string, argv.slice(1)).catch(() => undefined);
 }
@@ -69,16 +79,11 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
   const bridge = `${prefix}br`;
   // Leftovers of an earlier run with the same subnet (a crashed suite) are removed first.
   const removeAll = async () => {
-    for (let first = 1; first <= count; first += hostsAtATime) {
-      const batch = Array.from({ length: Math.min(hostsAtATime, count - first + 1) }, (_, k) => first + k);
-      await Promise.all(
-        batch.map(async (i) => {
-          // The kernel destroys a deleted namespace's veth pair asynchronously: delete it explicitly too.
-          await quietly(['ip', 'link', 'del', `${prefix}v${i}`]);
-          await quietly(['ip', 'netns', 'del', `${prefix}h${i}`]);
-        }),
-      );
-    }
+    await inBatches(count, async (i) => {
+      // The kernel destroys a deleted namespace's veth pair asynchronously: delete it explicitly too.
+      await quietly(['ip', 'link', 'del', `${prefix}v${i}`]);
+      await quietly(['ip', 'netns', 'del', `${prefix}h${i}`]);
+    });
     await quietly(['ip', 'link', 'del', bridge]);
   };
   await removeAll();
@@ -105,6 +110,13 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
   const hosts: TestHost[] = [];
   const stop = async () => {
     for (const daemon of daemons) daemon.kill('SIGKILL');
+    // Everything still running on a host dies with it (sessions' sshd processes, sleepers, watchers), while
+    // its link is still up: a client's connection then ends cleanly instead of waiting for a vanished peer.
+    await inBatches(count, async (i) => {
+      const { stdout } = await run('ip', ['netns', 'pids', `${prefix}h${i}`]).catch(() => ({ stdout: '' }));
+      const pids = stdout.split('\n').filter((pid) => /^\d+$/.test(pid));
+      if (pids.length > 0) await quietly(['kill', '-KILL', ...pids]);
+    });
     await removeAll();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -169,11 +181,8 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
     };
   };
   try {
-    // A few at a time: hundreds of hosts (the benchmark) start in seconds without a fork storm.
-    for (let first = 1; first <= count; first += hostsAtATime) {
-      const batch = Array.from({ length: Math.min(hostsAtATime, count - first + 1) }, (_, k) => first + k);
-      hosts.push(...(await Promise.all(batch.map(startHost))));
-    }
+    const started = await inBatches(count, startHost);
+    hosts.push(...started);
     for (const host of hosts) {
       const deadline = Date.now() + 10_000;
       while (!(await tcpOpen(host.address, 22))) {
