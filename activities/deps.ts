@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Target } from '../plan/targets';
+import type { PrometheusEndpoints } from './checks/prometheusApi';
 import type { Executor } from './executors/executor';
 
 /** What activities need from the outside world; the worker builds it from its configuration, tests from real servers. */
@@ -16,5 +17,7 @@ export interface ActivityDeps {
   readonly unverifiedSshHosts: readonly string[];
   /** Processes no fault may touch on the worker's own machine. */
   readonly protectedPids: readonly number[];
+  /** Named Prometheus endpoints for `prometheus` checks; their credentials are read per request. */
+  readonly prometheus?: PrometheusEndpoints;
   readonly log: Logger;
 }

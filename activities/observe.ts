@@ -18,6 +18,7 @@ function summarise(previous: SampleSummary | undefined, name: string, result: Ch
     ...base,
     samples: base.samples + 1,
     held: base.held + (result.holds ? 1 : 0),
+    ...(result.unknown ? { unknown: (base.unknown ?? 0) + 1 } : {}),
     last: result,
     ...(base.firstDeviation === undefined && !result.holds ? { firstDeviation: result } : {}),
     ...(value === undefined
@@ -50,16 +51,19 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
     async (ctx) => {
       const resumed = ctx.info.heartbeatDetails as ObserveProgress | undefined;
       if (resumed) progress = resumed;
-      const probeCtx = probeEnvironment(deps, ctx.cancellationSignal);
+      // The window started when this activity was first scheduled (a retry keeps that time).
+      const probeCtx = probeEnvironment(deps, ctx.cancellationSignal, {
+        startMs: ctx.info.scheduledTimestampMs,
+      });
       let nextSample = Date.now();
       while (Date.now() < input.deadline) {
-        const [checks, guardrails] = await Promise.all([
-          Promise.all(input.checks.map((check) => evaluate(probeCtx, check))),
-          Promise.all(input.guardrails.map((guardrail) => evaluate(probeCtx, guardrail))),
-        ]);
-        for (const result of checks) {
-          progress.checks[result.name] = summarise(progress.checks[result.name], result.name, result);
-        }
+        // Both sampled together, but a breach is acted on as soon as the guardrails are in: a slow `during`
+        // probe (e.g. an HTTP timeout against a paused service) must not delay the rollback.
+        const sampling = Promise.all(input.checks.map((check) => evaluate(probeCtx, check)));
+        sampling.catch(() => undefined);
+        const guardrails = await Promise.all(
+          input.guardrails.map((guardrail) => evaluate(probeCtx, guardrail)),
+        );
         let breach: CheckResult | undefined;
         input.guardrails.forEach((guardrail, i) => {
           const result = guardrails[i] as CheckResult;
@@ -67,11 +71,15 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
           progress.streaks[result.name] = result.holds ? 0 : (progress.streaks[result.name] ?? 0) + 1;
           if ((progress.streaks[result.name] ?? 0) >= guardrail.breachAfter) breach ??= result;
         });
-        ctx.heartbeat(progress);
         if (breach) {
+          ctx.heartbeat(progress);
           deps.log.warn({ guardrail: breach.name, detail: breach.detail }, 'guardrail breached');
           return { ...finalSummaries(input, progress), breach };
         }
+        for (const result of await sampling) {
+          progress.checks[result.name] = summarise(progress.checks[result.name], result.name, result);
+        }
+        ctx.heartbeat(progress);
         nextSample += input.intervalMs;
         await pause(ctx, Math.min(nextSample, input.deadline));
       }

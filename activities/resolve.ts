@@ -12,7 +12,7 @@ import { faultKindFor } from './faults/inContainer';
  * inventory (`sshHosts` undefined) and so does not check host names.
  */
 export type ResolveDeps = Pick<ActivityDeps, 'allowLocalTargets'> &
-  Partial<Pick<ActivityDeps, 'sshHosts' | 'unverifiedSshHosts'>>;
+  Partial<Pick<ActivityDeps, 'sshHosts' | 'unverifiedSshHosts' | 'prometheus'>>;
 
 export interface ResolveInput {
   readonly plan: Plan;
@@ -86,6 +86,15 @@ export function resolvePlan(deps: ResolveDeps, { plan, seed }: ResolveInput): Re
       refuse(
         `check ${check.name} runs on ${check.on}, not in this worker's SSH inventory ` +
           `(known: ${inventory.join(', ') || 'none'}); add it to ssh.hosts in the worker configuration`,
+      );
+    }
+    const endpoints = deps.prometheus?.names;
+    const endpoint = check.prometheus?.endpoint;
+    if (endpoint !== undefined && endpoints !== undefined && !endpoints.includes(endpoint)) {
+      refuse(
+        `check ${check.name} queries Prometheus endpoint "${endpoint}", which this worker does not know ` +
+          `(known: ${endpoints.join(', ') || 'none'}); add it under prometheus.endpoints in the worker ` +
+          'configuration (GAMEDAY_PROMETHEUS_URL sets "default")',
       );
     }
   }

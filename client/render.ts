@@ -63,12 +63,27 @@ function checkRow(result: CheckResult): string {
   return `| ${result.name} | ${result.holds ? 'held' : '**deviated**'} | ${result.expect} | ${result.detail.replace(/\|/g, '\\|')} |`;
 }
 
+const cell = (text: string) => text.replace(/\|/g, '\\|');
+
+/** One guardrail's samples: how often it held, the range and last value it saw, its first deviation. */
+function guardrailRow(summary: SampleSummary): string {
+  const unknown = summary.unknown ? ` (${summary.unknown} unknown)` : '';
+  const number = (value: number | undefined) => (value === undefined ? '-' : String(value));
+  const note = summary.firstDeviation
+    ? `first deviation ${summary.firstDeviation.at}: ${summary.firstDeviation.detail}`
+    : (summary.last?.detail ?? '');
+  return `| ${summary.name} | ${summary.held} of ${summary.samples}${unknown} | ${number(summary.min)} | ${number(summary.max)} | ${number(summary.last?.value)} | ${cell(note)} |`;
+}
+
 function sampleRow(summary: SampleSummary): string {
   const range = summary.min === undefined ? '' : ` (values ${summary.min}–${summary.max})`;
   const deviation = summary.firstDeviation
     ? `first deviation ${summary.firstDeviation.at}: ${summary.firstDeviation.detail}`
-    : '';
-  return `| ${summary.name} | ${summary.held}/${summary.samples}${range} | ${deviation.replace(/\|/g, '\\|')} |`;
+    : summary.unknown && summary.last
+      ? `last: ${summary.last.detail}`
+      : '';
+  const unknown = summary.unknown ? `, ${summary.unknown} unknown` : '';
+  return `| ${summary.name} | ${summary.held}/${summary.samples}${unknown}${range} | ${cell(deviation)} |`;
 }
 
 /** The report as Markdown: outcome, faults with their inject and rollback times, every check, the timeline. */
@@ -98,10 +113,23 @@ export function renderReport(report: GameDayReport, link?: string): string {
     out.push('', '## Preflight', '', '| check | result | expect | detail |', '|---|---|---|---|');
     out.push(...report.checks.preflight.map(checkRow));
   }
-  if (report.checks.during.length + report.checks.guardrails.length > 0) {
+  if (report.checks.during.length > 0) {
     out.push('', '## During the window', '', '| check | held/samples | note |', '|---|---|---|');
     out.push(...report.checks.during.map(sampleRow));
-    out.push(...report.checks.guardrails.map((g) => sampleRow({ ...g, name: `guardrail ${g.name}` })));
+  }
+  const breach = report.checks.breach;
+  if (report.checks.guardrails.length > 0 || breach) {
+    out.push(
+      '',
+      '## Guardrails',
+      '',
+      '| guardrail | held | min | max | last | note |',
+      '|---|---|---|---|---|---|',
+      ...report.checks.guardrails.map(guardrailRow),
+    );
+    if (breach) {
+      out.push('', `**Breach that stopped the run: ${breach.name} at ${breach.at}: ${breach.detail}**`);
+    }
   }
   const recovery = report.checks.recovery;
   if (recovery) {

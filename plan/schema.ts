@@ -17,6 +17,7 @@ const checkCommon = {
   http: checkKinds.http.spec.optional().describe(checkKinds.http.description),
   tcp: checkKinds.tcp.spec.optional().describe(checkKinds.tcp.description),
   command: checkKinds.command.spec.optional().describe(checkKinds.command.description),
+  prometheus: checkKinds.prometheus.spec.optional().describe(checkKinds.prometheus.description),
   on: hostName
     .optional()
     .describe("run a command or tcp probe on this host of the worker's SSH inventory (default: the worker)"),
@@ -29,10 +30,21 @@ const exactlyOneProbe = [
 ] as const;
 
 const httpFromTheWorker = [
-  (check: { on?: string | undefined; http?: unknown }) => check.on === undefined || check.http === undefined,
+  (check: { on?: string | undefined; http?: unknown; prometheus?: unknown }) =>
+    check.on === undefined || (check.http === undefined && check.prometheus === undefined),
   {
-    message: 'an http probe runs from the worker; on a host, use a command probe (curl) instead',
+    message: 'http and prometheus probes run from the worker; on a host, use a command probe (curl) instead',
     path: ['on'] as string[],
+  },
+] as const;
+
+/** A range over "window" only means something while the window runs. */
+const windowRangeDuringOnly = [
+  (check: { when: readonly string[]; prometheus?: { range?: { over: unknown } | undefined } | undefined }) =>
+    check.prometheus?.range?.over !== 'window' || check.when.every((when) => when === 'during'),
+  {
+    message: 'range over "window" is only known during the window: use when: [during], or a duration',
+    path: ['prometheus', 'range', 'over'] as string[],
   },
 ] as const;
 
@@ -45,7 +57,8 @@ const checkSchema = z
       .describe('before: preflight; during: sampled in the observation window; after: recovery'),
   })
   .refine(...exactlyOneProbe)
-  .refine(...httpFromTheWorker);
+  .refine(...httpFromTheWorker)
+  .refine(...windowRangeDuringOnly);
 
 const guardrailSchema = z
   .strictObject({

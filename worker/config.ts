@@ -3,6 +3,30 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { defaultTaskQueue } from '../workflows/definitions';
 
+const prometheusEndpointSchema = z
+  .strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+    basicAuth: z
+      .strictObject({
+        username: z.string().min(1),
+        passwordEnv: z.string().min(1).optional().describe('environment variable holding the password'),
+        passwordFile: z.string().min(1).optional().describe('file holding the password'),
+      })
+      .refine((auth) => (auth.passwordEnv === undefined) !== (auth.passwordFile === undefined), {
+        message: 'give passwordEnv or passwordFile (one of them)',
+      })
+      .optional(),
+    bearerTokenEnv: z.string().min(1).optional().describe('environment variable holding a bearer token'),
+    bearerTokenFile: z.string().min(1).optional().describe('file holding a bearer token'),
+  })
+  .refine((e) => e.bearerTokenEnv === undefined || e.bearerTokenFile === undefined, {
+    message: 'give bearerTokenEnv or bearerTokenFile, not both',
+  })
+  .refine((e) => e.basicAuth === undefined || (e.bearerTokenEnv ?? e.bearerTokenFile) === undefined, {
+    message: 'give basicAuth or a bearer token, not both',
+  });
+export type PrometheusEndpointConfig = z.output<typeof prometheusEndpointSchema>;
+
 /**
  * The worker's configuration: where Temporal is, which task queue it serves, and what it may touch.
  * Secrets never appear here in clear: they are named, and read from the environment or files at run time.
@@ -73,6 +97,24 @@ export const workerConfigSchema = z.strictObject({
         }
       }
     }),
+  prometheus: z
+    .strictObject({
+      endpoints: z
+        .record(
+          z
+            .string()
+            .regex(
+              /^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$/,
+              'endpoint names are lower-case letters, digits, "-" and "_"',
+            ),
+          prometheusEndpointSchema,
+        )
+        .default({}),
+    })
+    .default({ endpoints: {} })
+    .describe(
+      'Prometheus endpoints that plans name in prometheus checks (GAMEDAY_PROMETHEUS_URL: "default")',
+    ),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 export type WorkerConfig = z.output<typeof workerConfigSchema>;
@@ -86,6 +128,18 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   return overrides;
 }
 
+/** GAMEDAY_PROMETHEUS_URL sets (or replaces the URL of) the endpoint named "default", keeping the others. */
+function withPrometheusUrl(config: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const url = env.GAMEDAY_PROMETHEUS_URL;
+  if (!url) return config;
+  const prometheus = (config.prometheus as { endpoints?: Record<string, object> } | undefined) ?? {};
+  const endpoints = prometheus.endpoints ?? {};
+  return {
+    ...config,
+    prometheus: { ...prometheus, endpoints: { ...endpoints, default: { ...endpoints.default, url } } },
+  };
+}
+
 export async function loadWorkerConfig(file: string | undefined, env = process.env): Promise<WorkerConfig> {
   let fromFile: Record<string, unknown> = {};
   if (file !== undefined) {
@@ -94,7 +148,7 @@ export async function loadWorkerConfig(file: string | undefined, env = process.e
     });
     fromFile = (parse(text) as Record<string, unknown> | null) ?? {};
   }
-  const parsed = workerConfigSchema.safeParse({ ...fromFile, ...envOverrides(env) });
+  const parsed = workerConfigSchema.safeParse(withPrometheusUrl({ ...fromFile, ...envOverrides(env) }, env));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
     throw new Error(`invalid worker configuration${file ? ` in ${file}` : ''}:\n  ${problems.join('\n  ')}`);

@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import { createActivities, type ActivityDeps } from '../activities';
 import { LocalExecutor } from '../activities/executors/local';
 import type { WorkerConfig } from './config';
+import { prometheusEndpoints } from './prometheusEndpoints';
 import { SshInventory } from './sshInventory';
 import { workflowSource } from './workflowCode';
 
@@ -25,6 +26,7 @@ export function activityDepsFromConfig(
     sshHosts: inventory.hostNames,
     unverifiedSshHosts: inventory.unverifiedHostNames,
     protectedPids: [process.pid, process.ppid],
+    prometheus: prometheusEndpoints(config.prometheus),
     log,
     close: () => inventory.close(),
   };

@@ -89,6 +89,8 @@ export interface CheckResult {
   readonly expect: 'pass' | 'fail';
   readonly detail: string;
   readonly value?: number;
+  /** The probe saw nothing to judge (e.g. no data with `onEmpty: unknown`): counted as holding, shown as unknown. */
+  readonly unknown?: boolean;
   readonly at: string;
 }
 
@@ -101,6 +103,8 @@ export interface SampleSummary {
   readonly last?: CheckResult;
   readonly min?: number;
   readonly max?: number;
+  /** Samples that were unknown (counted in `held`). */
+  readonly unknown?: number;
 }
 
 export interface ObserveInput {
@@ -206,6 +210,8 @@ export interface GameDayReport {
     preflight: CheckResult[];
     during: SampleSummary[];
     guardrails: SampleSummary[];
+    /** The guardrail sample that stopped the run. */
+    breach?: CheckResult;
     recovery?: RecoveryResult;
   };
   /** The latest value of every check, by name. */

@@ -271,6 +271,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
             note(`check ${summary.name} held in ${summary.held} of ${summary.samples} samples`);
           }
           if (result.breach) {
+            report.checks.breach = result.breach;
             abortReason = `guardrail ${result.breach.name} breached: ${result.breach.detail}`;
             note(abortReason);
           }

@@ -1,6 +1,7 @@
 import { commandCheck } from './command';
 import type { CheckKind } from './contract';
 import { httpCheck } from './http';
+import { prometheusCheck } from './prometheus';
 import { tcpCheck } from './tcp';
 
 /** Every probe kind, by the key a plan's check uses for it. */
@@ -8,6 +9,7 @@ export const checkKinds = {
   http: httpCheck,
   tcp: tcpCheck,
   command: commandCheck,
+  prometheus: prometheusCheck,
 } as const satisfies Record<string, CheckKind<unknown>>;
 
 export type CheckKey = keyof typeof checkKinds;

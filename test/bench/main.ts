@@ -20,6 +20,7 @@ import {
   type TestTemporal,
   type WorkerProcess,
 } from '../support/harness';
+import { guardrailBench } from './guardrail';
 import { sshBench } from './ssh';
 
 const faultCount = 10;
@@ -158,7 +159,7 @@ async function killDuringRollback(temporal: TestTemporal, services: readonly Tes
   return results;
 }
 
-/** The foundation's benches on local processes: abort latency, step overhead, SIGKILL during rollback. */
+/** The benches on local processes: abort latency, step overhead, SIGKILL during rollback, guardrails. */
 async function localBench(temporal: TestTemporal): Promise<Record<string, unknown>> {
   const services: TestService[] = [];
   try {
@@ -169,6 +170,7 @@ async function localBench(temporal: TestTemporal): Promise<Record<string, unknow
     const overhead = await stepOverhead(temporal, services);
     console.error(`[bench] worker SIGKILL during rollback → rolled back by a standby: ${killRuns} runs`);
     const kill = await killDuringRollback(temporal, services);
+    const guardrails = await guardrailBench(temporal);
     return {
       abortToRolledBackMs: {
         runs: abort.toResumed.length,
@@ -194,6 +196,7 @@ async function localBench(temporal: TestTemporal): Promise<Record<string, unknow
         max: Math.round(Math.max(...kill)),
         goal: '≤ 6 s with a standby worker',
       },
+      guardrails,
     };
   } finally {
     for (const service of services) await service.stop();
