@@ -169,6 +169,52 @@ describe('a game day on SSH hosts (real sshd in network namespaces, real dev ser
     assert.match(JSON.stringify(report.timeline), /injected: cut host-1 off from/);
   });
 
+  it('one fault on two hosts: their steps run together, and a failure on one still rolls back the other', async () => {
+    const [first] = lab.hosts as [TestHost, TestHost];
+    // Only host-1 has this interface: the fault's prepare fails on host-2.
+    const added = await first.inside(['ip', 'link', 'add', 'gdx0', 'type', 'veth', 'peer', 'name', 'gdx1']);
+    assert.equal(added.code, 0, 'a veth pair inside host-1');
+    await first.inside(['ip', 'link', 'set', 'gdx1', 'up']);
+    await first.inside(['ip', 'link', 'set', 'gdx0', 'up']); // an interface that is up has a root qdisc
+    try {
+      const plan = gameDayPlan({
+        metadata: { name: 'ssh-two-targets', owner: 'tests' },
+        targets: { both: { ssh: { hosts: ['host-2', 'host-1'] } } },
+        faults: [
+          {
+            name: 'limit',
+            kind: 'network-bandwidth',
+            target: 'both',
+            params: { interface: 'gdx0', rate: '1mbit' },
+          },
+        ],
+      });
+      const handle = await startPlan(temporal, plan, worker.taskQueue);
+      const report = await handle.result();
+      assert.equal(report.outcome, 'aborted');
+      assert.match(report.reason ?? '', /interface gdx0 does not exist on host-2/);
+      const byTarget = new Map(report.faults.map((fault) => [fault.target, fault]));
+      assert.equal(byTarget.get('host-2')?.status, 'inject-failed');
+      // Injected beside the failing target (its prepare had already been recorded), then rolled back.
+      assert.equal(byTarget.get('host-1')?.status, 'rolled-back');
+      assert.ok(byTarget.get('host-1')?.injectedAt);
+      const qdisc = await first.inside(['tc', '-j', 'qdisc', 'show', 'dev', 'gdx0']);
+      assert.doesNotMatch(qdisc.stdout, /tbf/, 'nothing left');
+      const events = (await handle.fetchHistory()).events ?? [];
+      const scheduledBy = (type: string) =>
+        events
+          .map((e) => e.activityTaskScheduledEventAttributes)
+          .filter((a) => a?.activityType?.name === type)
+          .map((a) => String(a?.workflowTaskCompletedEventId));
+      // Both targets' prepares were scheduled by one workflow task: the targets of a fault run together.
+      assert.equal(scheduledBy('prepareFault').length, 2);
+      assert.equal(new Set(scheduledBy('prepareFault')).size, 1);
+      assert.equal(scheduledBy('rollbackFault').length, 1);
+    } finally {
+      await first.inside(['ip', 'link', 'del', 'gdx0']);
+    }
+  });
+
   it('a check on a host outside the inventory is refused before anything runs', async () => {
     const plan = gameDayPlan({
       metadata: { name: 'ssh-check-refused', owner: 'tests' },

@@ -31,6 +31,22 @@ export const searchAttributes = {
   targets: defineSearchAttributeKey('GameDayTargets', SearchAttributeType.KEYWORD_LIST),
 } as const;
 
+/**
+ * Temporal refuses a search attribute value above 2 KB (limit.searchAttributesSizeBytes), which a list of a
+ * few hundred host names exceeds: the UI gets as many whole names as fit, the report keeps every target.
+ */
+export const searchableTargetsMaxBytes = 1800;
+
+/** The first targets whose JSON-encoded list stays within `searchableTargetsMaxBytes` (target names are ASCII). */
+export function searchableTargets(targets: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (const target of targets) {
+    if (JSON.stringify([...kept, target]).length > searchableTargetsMaxBytes) break;
+    kept.push(target);
+  }
+  return kept;
+}
+
 export interface GameDayInput {
   readonly plan: Plan;
   readonly planDigest: string;

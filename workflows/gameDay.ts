@@ -20,6 +20,7 @@ import {
   abortUpdate,
   deadManSwitchFor,
   searchAttributes,
+  searchableTargets,
   type AbortRequest,
   stateQuery,
   type CheckResult,
@@ -90,6 +91,28 @@ function failureMessage(error: unknown): string {
     return cause instanceof Error ? cause.message : error.message;
   }
   return String(error);
+}
+
+/** The steps of each fault in plan order, with their index in the resolved plan (the dead-man switch's). */
+function stepsByFault(steps: readonly FaultStep[]): { step: FaultStep; index: number }[][] {
+  const groups = new Map<string, { step: FaultStep; index: number }[]>();
+  steps.forEach((step, index) => {
+    const group = groups.get(step.fault) ?? [];
+    group.push({ step, index });
+    groups.set(step.fault, group);
+  });
+  return [...groups.values()];
+}
+
+/** Recorded rollbacks grouped by fault, the fault injected last first. */
+function entriesByFaultLastFirst(stack: readonly RollbackEntry[]): RollbackEntry[][] {
+  const groups = new Map<string, RollbackEntry[]>();
+  for (const entry of [...stack].reverse()) {
+    const group = groups.get(entry.step.fault) ?? [];
+    group.push(entry);
+    groups.set(entry.step.fault, group);
+  }
+  return [...groups.values()];
 }
 
 /** One game day: resolve → preflight → inject → observe → rollback → recover → report. */
@@ -163,6 +186,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
   };
 
   const stack: RollbackEntry[] = [];
+  let parallelTargets = false;
   let outcome: Outcome | undefined;
   const leaseKeeper = new CancellationScope();
 
@@ -178,7 +202,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     });
     descriptions = resolved.checks;
     report.targets = [...resolved.targets];
-    upsertSearchAttributes([{ key: searchAttributes.targets, value: [...resolved.targets] }]);
+    upsertSearchAttributes([{ key: searchAttributes.targets, value: searchableTargets(resolved.targets) }]);
     note(`resolved ${resolved.steps.length} fault step(s) on ${resolved.targets.join(', ') || 'no target'}`);
     for (const warning of resolved.warnings ?? []) note(warning);
 
@@ -199,42 +223,19 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
       ? resolved.steps.map((_, i) => deadManSwitchFor(tag, i, plan.deadManSwitch.lease))
       : [];
     if (switches.length > 0) keepLeasesWhileFaultsAreIn(resolved.steps, switches);
-    for (const [index, step] of resolved.steps.entries()) {
+    // Histories from before parallel targets replay one step after the other.
+    parallelTargets = patched('parallel-targets');
+    const faults = parallelTargets
+      ? stepsByFault(resolved.steps)
+      : resolved.steps.map((step, index) => [{ step, index }]);
+    for (const targets of faults) {
       if (abortReason !== undefined) break;
-      const record: FaultRecord = {
-        id: step.id,
-        fault: step.fault,
-        kind: step.kind,
-        target: step.target.name,
-        inject: step.inject,
-        rollback: step.rollback,
-        status: 'preparing',
-      };
-      report.faults.push(record);
-      const deadMan = switches[index];
-      const activity = { step, tag, ...(deadMan ? { deadMan } : {}) };
-      try {
-        const saved = await run({ ...changing, summary: `record state before: ${step.inject}` }).prepareFault(
-          activity,
-        );
-        // The rollback is recorded before the inject runs: whatever happens next, it will be compensated.
-        stack.push({ step, saved, record, ...(deadMan ? { deadMan } : {}) });
-        record.status = 'injecting';
-        await run({ ...changing, summary: step.inject }).injectFault({ ...activity, saved });
-        const state = await run({ ...changing, summary: `verify: ${step.inject}` }).verifyFault({
-          ...activity,
-          saved,
-          expectActive: true,
-        });
-        record.status = 'active';
-        record.injectedAt = now();
-        record.detail = state.detail;
-        note(`injected: ${step.inject} (${state.detail})`);
-      } catch (error) {
-        record.status = 'inject-failed';
-        record.error = failureMessage(error);
-        throw error;
-      }
+      // The targets of one fault are injected together; a failure on one waits for the others to be recorded.
+      const injected = await Promise.allSettled(
+        targets.map(({ step, index }) => injectStep(step, switches[index])),
+      );
+      const failed = injected.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
     }
 
     if (abortReason === undefined) {
@@ -327,12 +328,49 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     return finish();
   });
 
+  /** Prepare, record the rollback, inject, verify: one fault on one target. */
+  async function injectStep(step: FaultStep, deadMan: DeadManSwitch | undefined): Promise<void> {
+    const record: FaultRecord = {
+      id: step.id,
+      fault: step.fault,
+      kind: step.kind,
+      target: step.target.name,
+      inject: step.inject,
+      rollback: step.rollback,
+      status: 'preparing',
+    };
+    report.faults.push(record);
+    const activity = { step, tag, ...(deadMan ? { deadMan } : {}) };
+    try {
+      const saved = await run({ ...changing, summary: `record state before: ${step.inject}` }).prepareFault(
+        activity,
+      );
+      // The rollback is recorded before the inject runs: whatever happens next, it will be compensated.
+      stack.push({ step, saved, record, ...(deadMan ? { deadMan } : {}) });
+      record.status = 'injecting';
+      await run({ ...changing, summary: step.inject }).injectFault({ ...activity, saved });
+      const state = await run({ ...changing, summary: `verify: ${step.inject}` }).verifyFault({
+        ...activity,
+        saved,
+        expectActive: true,
+      });
+      record.status = 'active';
+      record.injectedAt = now();
+      record.detail = state.detail;
+      note(`injected: ${step.inject} (${state.detail})`);
+    } catch (error) {
+      record.status = 'inject-failed';
+      record.error = failureMessage(error);
+      throw error;
+    }
+  }
+
   async function rollBackAll(): Promise<void> {
     rollbackStarted = true;
     if (stack.length === 0) return;
     enter('rollback', `rolling back ${stack.length} fault step(s), last in first out`);
     const stuck: RollbackEntry[] = [];
-    for (const entry of [...stack].reverse()) {
+    const firstRound = async (entry: RollbackEntry) => {
       try {
         await rollBack(entry, rollbackOptions);
       } catch (error) {
@@ -341,7 +379,10 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
         note(`rollback of ${entry.step.id} keeps failing: ${entry.record.error}`);
         stuck.push(entry);
       }
-    }
+    };
+    // Last fault in, first out; the targets of one fault together (firstRound never throws).
+    const rounds = parallelTargets ? entriesByFaultLastFirst(stack) : [...stack].reverse().map((e) => [e]);
+    for (const entries of rounds) await Promise.all(entries.map(firstRound));
     // From here on a fault still in place is one a worker cannot remove: its host may revert it by itself.
     leaseKeeper.cancel();
     if (stuck.length > 0) {

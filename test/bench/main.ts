@@ -1,6 +1,6 @@
 // `npm run bench`: speed goals of the foundation, measured on real parts (dev server, worker processes,
 // real paused processes). Not part of `npm test`. Prints a table and writes bench-results.json.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processPause } from '../../activities/faults/processPause';
 import { projectRoot } from '../../client/paths';
@@ -21,6 +21,7 @@ import {
   type WorkerProcess,
 } from '../support/harness';
 import { guardrailBench } from './guardrail';
+import { sshBench } from './ssh';
 
 const faultCount = 10;
 const abortRuns = Number(process.env.BENCH_ABORT_RUNS ?? 30);
@@ -158,8 +159,8 @@ async function killDuringRollback(temporal: TestTemporal, services: readonly Tes
   return results;
 }
 
-async function main(): Promise<void> {
-  const temporal = await startTestTemporal();
+/** The benches on local processes: abort latency, step overhead, SIGKILL during rollback, guardrails. */
+async function localBench(temporal: TestTemporal): Promise<Record<string, unknown>> {
   const services: TestService[] = [];
   try {
     for (let i = 0; i < faultCount; i++) services.push(await startTestService());
@@ -170,8 +171,7 @@ async function main(): Promise<void> {
     console.error(`[bench] worker SIGKILL during rollback → rolled back by a standby: ${killRuns} runs`);
     const kill = await killDuringRollback(temporal, services);
     const guardrails = await guardrailBench(temporal);
-    const results = {
-      machine: { cores: (await import('node:os')).cpus().length, node: process.version },
+    return {
       abortToRolledBackMs: {
         runs: abort.toResumed.length,
         faults: faultCount,
@@ -198,10 +198,46 @@ async function main(): Promise<void> {
       },
       guardrails,
     };
-    console.log(JSON.stringify(results, null, 2));
-    writeFileSync(join(projectRoot, 'bench-results.json'), `${JSON.stringify(results, null, 2)}\n`);
   } finally {
     for (const service of services) await service.stop();
+  }
+}
+
+const benches = { local: localBench, ssh: sshBench } as const;
+type BenchName = keyof typeof benches;
+
+/** `--only local|ssh` runs one bench; without it, all of them. */
+function chosenBenches(argv: readonly string[]): BenchName[] {
+  const at = argv.indexOf('--only');
+  if (at === -1) return Object.keys(benches) as BenchName[];
+  const name = argv[at + 1];
+  if (name === undefined || !(name in benches)) {
+    throw new Error(`--only takes one of: ${Object.keys(benches).join(', ')} (got ${name ?? 'nothing'})`);
+  }
+  return [name as BenchName];
+}
+
+/** Results of benches not run this time stay in bench-results.json; the ones run replace theirs. */
+function earlierResults(file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+async function main(): Promise<void> {
+  const chosen = chosenBenches(process.argv.slice(2));
+  const temporal = await startTestTemporal();
+  try {
+    const results: Record<string, unknown> = {
+      machine: { cores: (await import('node:os')).cpus().length, node: process.version },
+    };
+    for (const name of chosen) Object.assign(results, await benches[name](temporal));
+    console.log(JSON.stringify(results, null, 2));
+    const file = join(projectRoot, 'bench-results.json');
+    writeFileSync(file, `${JSON.stringify({ ...earlierResults(file), ...results }, null, 2)}\n`);
+  } finally {
     await temporal.stop();
   }
 }

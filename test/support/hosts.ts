@@ -30,6 +30,9 @@ export interface TestHosts {
 }
 
 const sshd = '/usr/sbin/sshd';
+const hostsAtATime = 8;
+/** Host i gets 10.213.<subnet>.(10+i) on a /24; .250 stays free as the dead address. */
+const maxHosts = 230;
 
 function tcpOpen(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -42,6 +45,16 @@ function tcpOpen(address: string, port: number): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.connect(port, address, () => done(true));
   });
+}
+
+/** Hosts 1…count, a few at a time: hundreds of hosts (the benchmark) start in seconds without a fork storm. */
+async function inBatches<T>(count: number, each: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = [];
+  for (let first = 1; first <= count; first += hostsAtATime) {
+    const batch = Array.from({ length: Math.min(hostsAtATime, count - first + 1) }, (_, k) => first + k);
+    results.push(...(await Promise.all(batch.map(each))));
+  }
+  return results;
 }
 
 async function quietly(argv: string[]): Promise<void> {
@@ -60,16 +73,17 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
   } catch {
     throw new Error(`${sshd} is missing: run scripts/install-test-deps.sh (Debian openssh-server)`);
   }
+  if (count > maxHosts) throw new Error(`at most ${maxHosts} test hosts fit on one /24 bridge`);
   const subnet = 20 + (process.pid % 200);
   const prefix = `gd${subnet}`;
   const bridge = `${prefix}br`;
   // Leftovers of an earlier run with the same subnet (a crashed suite) are removed first.
   const removeAll = async () => {
-    for (let i = 1; i <= count; i++) {
+    await inBatches(count, async (i) => {
       // The kernel destroys a deleted namespace's veth pair asynchronously: delete it explicitly too.
       await quietly(['ip', 'link', 'del', `${prefix}v${i}`]);
       await quietly(['ip', 'netns', 'del', `${prefix}h${i}`]);
-    }
+    });
     await quietly(['ip', 'link', 'del', bridge]);
   };
   await removeAll();
@@ -96,65 +110,79 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
   const hosts: TestHost[] = [];
   const stop = async () => {
     for (const daemon of daemons) daemon.kill('SIGKILL');
+    // Everything still running on a host dies with it (sessions' sshd processes, sleepers, watchers), while
+    // its link is still up: a client's connection then ends cleanly instead of waiting for a vanished peer.
+    await inBatches(count, async (i) => {
+      const { stdout } = await run('ip', ['netns', 'pids', `${prefix}h${i}`]).catch(() => ({ stdout: '' }));
+      const pids = stdout.split('\n').filter((pid) => /^\d+$/.test(pid));
+      if (pids.length > 0) await quietly(['kill', '-KILL', ...pids]);
+    });
     await removeAll();
     rmSync(dir, { recursive: true, force: true });
   };
+  // Sessions get a HOME of their own: root's real ~/.bashrc (which bash runs for every SSH command) may do
+  // slow things (pyenv init: tens of milliseconds per command) that no test host of a user would.
+  const home = join(dir, 'home');
+  mkdirSync(home);
+  const startHost = async (i: number): Promise<TestHost> => {
+    const namespace = `${prefix}h${i}`;
+    const veth = `${prefix}v${i}`;
+    const address = `10.213.${subnet}.${10 + i}`;
+    await run('ip', ['netns', 'add', namespace]);
+    await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace]);
+    await run('ip', ['link', 'set', veth, 'master', bridge, 'up']);
+    await run('ip', ['-n', namespace, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+    await run('ip', ['-n', namespace, 'link', 'set', 'eth0', 'up']);
+    await run('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
+    const hostKey = join(dir, `host${i}_key`);
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `host${i}`, '-f', hostKey]);
+    const config = join(dir, `sshd${i}.conf`);
+    writeFileSync(
+      config,
+      [
+        `ListenAddress ${address}:22`,
+        `HostKey ${hostKey}`,
+        `PidFile ${join(dir, `sshd${i}.pid`)}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        'StrictModes no',
+        'MaxSessions 10',
+        'AllowTcpForwarding yes',
+        `SetEnv HOME=${home}`,
+        '',
+      ].join('\n'),
+    );
+    const daemon = spawn('ip', ['netns', 'exec', namespace, sshd, '-D', '-e', '-f', config], {
+      stdio: 'ignore',
+    });
+    daemons.push(daemon);
+    const fingerprint =
+      (await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`])).stdout.split(' ')[1] ?? '';
+    const publicKey = readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+    return {
+      name: `host-${i}`,
+      namespace,
+      address,
+      port: 22,
+      fingerprint,
+      knownHostsLine: `${address} ${publicKey}`,
+      inside: async (argv) => {
+        try {
+          const { stdout } = await run('ip', ['netns', 'exec', namespace, ...argv]);
+          return { stdout, code: 0 };
+        } catch (error) {
+          const failed = error as { stdout?: string; code?: number };
+          return { stdout: failed.stdout ?? '', code: typeof failed.code === 'number' ? failed.code : 1 };
+        }
+      },
+    };
+  };
   try {
-    for (let i = 1; i <= count; i++) {
-      const namespace = `${prefix}h${i}`;
-      const veth = `${prefix}v${i}`;
-      const address = `10.213.${subnet}.${10 + i}`;
-      await run('ip', ['netns', 'add', namespace]);
-      await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace]);
-      await run('ip', ['link', 'set', veth, 'master', bridge, 'up']);
-      await run('ip', ['-n', namespace, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
-      await run('ip', ['-n', namespace, 'link', 'set', 'eth0', 'up']);
-      await run('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
-      const hostKey = join(dir, `host${i}_key`);
-      await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `host${i}`, '-f', hostKey]);
-      const config = join(dir, `sshd${i}.conf`);
-      writeFileSync(
-        config,
-        [
-          `ListenAddress ${address}:22`,
-          `HostKey ${hostKey}`,
-          `PidFile ${join(dir, `sshd${i}.pid`)}`,
-          `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-          'PermitRootLogin prohibit-password',
-          'PasswordAuthentication no',
-          'KbdInteractiveAuthentication no',
-          'UsePAM no',
-          'StrictModes no',
-          'MaxSessions 10',
-          'AllowTcpForwarding yes',
-          '',
-        ].join('\n'),
-      );
-      const daemon = spawn('ip', ['netns', 'exec', namespace, sshd, '-D', '-e', '-f', config], {
-        stdio: 'ignore',
-      });
-      daemons.push(daemon);
-      const fingerprint =
-        (await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`])).stdout.split(' ')[1] ?? '';
-      const publicKey = readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
-      hosts.push({
-        name: `host-${i}`,
-        namespace,
-        address,
-        port: 22,
-        fingerprint,
-        knownHostsLine: `${address} ${publicKey}`,
-        inside: async (argv) => {
-          try {
-            const { stdout } = await run('ip', ['netns', 'exec', namespace, ...argv]);
-            return { stdout, code: 0 };
-          } catch (error) {
-            const failed = error as { stdout?: string; code?: number };
-            return { stdout: failed.stdout ?? '', code: typeof failed.code === 'number' ? failed.code : 1 };
-          }
-        },
-      });
-    }
+    const started = await inBatches(count, startHost);
+    hosts.push(...started);
     for (const host of hosts) {
       const deadline = Date.now() + 10_000;
       while (!(await tcpOpen(host.address, 22))) {
