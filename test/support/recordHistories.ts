@@ -23,9 +23,10 @@ export const historiesDir = join(projectRoot, 'test', 'histories');
 /**
  * Histories are kept per workflow generation: a new one is recorded into its own directory whenever the
  * workflow changes on purpose, and the older ones stay, since runs started by older code may still be open.
- * v1: the first engine; v2: with the dead-man switch (`patched('dead-man-switch')`).
+ * v1: the first engine; v2: with the dead-man switch (`patched('dead-man-switch')`); v3: IO evidence
+ * (`patched('io-evidence')`), a fault's targets together (`patched('parallel-targets')`), metrics sinks.
  */
-export const currentGeneration = 'v2';
+export const currentGeneration = 'v3';
 
 async function main(): Promise<void> {
   const dir = join(historiesDir, currentGeneration);
@@ -53,6 +54,15 @@ async function main(): Promise<void> {
     await waitForPhase(aborted, 'observe');
     await aborted.executeUpdate(abortUpdate, { args: [{ reason: 'recorded abort' }] });
     await save('aborted-by-user', aborted);
+
+    // A during-check that deviates: IO evidence is collected before the rollback.
+    const deviating = pausePlan(service);
+    (deviating.checks as unknown[]).push({
+      name: 'deviates',
+      when: ['during'],
+      command: { argv: ['false'] },
+    });
+    await save('during-deviated', await startPlan(temporal, deviating, worker.taskQueue));
 
     const url = `http://127.0.0.1:${service.port}/health`;
     const guarded = pausePlan(service, {
