@@ -13,7 +13,7 @@ import { serviceStop } from '../activities/faults/serviceStop';
 import { parseShow } from '../activities/faults/systemdUnits';
 import { rolledBack } from '../activities/faultSteps';
 import { localFaultContext } from './support/harness';
-import { startTestHosts, type TestHosts } from './support/hosts';
+import { sshdKeyOnlyRoot, startTestHosts, type TestHosts } from './support/hosts';
 import { startTestSystemd, type TestSystemd } from './support/systemd';
 
 const run = promisify(execFile);
@@ -284,12 +284,7 @@ describe('service faults over SSH: sshd runs as a unit of the same real systemd'
       'HostKey /run/gameday/host_key',
       'PidFile /run/gameday/sshd.pid',
       'AuthorizedKeysFile /run/gameday/authorized_keys',
-      'PermitRootLogin prohibit-password',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      'StrictModes no',
-      'MaxSessions 10',
+      ...sshdKeyOnlyRoot,
       '',
     ].join('\n');
     sd = await startTestSystemd({

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
-import { SshExecutor } from '../../activities/executors/ssh';
+import type { SshExecutor } from '../../activities/executors/ssh';
 import type { FaultContext } from '../../activities/faults/contract';
 import { getFaultKind } from '../../activities/faults/registry';
 import type { Target } from '../../plan/targets';
@@ -24,7 +24,7 @@ import {
   type TestTemporal,
   type WorkerProcess,
 } from '../support/harness';
-import { startTestHosts, type TestHost, type TestHosts } from '../support/hosts';
+import { sshExecutorFor, startTestHosts, type TestHost, type TestHosts } from '../support/hosts';
 
 const stepHosts = 4;
 const stepRuns = Number(process.env.BENCH_SSH_RUNS ?? 5);
@@ -45,16 +45,9 @@ const median = (values: readonly number[]) => {
 const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 function executorFor(lab: TestHosts, host: TestHost, record?: Recorder): SshExecutor {
-  return new SshExecutor(
-    {
-      name: host.name,
-      address: host.address,
-      port: host.port,
-      user: 'root',
-      hostKey: { fingerprints: [host.fingerprint] },
-      maxSessions: 10,
-    },
-    { privateKey: lab.privateKey },
+  return sshExecutorFor(
+    lab,
+    host,
     record ? { onCommand: (command, input) => record({ host, command, input }) } : {},
   );
 }

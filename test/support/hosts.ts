@@ -30,6 +30,16 @@ export interface TestHosts {
 }
 
 const sshd = '/usr/sbin/sshd';
+
+/** sshd_config lines every test sshd shares: root by key only, no PAM, MaxSessions 10. */
+export const sshdKeyOnlyRoot = [
+  'PermitRootLogin prohibit-password',
+  'PasswordAuthentication no',
+  'KbdInteractiveAuthentication no',
+  'UsePAM no',
+  'StrictModes no',
+  'MaxSessions 10',
+] as const;
 const hostsAtATime = 8;
 /** Host i gets 10.213.<subnet>.(10+i) on a /24; .250 stays free as the dead address. */
 const maxHosts = 230;
@@ -144,12 +154,7 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
         `HostKey ${hostKey}`,
         `PidFile ${join(dir, `sshd${i}.pid`)}`,
         `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-        'PermitRootLogin prohibit-password',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'UsePAM no',
-        'StrictModes no',
-        'MaxSessions 10',
+        ...sshdKeyOnlyRoot,
         'AllowTcpForwarding yes',
         `SetEnv HOME=${home}`,
         '',
@@ -240,7 +245,11 @@ export async function measureBetween(
 }
 
 /** An SSH executor to a test host, with its pinned host key and the lab's client key. */
-export function sshExecutorFor(lab: TestHosts, host: TestHost): SshExecutor {
+export function sshExecutorFor(
+  lab: TestHosts,
+  host: TestHost,
+  options: ConstructorParameters<typeof SshExecutor>[2] = {},
+): SshExecutor {
   return new SshExecutor(
     {
       name: host.name,
@@ -251,5 +260,6 @@ export function sshExecutorFor(lab: TestHosts, host: TestHost): SshExecutor {
       maxSessions: 10,
     },
     { privateKey: lab.privateKey },
+    options,
   );
 }
