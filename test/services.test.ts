@@ -12,8 +12,8 @@ import { serviceRestart } from '../activities/faults/serviceRestart';
 import { serviceStop } from '../activities/faults/serviceStop';
 import { parseShow } from '../activities/faults/systemdUnits';
 import { rolledBack } from '../activities/faultSteps';
-import { localFaultContext } from './support/harness';
-import { sshdKeyOnlyRoot, startTestHosts, type TestHosts } from './support/hosts';
+import { localFaultContext, waitFor } from './support/harness';
+import { sshdKeyOnlyRoot, startTestHosts, tcpOpen, type TestHosts } from './support/hosts';
 import { startTestSystemd, type TestSystemd } from './support/systemd';
 
 const run = promisify(execFile);
@@ -304,6 +304,8 @@ describe('service faults over SSH: sshd runs as a unit of the same real systemd'
         authorized_keys: readFileSync(join(lab.dir, 'authorized_keys')),
       },
     });
+    // systemd calls a simple service started once it has forked: sshd may not listen yet.
+    await waitFor('sshd under systemd to listen', () => tcpOpen(host.address, 2222));
     exec = new SshExecutor(
       {
         name: 'sd-ssh',

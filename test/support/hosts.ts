@@ -44,7 +44,8 @@ const hostsAtATime = 8;
 /** Host i gets 10.213.<subnet>.(10+i) on a /24; .250 stays free as the dead address. */
 const maxHosts = 230;
 
-function tcpOpen(address: string, port: number): Promise<boolean> {
+/** Whether something accepts TCP connections at address:port (within half a second). */
+export function tcpOpen(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();
     const done = (open: boolean) => {
