@@ -4,29 +4,15 @@ import { after, before, describe, it } from 'node:test';
 import { evaluate, probeEnvironment } from '../activities/checks/probe';
 import { LocalExecutor } from '../activities/executors/local';
 import { freePort } from '../client/devServer';
-import { parsePlan } from '../plan/load';
 import type { ProbeSpec } from '../plan/schema';
-import { stringify } from 'yaml';
+import { parsedCheck } from './support/checks';
 
 const local = new LocalExecutor();
 const ctx = probeEnvironment({ checkExecutor: local, executorFor: () => local });
 
 /** Checks go through the plan parser, so defaults and durations are as in a real plan. */
 function check(probe: Record<string, unknown>, expect: 'pass' | 'fail' = 'pass'): ProbeSpec {
-  const parsed = parsePlan(
-    stringify({
-      apiVersion: 'gameday.dev/v1alpha1',
-      kind: 'GameDay',
-      metadata: { name: 'checks', owner: 'tests' },
-      targets: { here: { local: {} } },
-      checks: [{ name: 'c', when: ['before'], expect, ...probe }],
-      faults: [{ name: 'f', kind: 'process-pause', target: 'here', params: { pidfile: '/tmp/x.pid' } }],
-      observation: { window: '1s' },
-    }),
-    'checks.yaml',
-  );
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return parsed.plan.checks[0] as ProbeSpec;
+  return parsedCheck({ when: ['before'], expect, ...probe });
 }
 
 describe('checks against real local servers', () => {

@@ -11,6 +11,7 @@ import { projectRoot } from '../client/paths';
 import { renderReport } from '../client/render';
 import { parsePlan } from '../plan/load';
 import type { ProbeSpec } from '../plan/schema';
+import { parsedCheck } from './support/checks';
 import { loadWorkerConfig, workerConfigSchema } from '../worker/config';
 import { prometheusEndpoints } from '../worker/prometheusEndpoints';
 import {
@@ -46,20 +47,7 @@ const authHeader = { authorization: `Basic ${Buffer.from(`${username}:${password
 
 /** A check through the plan parser, so defaults are as in a real plan. */
 function check(prometheus: Record<string, unknown>, extra: Record<string, unknown> = {}): ProbeSpec {
-  const parsed = parsePlan(
-    stringify({
-      apiVersion: 'gameday.dev/v1alpha1',
-      kind: 'GameDay',
-      metadata: { name: 'prom-checks', owner: 'tests' },
-      targets: { here: { local: {} } },
-      checks: [{ name: 'c', when: ['during'], prometheus, ...extra }],
-      faults: [{ name: 'f', kind: 'process-pause', target: 'here', params: { pidfile: '/tmp/x.pid' } }],
-      observation: { window: '1s' },
-    }),
-    'checks.yaml',
-  );
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return parsed.plan.checks[0] as ProbeSpec;
+  return parsedCheck({ when: ['during'], prometheus, ...extra });
 }
 
 describe('prometheus checks against a real Prometheus', () => {
