@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { freePort } from '../worker/ports';
 import { devServerSearchAttributeFlags } from '../worker/searchAttributes';
 import { findTemporalCli } from './temporalCli';
 
@@ -35,19 +36,6 @@ export interface DevServerOptions {
   readonly uiPort?: number;
   readonly ui?: boolean;
   readonly log?: (line: string) => void;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 export function portIsFree(port: number): Promise<boolean> {

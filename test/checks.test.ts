@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { evaluate, probeEnvironment } from '../activities/checks/probe';
 import { LocalExecutor } from '../activities/executors/local';
-import { freePort } from '../client/devServer';
+import { freePort } from '../worker/ports';
 import type { ProbeSpec } from '../plan/schema';
 import { parsedCheck } from './support/checks';
 

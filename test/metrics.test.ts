@@ -4,7 +4,7 @@ import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { freePort } from '../client/devServer';
+import { freePort } from '../worker/ports';
 import { loadWorkerConfig } from '../worker/config';
 import { abortUpdate } from '../workflows/definitions';
 import {

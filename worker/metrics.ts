@@ -1,10 +1,11 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createGameDayMetrics, type GameDayMetrics } from '../activities/metrics';
 import { searchAttributes } from '../workflows/definitions';
+import { freePort } from './ports';
 
 export interface MetricsEndpoint {
   /** http://host:port/metrics */
@@ -31,18 +32,6 @@ export const rollbackStuckQuery = `${searchAttributes.phase.name} = 'rollback-st
 
 export async function countRollbackStuck(client: Client): Promise<number> {
   return (await client.workflow.count(rollbackStuckQuery)).count;
-}
-
-/** A free loopback port for the SDK's exporter, which only binds where it is told to. */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createTcpServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function sdkMetrics(address: string, log: Logger): Promise<string> {
@@ -125,7 +114,7 @@ export async function serveMetrics(
         : Promise.reject(new Error('not connected to Temporal yet')),
     onCollectError: (error) => log.warn({ err: error }, 'could not count stuck game days'),
   });
-  const sdkMetricsAddress = `127.0.0.1:${await freeLoopbackPort()}`;
+  const sdkMetricsAddress = `127.0.0.1:${await freePort()}`;
   const endpoint = await startMetricsEndpoint({
     listen,
     registry: metrics.registry,

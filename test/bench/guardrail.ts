@@ -2,7 +2,7 @@
 // Part of `npm run bench` (test/bench/main.ts); alone: `node dist/test/bench/guardrail.js`.
 import { createServer, type Server } from 'node:net';
 import type { WorkflowHandle } from '@temporalio/client';
-import { freePort } from '../../client/devServer';
+import { freePort } from '../../worker/ports';
 import type { gameDay } from '../../workflows/gameDay';
 import {
   pausePlan,

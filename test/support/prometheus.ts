@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { freePort } from '../../client/devServer';
+import { freePort } from '../../worker/ports';
 
 const run = promisify(execFile);
 const prometheusBinary = '/usr/bin/prometheus';
