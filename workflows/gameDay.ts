@@ -93,25 +93,10 @@ function failureMessage(error: unknown): string {
   return String(error);
 }
 
-/** The steps of each fault in plan order, with their index in the resolved plan (the dead-man switch's). */
-function stepsByFault(steps: readonly FaultStep[]): { step: FaultStep; index: number }[][] {
-  const groups = new Map<string, { step: FaultStep; index: number }[]>();
-  steps.forEach((step, index) => {
-    const group = groups.get(step.fault) ?? [];
-    group.push({ step, index });
-    groups.set(step.fault, group);
-  });
-  return [...groups.values()];
-}
-
-/** Recorded rollbacks grouped by fault, the fault injected last first. */
-function entriesByFaultLastFirst(stack: readonly RollbackEntry[]): RollbackEntry[][] {
-  const groups = new Map<string, RollbackEntry[]>();
-  for (const entry of [...stack].reverse()) {
-    const group = groups.get(entry.step.fault) ?? [];
-    group.push(entry);
-    groups.set(entry.step.fault, group);
-  }
+/** Items grouped by the fault they belong to, groups in order of each fault's first item. */
+function groupedByFault<T>(items: readonly T[], faultOf: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(faultOf(item), [...(groups.get(faultOf(item)) ?? []), item]);
   return [...groups.values()];
 }
 
@@ -225,9 +210,10 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     if (switches.length > 0) keepLeasesWhileFaultsAreIn(resolved.steps, switches);
     // Histories from before parallel targets replay one step after the other.
     parallelTargets = patched('parallel-targets');
+    const indexed = resolved.steps.map((step, index) => ({ step, index }));
     const faults = parallelTargets
-      ? stepsByFault(resolved.steps)
-      : resolved.steps.map((step, index) => [{ step, index }]);
+      ? groupedByFault(indexed, ({ step }) => step.fault)
+      : indexed.map((s) => [s]);
     for (const targets of faults) {
       if (abortReason !== undefined) break;
       // The targets of one fault are injected together; a failure on one waits for the others to be recorded.
@@ -381,7 +367,10 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
       }
     };
     // Last fault in, first out; the targets of one fault together (firstRound never throws).
-    const rounds = parallelTargets ? entriesByFaultLastFirst(stack) : [...stack].reverse().map((e) => [e]);
+    const lastFirst = [...stack].reverse();
+    const rounds = parallelTargets
+      ? groupedByFault(lastFirst, (e) => e.step.fault)
+      : lastFirst.map((e) => [e]);
     for (const entries of rounds) await Promise.all(entries.map(firstRound));
     // From here on a fault still in place is one a worker cannot remove: its host may revert it by itself.
     leaseKeeper.cancel();
