@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { maxPatternLength, patternProblem } from './regex';
 
 // Every value that may end up in a host command is checked against a strict pattern here, once, so that
 // the same plan is safe on the local executor (argv) and on executors that go through a remote shell.
@@ -9,11 +10,36 @@ export const absolutePath = z
   .regex(/^\/[A-Za-z0-9._/@+-]*$/, 'must be an absolute path of letters, digits and . _ / @ + -')
   .refine((path) => !path.split('/').includes('..'), 'must not contain ".." segments');
 
-/** A pattern matched against a process's full command line (as `pgrep -f` does). */
-export const processPattern = z
+/**
+ * A regular expression from a plan, in RE2 syntax (no backreferences or lookaround): matched by RE2 in the
+ * worker, in time linear in the text, so no pattern can stall a worker (`plan/regex.ts`).
+ */
+export const regexPattern = z
   .string()
+  .max(maxPatternLength, `must be at most ${maxPatternLength} characters`)
+  .superRefine((pattern, ctx) => {
+    const problem = patternProblem(pattern);
+    if (problem !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          `is not a regular expression RE2 accepts (${problem}); backreferences and lookaround are ` +
+          'not supported, since they can take exponential time',
+      });
+    }
+  });
+
+/**
+ * A regular expression (RE2) matched against each process's full command line, as `pgrep -f` matches: the
+ * worker reads the host's process list and matches it itself. Its characters are limited, since it is also
+ * shown in commands and messages; how many processes it may select is bounded by the fault (`maxMatches`).
+ */
+export const processPattern = regexPattern
   .min(3, 'must be at least 3 characters, so that it cannot match every process')
-  .regex(/^[A-Za-z0-9 ._/=:@+,^$-]+$/, 'may contain only letters, digits, spaces and . _ / = : @ + , ^ $ -');
+  .regex(
+    /^[A-Za-z0-9 ._/=:@+,^$-]+$/,
+    'may contain only letters, digits, spaces and . _ / = : @ + , ^ $ - (an RE2 regular expression)',
+  );
 
 /** One argument of a command line that gameday may start. */
 export const commandArgument = z

@@ -146,6 +146,16 @@ export const planSchema = z
       window: duration({ min: '1s', max: '24h' }),
       sampleInterval: duration({ min: '200ms', max: '10m' }).default(5000),
       guardrails: z.array(guardrailSchema).default([]),
+      minSamples: z
+        .number()
+        .int()
+        .min(1)
+        .max(100_000)
+        .default(1)
+        .describe(
+          'samples each during check and guardrail must have taken for the window to count as evidence; ' +
+            'with fewer (a worker stalled, the window passed unobserved) the game day fails',
+        ),
     }),
     deadManSwitch: z
       .strictObject({

@@ -1,19 +1,26 @@
 import { z } from 'zod';
 import { duration } from '../../plan/duration';
-import { commandArgument } from '../../plan/safeValues';
-import { compiles, type CheckKind, type ProbeResult } from './contract';
+import { firstGroup, groupCount, matches } from '../../plan/regex';
+import { commandArgument, regexPattern } from '../../plan/safeValues';
+import type { CheckKind, ProbeResult } from './contract';
+
+const patternHasOneGroup = (pattern: string) => {
+  try {
+    return groupCount(pattern) === 1;
+  } catch {
+    return true; // regexPattern reports why it does not compile
+  }
+};
 
 const spec = z.strictObject({
   argv: z.array(commandArgument).min(1).describe('the command and its arguments (no shell)'),
   exitCode: z.number().int().min(0).max(255).default(0),
-  outputMatches: z.string().refine(compiles, 'must be a valid regular expression').optional(),
+  outputMatches: regexPattern.optional().describe('RE2 regular expression the output must match'),
   timeout: duration({ min: '100ms', max: '10m' }).default(10_000),
   value: z
     .strictObject({
-      pattern: z
-        .string()
-        .refine(compiles, 'must be a valid regular expression')
-        .refine((p) => new RegExp(`${p}|`).exec('')?.length === 2, 'must have exactly one capture group')
+      pattern: regexPattern
+        .refine((p) => patternHasOneGroup(p), 'must have exactly one capture group')
         .describe('the first capture group is the number, e.g. "lag (\\d+)"'),
       min: z.number().optional(),
       max: z.number().optional(),
@@ -48,7 +55,7 @@ export const commandCheck: CheckKind<Spec> = {
         detail: `exited ${result.exitCode}, expected ${s.exitCode}: ${output.slice(0, 200)}`,
       };
     }
-    if (s.outputMatches !== undefined && !new RegExp(s.outputMatches, 'm').test(output)) {
+    if (s.outputMatches !== undefined && !matches(s.outputMatches, output)) {
       return {
         ok: false,
         value: result.exitCode,
@@ -69,7 +76,7 @@ function bounds({ min, max }: NumberSpec): string {
 
 /** Reads the number from the output and judges it; the number is the check's value (plotted, reported). */
 function judgeNumber(output: string, spec: NumberSpec): ProbeResult {
-  const text = new RegExp(spec.pattern, 'm').exec(output)?.[1];
+  const text = firstGroup(spec.pattern, output);
   const number = text === undefined ? Number.NaN : Number(text);
   if (Number.isNaN(number)) {
     return { ok: false, detail: `no number for /${spec.pattern}/ in: ${output.slice(0, 200)}` };

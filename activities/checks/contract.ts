@@ -33,12 +33,3 @@ export interface CheckKind<Spec> {
   describe(spec: Spec): string;
   probe(ctx: CheckContext, spec: Spec): Promise<ProbeResult>;
 }
-
-export function compiles(pattern: string): boolean {
-  try {
-    new RegExp(pattern);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { duration, formatDuration } from '../../plan/duration';
-import { compiles, type CheckKind } from './contract';
+import { matches } from '../../plan/regex';
+import { regexPattern } from '../../plan/safeValues';
+import type { CheckKind } from './contract';
 
 const spec = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
@@ -9,7 +11,7 @@ const spec = z.strictObject({
     .union([z.number().int(), z.array(z.number().int()).min(1)])
     .default(200)
     .describe('expected status code, or a list of them'),
-  bodyMatches: z.string().refine(compiles, 'must be a valid regular expression').optional(),
+  bodyMatches: regexPattern.optional().describe('RE2 regular expression the body must match'),
   maxLatency: duration({ max: '1m' }).optional().describe('slower answers fail the check'),
   timeout: duration({ min: '10ms', max: '5m' }).default(5000),
 });
@@ -54,7 +56,7 @@ export const httpCheck: CheckKind<Spec> = {
         detail: `status ${response.status}, expected ${wanted.join(' or ')}`,
       };
     }
-    if (s.bodyMatches !== undefined && !new RegExp(s.bodyMatches).test(body)) {
+    if (s.bodyMatches !== undefined && !matches(s.bodyMatches, body)) {
       return {
         ok: false,
         value: latency,
