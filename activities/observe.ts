@@ -19,6 +19,7 @@ function summarise(previous: SampleSummary | undefined, name: string, result: Ch
     samples: base.samples + 1,
     held: base.held + (result.holds ? 1 : 0),
     ...(result.unknown ? { unknown: (base.unknown ?? 0) + 1 } : {}),
+    ...(result.couldNotAsk ? { couldNotAsk: (base.couldNotAsk ?? 0) + 1 } : {}),
     last: result,
     ...(base.firstDeviation === undefined && !result.holds ? { firstDeviation: result } : {}),
     ...(value === undefined

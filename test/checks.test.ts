@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { evaluate, probeEnvironment } from '../activities/checks/probe';
+import { projectRoot } from '../client/paths';
 import { LocalExecutor } from '../activities/executors/local';
 import { freePort } from '../worker/ports';
 import type { ProbeSpec } from '../plan/schema';
@@ -112,5 +117,81 @@ describe('checks against real local servers', () => {
     assert.match(noNumber.detail, /no number for \/lag \(\\d\+\)\/ in: no lag here/);
     const missing = await evaluate(ctx, check({ command: { argv: ['no-such-binary-gameday'] } }));
     assert.match(missing.detail, /"no-such-binary-gameday" is not installed on host local/);
+  });
+
+  // Each kind's "could not ask" outcomes never hold, even when the plan expects the probe to fail: a check
+  // that cannot see must not pass a game day (a typo in a command name held "minority cannot write").
+  describe('a probe that could not ask never holds, even with expect: fail', () => {
+    it('command: not installed (spawn ENOENT), not found by a shell (127), not executable (126)', async () => {
+      const missing = await evaluate(
+        ctx,
+        check({ command: { argv: ['etcdctl-typo', 'put', 'k', 'v'] } }, 'fail'),
+      );
+      assert.equal(missing.holds, false, missing.detail);
+      assert.equal(missing.couldNotAsk, true);
+      assert.match(missing.detail, /^could not ask: command "etcdctl-typo" is not installed on host local/);
+      const notFound = await evaluate(
+        ctx,
+        check({ command: { argv: ['sh', '-c', 'etcdctl-typo put k v'] } }, 'fail'),
+      );
+      assert.equal(notFound.holds, false, notFound.detail);
+      assert.match(notFound.detail, /^could not ask: sh on local exited 127 \(command not found\)/);
+      const script = join(mkdtempSync(join(tmpdir(), 'gameday-checks-')), 'not-executable');
+      writeFileSync(script, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+      const notExecutable = await evaluate(ctx, check({ command: { argv: ['sh', '-c', script] } }, 'fail'));
+      assert.equal(notExecutable.holds, false, notExecutable.detail);
+      assert.match(notExecutable.detail, /exited 126 \(not executable\)/);
+    });
+
+    it('command: a command that overran its timeout did answer (no reply in time)', async () => {
+      const slow = await evaluate(
+        ctx,
+        check({ command: { argv: ['sleep', '5'], timeout: '200ms' } }, 'fail'),
+      );
+      assert.equal(slow.holds, true, slow.detail);
+      assert.equal(slow.couldNotAsk, undefined);
+      assert.match(slow.detail, /timed out after 200 ms/);
+    });
+
+    it('tcp and http: a name that does not resolve is no answer; a refused port is one', async () => {
+      const unresolved = await evaluate(
+        ctx,
+        check({ tcp: { host: 'no-such-host.invalid', port: 80, timeout: '2s' } }, 'fail'),
+      );
+      assert.equal(unresolved.holds, false, unresolved.detail);
+      assert.match(unresolved.detail, /^could not ask: .*does not resolve \((ENOTFOUND|EAI_AGAIN)\)/);
+      const refused = await evaluate(
+        ctx,
+        check({ tcp: { host: '127.0.0.1', port: await freePort(), timeout: '500ms' } }, 'fail'),
+      );
+      assert.equal(refused.holds, true, refused.detail);
+      const http = await evaluate(
+        ctx,
+        check({ http: { url: 'http://no-such-host.invalid/', timeout: '2s' } }, 'fail'),
+      );
+      assert.equal(http.holds, false, http.detail);
+      assert.equal(http.couldNotAsk, true);
+      assert.match(http.detail, /does not resolve/);
+    });
+
+    it('a catastrophic pattern is matched in linear time (RE2), and backreferences are refused', () => {
+      // V8's backtracking engine needs about 2^40 steps for this line (it blocked a worker for minutes): the
+      // check runs in a child process, so a regression fails this test at its timeout instead of hanging it.
+      const probe = `
+        const { evaluate, probeEnvironment } = require(${JSON.stringify(join(projectRoot, 'dist', 'activities', 'checks', 'probe.js'))});
+        const { LocalExecutor } = require(${JSON.stringify(join(projectRoot, 'dist', 'activities', 'executors', 'local.js'))});
+        const { parsedCheck } = require(${JSON.stringify(join(projectRoot, 'dist', 'test', 'support', 'checks.js'))});
+        const local = new LocalExecutor();
+        const check = parsedCheck({ when: ['before'], command: { argv: ['echo', 'a'.repeat(40) + 'b'], outputMatches: '^(a+)+$' } });
+        evaluate(probeEnvironment({ checkExecutor: local, executorFor: () => local }), check)
+          .then((result) => console.log(JSON.stringify(result)));`;
+      const child = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(child.signal, null, 'the check finished (it was not killed at the timeout)');
+      const result = JSON.parse(child.stdout) as { holds: boolean; detail: string };
+      assert.equal(result.holds, false);
+      assert.match(result.detail, /output does not match/);
+      assert.throws(() => check({ command: { argv: ['true'], outputMatches: '(a)\\1' } }), /RE2/);
+      assert.throws(() => check({ http: { url: 'http://x/', bodyMatches: '(?=a)' } }), /lookaround/);
+    });
   });
 });

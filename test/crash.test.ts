@@ -19,6 +19,7 @@ import {
   type TestTemporal,
   type WorkerProcess,
 } from './support/harness';
+import { freePort } from '../worker/ports';
 
 // The orchestrator dies (SIGKILL: no cleanup code runs) and a new worker must finish every rollback.
 describe('SIGKILL of the worker process', () => {
@@ -56,6 +57,44 @@ describe('SIGKILL of the worker process', () => {
       assert.notEqual(processState(service.currentPid()), 'T', 'the paused process runs again');
       assert.ok(await healthy(service.port));
     } finally {
+      await service.stop();
+    }
+  });
+
+  it('during observation: the samples the dead worker took, a deviation among them, stay in the verdict', async () => {
+    const service = await startTestService();
+    const taskQueue = uniqueTaskQueue('crash-samples');
+    const port = await freePort();
+    let listener: Server | undefined;
+    try {
+      const first = await spawnWorkerProcess(temporal, taskQueue);
+      workers.push(first);
+      // The guarded port is closed when the window opens (the check deviates), then opens (it holds).
+      const plan = pausePlan(service, {
+        checks: [{ name: 'answers', when: ['during'], tcp: { host: '127.0.0.1', port, timeout: '200ms' } }],
+        observation: { window: '8s', sampleInterval: '250ms' },
+      });
+      const handle = await startPlan(temporal, plan, taskQueue);
+      await waitForPhase(handle, 'observe');
+      await sleep(1500);
+      listener = await occupyPort(port);
+      await sleep(1500);
+      await first.kill('SIGKILL');
+      workers.push(await spawnWorkerProcess(temporal, taskQueue));
+      const report = await handle.result();
+      const answers = report.checks.during.find((summary) => summary.name === 'answers');
+      assert.ok(answers, 'the during check has a summary');
+      // About 12 samples before the kill, none while no worker ran (~3 s), then the rest of the window.
+      assert.ok(answers.samples >= 14, `samples before the kill are counted: ${answers.samples}`);
+      assert.ok(
+        answers.held < answers.samples,
+        `the early deviation is kept: ${answers.held}/${answers.samples}`,
+      );
+      assert.ok(answers.firstDeviation, 'the first deviation is reported');
+      assert.equal(report.outcome, 'failed', report.reason);
+      assert.notEqual(processState(service.currentPid()), 'T', 'the paused process runs again');
+    } finally {
+      await releasePort(listener);
       await service.stop();
     }
   });

@@ -52,7 +52,7 @@ describe('process-pause on real processes (local executor)', () => {
       );
       await assert.rejects(
         processPause.prepare({ ...ctx, protectedPids: [service.currentPid() ?? 0] }, p),
-        /no running process for processes matching/,
+        /processes matching "--port \d+" on local names only pid \d+, which no fault may touch/,
       );
     } finally {
       await service.stop();

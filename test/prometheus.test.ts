@@ -278,7 +278,10 @@ describe('prometheus checks against a real Prometheus', () => {
   it('a bad query, wrong credentials or a missing secret fail with the endpoint and the reason', async () => {
     const bad = await probe(check({ query: 'sum(', condition: '> 0' }));
     assert.equal(bad.holds, false);
-    assert.match(bad.detail, /^Prometheus endpoint "default" \(http:\/\/127\.0\.0\.1:\d+\): bad_data: /);
+    assert.match(
+      bad.detail,
+      /^could not ask: Prometheus endpoint "default" \(http:\/\/127\.0\.0\.1:\d+\): bad_data: /,
+    );
     assert.doesNotMatch(bad.detail, /attempts/, 'a query Prometheus rejects is not retried');
 
     const expectFail = await probe(check({ query: 'sum(', condition: '> 0' }, { expect: 'fail' }));
@@ -540,7 +543,7 @@ describe('prometheus checks against a real Prometheus', () => {
       assert.ok(during && during.held >= 1 && during.held < during.samples, JSON.stringify(during));
       assert.match(
         during.firstDeviation?.detail ?? '',
-        /^Prometheus endpoint "default" \(http:\/\/127\.0\.0\.1:\d+\): .+ \(after 2 attempts\)$/,
+        /^could not ask: Prometheus endpoint "default" \(http:\/\/127\.0\.0\.1:\d+\): .+ \(after 2 attempts\)$/,
       );
       assert.match(report.reason ?? '', /queue-ok held \d+\/\d+ samples/);
       assert.notEqual(processState(service.currentPid()), 'T');

@@ -7,7 +7,7 @@ import { UnsafeArgumentError } from '../activities/executors/shellQuote';
 import type { HostKeyPolicy } from '../activities/executors/hostKeys';
 import type { FaultContext } from '../activities/faults/contract';
 import { processPause } from '../activities/faults/processPause';
-import { candidatePids, readStat } from '../activities/faults/processes';
+import { matchingPids, readStat } from '../activities/faults/processes';
 import { sleep } from './support/harness';
 import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
@@ -195,7 +195,7 @@ describe('SSH executor against real sshd hosts in network namespaces', () => {
         [pid],
       );
       // The lookup itself, before liveness checks: the `timeout` around pgrep is alive while pgrep runs.
-      assert.deepEqual(await candidatePids(ssh, { pattern: `sleep ${unique}` }), [pid]);
+      assert.deepEqual(await matchingPids(ssh, { pattern: `sleep ${unique}` }), [pid]);
     } finally {
       await ssh.signal(pid, 'KILL');
     }

@@ -91,6 +91,8 @@ export interface CheckResult {
   readonly value?: number;
   /** The probe saw nothing to judge (e.g. no data with `onEmpty: unknown`): counted as holding, shown as unknown. */
   readonly unknown?: boolean;
+  /** The probe could not ask (command not found, host unreachable, …): never holds, whatever `expect` says. */
+  readonly couldNotAsk?: boolean;
   readonly at: string;
 }
 
@@ -105,6 +107,8 @@ export interface SampleSummary {
   readonly max?: number;
   /** Samples that were unknown (counted in `held`). */
   readonly unknown?: number;
+  /** Samples whose probe could not ask (never counted in `held`). */
+  readonly couldNotAsk?: number;
 }
 
 export interface ObserveInput {

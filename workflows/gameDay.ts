@@ -447,18 +447,34 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
       .catch(() => undefined); // cancelled when rollback ends; its failures are retried by Temporal
   }
 
+  /**
+   * Too few samples are no evidence: a window that passed unobserved (a stalled worker, an observation that
+   * started after its deadline) must not pass as "held in 0 of 0 samples". Undefined when every during check
+   * and guardrail has at least the plan's minimum.
+   */
+  function withoutEvidence(): string | undefined {
+    // Histories from before `minSamples` carry no value: one sample each, as now by default.
+    const minimum = plan.observation.minSamples ?? 1;
+    const short = [...report.checks.during, ...report.checks.guardrails].filter((s) => s.samples < minimum);
+    if (short.length === 0) return undefined;
+    const counts = short.map((s) => `${s.name} ${s.samples}`).join(', ');
+    return `no evidence: sampled fewer than ${minimum} time(s) in the window (${counts}); a worker stalled or the window passed unobserved`;
+  }
+
   function finish(): GameDayReport {
     if (outcome === undefined) {
+      const unobserved = withoutEvidence();
       const duringHeld = report.checks.during.every((summary) => summary.held === summary.samples);
       const recovered = report.checks.recovery?.recovered ?? true;
       if (abortReason !== undefined) {
         outcome = 'aborted';
         report.reason = abortReason;
-      } else if (!duringHeld || !recovered) {
+      } else if (unobserved !== undefined || !duringHeld || !recovered) {
         outcome = 'failed';
         const deviations = report.checks.during
           .filter((summary) => summary.held !== summary.samples)
           .map((summary) => `${summary.name} held ${summary.held}/${summary.samples} samples`);
+        if (unobserved !== undefined) deviations.unshift(unobserved);
         if (!recovered) deviations.push(`did not recover within ${ms(plan.recovery.within)}`);
         report.reason = deviations.join('; ');
       } else {

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { duration } from '../../plan/duration';
 import { firstGroup, groupCount, matches } from '../../plan/regex';
 import { commandArgument, regexPattern } from '../../plan/safeValues';
-import type { CheckKind, ProbeResult } from './contract';
+import { CommandTimedOut, couldNotRunExitCodes } from '../executors/executor';
+import { couldNotAsk, type CheckKind, type ProbeResult } from './contract';
 
 const patternHasOneGroup = (pattern: string) => {
   try {
@@ -34,6 +35,12 @@ type Spec = z.infer<typeof spec>;
 export const commandCheck: CheckKind<Spec> = {
   key: 'command',
   description: 'A command must exit with the expected code (and print output matching a pattern).',
+  answeredNo:
+    'the command ran and exited with another code, printed output that does not match, or did not finish ' +
+    'within its timeout (killed).',
+  couldNotAsk:
+    'the command could not be run: not installed or not executable (exit 127 or 126, which gameday reserves ' +
+    'for that, as shells do), the SSH connection or channel to the host failed, or the connection stopped answering.',
   spec,
   describe: (s) =>
     `\`${s.argv.join(' ')}\` exits ${s.exitCode}` +
@@ -45,9 +52,18 @@ export const commandCheck: CheckKind<Spec> = {
     try {
       result = await ctx.exec.run(s.argv, { timeoutMs: s.timeout });
     } catch (error) {
-      return { ok: false, detail: error instanceof Error ? error.message : String(error) };
+      // A command that overran its timeout was asked and did not answer in time; anything else thrown means
+      // it never ran (evaluate reports that as "could not ask").
+      if (error instanceof CommandTimedOut) return { ok: false, detail: error.message };
+      throw error;
     }
     const output = `${result.stdout}${result.stderr}`.trim();
+    if (couldNotRunExitCodes.includes(result.exitCode)) {
+      const why = result.exitCode === 127 ? 'command not found' : 'not executable';
+      return couldNotAsk(
+        `${s.argv[0] ?? ''} on ${ctx.exec.host} exited ${result.exitCode} (${why}): ${output.slice(0, 200)}`,
+      );
+    }
     if (result.exitCode !== s.exitCode) {
       return {
         ok: false,

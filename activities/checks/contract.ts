@@ -19,17 +19,41 @@ export interface ProbeResult {
   readonly value?: number;
   /**
    * When the probe saw nothing to judge: `unknown` (e.g. no data, and the plan says that is unknown) holds
-   * whatever the plan expected and is reported as unknown; `error` (the probe could not ask at all, e.g. its
-   * Prometheus is down) deviates whatever the plan expected, even with `expect: fail`.
+   * whatever the plan expected and is reported as unknown; `error` (the probe could not ask at all) deviates
+   * whatever the plan expected, even with `expect: fail`. A probe may also throw: that is `error` too.
    */
   readonly status?: 'unknown' | 'error';
+}
+
+/**
+ * The probe could not ask the system at all (command not found, connection to the host failed, a name did
+ * not resolve, its own transport timed out): no evidence either way. Never the answer a plan expected — not
+ * even `expect: fail` — and counted towards a guardrail breach. `evaluate` treats every error a probe throws
+ * the same way; this class is for probes that detect the case themselves.
+ */
+export class CouldNotAsk extends Error {
+  override readonly name = 'CouldNotAsk';
+}
+
+/** A could-not-ask result, for probes that return rather than throw. */
+export function couldNotAsk(detail: string): ProbeResult {
+  return { ok: false, status: 'error', detail };
 }
 
 /** One kind of steady-state probe, keyed in plans by its name (`http:`, `tcp:`, `command:`, `prometheus:`). */
 export interface CheckKind<Spec> {
   readonly key: string;
   readonly description: string;
+  /** Which outcomes mean "the system answered no": these can satisfy `expect: fail`. */
+  readonly answeredNo: string;
+  /** Which outcomes mean "could not ask": these never hold, whatever the plan expects. */
+  readonly couldNotAsk: string;
   readonly spec: z.ZodType<Spec>;
   describe(spec: Spec): string;
   probe(ctx: CheckContext, spec: Spec): Promise<ProbeResult>;
+}
+
+/** A kind's description with both lists of outcomes, for the JSON Schema, docs and `gameday schema`. */
+export function describedOutcomes(kind: CheckKind<unknown>): string {
+  return `${kind.description} Answered no: ${kind.answeredNo} Could not ask (never holds, even with expect: fail): ${kind.couldNotAsk}`;
 }

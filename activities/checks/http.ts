@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { duration, formatDuration } from '../../plan/duration';
 import { matches } from '../../plan/regex';
 import { regexPattern } from '../../plan/safeValues';
-import type { CheckKind } from './contract';
+import { couldNotAskReason } from '../executors/networkErrors';
+import { couldNotAsk, type CheckKind } from './contract';
 
 const spec = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
@@ -17,9 +18,35 @@ const spec = z.strictObject({
 });
 type Spec = z.infer<typeof spec>;
 
+/** The most of a body that is read and matched: a check never holds a huge answer in memory. */
+const maxBodyBytes = 1024 * 1024;
+
+/** The body as text, cut at `maxBodyBytes` (the rest is not read). */
+async function boundedText(response: Response): Promise<string> {
+  const reader: ReadableStreamDefaultReader<Uint8Array> | undefined = response.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const chunk = await reader.read();
+    if (chunk.done) break;
+    chunks.push(chunk.value);
+    size += chunk.value.byteLength;
+    if (size >= maxBodyBytes) {
+      await reader.cancel();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, maxBodyBytes).toString('utf8');
+}
+
 export const httpCheck: CheckKind<Spec> = {
   key: 'http',
   description: 'An HTTP request must answer with the expected status (and body, and within a latency bound).',
+  answeredNo:
+    'another status, a body that does not match, an answer slower than maxLatency, no answer within the ' +
+    'timeout, or the connection refused, reset or unreachable.',
+  couldNotAsk: 'the host name does not resolve, or its TLS certificate cannot be verified.',
   spec,
   describe: (s) =>
     `${s.method} ${s.url} answers ${String(s.status)}` +
@@ -37,8 +64,10 @@ export const httpCheck: CheckKind<Spec> = {
         signal: AbortSignal.any(signals),
         redirect: 'manual',
       });
-      body = await response.text();
+      body = await boundedText(response);
     } catch (error) {
+      const cannot = couldNotAskReason(error);
+      if (cannot !== undefined) return couldNotAsk(`${s.method} ${s.url}: ${cannot}`);
       const reason =
         error instanceof Error && error.name === 'TimeoutError'
           ? `no answer within ${formatDuration(s.timeout)}`

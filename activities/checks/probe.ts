@@ -3,7 +3,7 @@ import type { CheckResult } from '../../workflows/definitions';
 import type { ActivityDeps } from '../deps';
 import type { Executor } from '../executors/executor';
 import type { GameDayMetrics } from '../metrics';
-import type { CheckKind, ProbeResult } from './contract';
+import { couldNotAsk, type CheckKind, type ProbeResult } from './contract';
 import type { PrometheusEndpoints } from './prometheusApi';
 import { checkKeys, checkKinds } from './registry';
 
@@ -49,7 +49,11 @@ export function probeEnvironment(
   };
 }
 
-/** Runs one check and judges it against the plan's expectation. A probe that throws has failed. */
+/**
+ * Runs one check and judges it against the plan's expectation. This is the one place that decides what a
+ * probe's outcome means: a probe that threw, or reported `error`, could not ask — that never holds, whatever
+ * `expect` says, so a check that cannot see can neither pass a game day nor hide a guardrail breach.
+ */
 export async function evaluate(env: ProbeEnvironment, check: ProbeSpec): Promise<CheckResult> {
   const { kind, spec } = probeOf(check);
   const ctx = {
@@ -58,26 +62,26 @@ export async function evaluate(env: ProbeEnvironment, check: ProbeSpec): Promise
     ...(env.prometheus ? { prometheus: env.prometheus } : {}),
     ...(env.window ? { window: env.window } : {}),
   };
-  let ok: boolean;
-  let detail: string;
-  let value: number | undefined;
-  let status: ProbeResult['status'];
+  let result: ProbeResult;
   try {
-    ({ ok, detail, value, status } = await kind.probe(ctx, spec));
+    result = await kind.probe(ctx, spec);
   } catch (error) {
-    ok = false;
-    detail = error instanceof Error ? error.message : String(error);
+    if (env.signal?.aborted) throw error;
+    result = couldNotAsk(error instanceof Error ? error.message : String(error));
   }
+  const { ok, value, status } = result;
+  const unasked = status === 'error';
   // An unknown result is no evidence either way, and a probe that could not ask is never what a plan expects.
-  const holds = status === 'unknown' ? true : status === 'error' ? false : ok === (check.expect === 'pass');
+  const holds = status === 'unknown' ? true : unasked ? false : ok === (check.expect === 'pass');
   env.metrics?.checkEvaluated(check.name, status === 'unknown' ? 'unknown' : holds ? 'held' : 'deviated');
   return {
     name: check.name,
     holds,
     expect: check.expect,
-    detail,
+    detail: unasked ? `could not ask: ${result.detail}` : result.detail,
     ...(value === undefined ? {} : { value }),
     ...(status === 'unknown' ? { unknown: true } : {}),
+    ...(unasked ? { couldNotAsk: true } : {}),
     at: new Date().toISOString(),
   };
 }

@@ -442,6 +442,12 @@ export const prometheusCheck: CheckKind<PrometheusSpec> = {
   key: 'prometheus',
   description:
     'A PromQL query on a named Prometheus endpoint: every series must satisfy a condition (now, or summarised over a range), or agree with its own value an offset ago within a tolerance.',
+  answeredNo:
+    'a series fails the condition or the baseline tolerance; no series or NaN when onEmpty/onNaN is fail ' +
+    '(pass and unknown are judged as the plan says).',
+  couldNotAsk:
+    'Prometheus cannot be reached, times out or answers 5xx/429 (after `attempts`), rejects the query ' +
+    '(bad_data) or the credentials (401/403), or the endpoint is not configured on the worker.',
   spec,
   describe(s) {
     const on = s.endpoint === 'default' ? '' : ` on ${s.endpoint}`;

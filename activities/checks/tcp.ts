@@ -13,6 +13,10 @@ type Spec = z.infer<typeof spec>;
 export const tcpCheck: CheckKind<Spec> = {
   key: 'tcp',
   description: 'A TCP connection to host:port must be accepted within the timeout.',
+  answeredNo: 'the connection is refused, reset, unreachable, or not accepted within the timeout.',
+  couldNotAsk:
+    'the host name does not resolve, or (with `on:`) the SSH connection to the host it runs on failed or ' +
+    'that host may not open connections for gameday.',
   spec,
   describe: (s) => `TCP ${s.host}:${s.port} accepts connections`,
 

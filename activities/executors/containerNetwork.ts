@@ -43,6 +43,10 @@ export class ContainerNetworkExecutor implements Executor {
     return this.inner.run(nsenterArgv(this.pid, argv), options);
   }
 
+  unsendableArgument(argv: readonly string[]): string | undefined {
+    return this.inner.unsendableArgument(argv);
+  }
+
   startDetached(argv: readonly string[], options: DetachedOptions): Promise<number> {
     return this.inner.startDetached(nsenterArgv(this.pid, argv), options);
   }

@@ -15,8 +15,9 @@ export interface RunOptions {
 
 export interface DetachedOptions {
   readonly cwd: string;
-  /** Where the detached process's stdout and stderr go. */
+  /** Where the detached process's stdout goes (appended), and its stderr too unless `errorLogPath` is given. */
   readonly logPath: string;
+  readonly errorLogPath?: string;
 }
 
 /**
@@ -28,13 +29,23 @@ export interface Executor {
   readonly host: string;
   run(argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
   /**
+   * The first argument this executor could not send to its host, if any: an executor that goes through a
+   * remote shell refuses arguments outside its strict pattern. A fault that records arguments from a host (a
+   * command line to restart later) checks them here before it changes anything.
+   */
+  unsendableArgument(argv: readonly string[]): string | undefined;
+  /**
    * Runs a fixed script written by gameday (`sh -c SCRIPT NAME ARGS…`): one round trip for work that would
    * otherwise take many commands. Its arguments pass the same checks as any argv.
    */
   runScript(script: TrustedScript, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
   /** Starts a process that outlives the executor and the worker; returns its pid. */
   startDetached(argv: readonly string[], options: DetachedOptions): Promise<number>;
-  /** Whether a TCP connection to the port succeeds, as seen from the host. */
+  /**
+   * Whether a TCP connection to the port succeeds, as seen from the host. Refused, reset, unreachable or
+   * silent is false; throws when the host could not even try (the name does not resolve, the host itself
+   * cannot be reached).
+   */
   tcpReachable(host: string, port: number, timeoutMs: number): Promise<boolean>;
   /** Writes a small file (a pidfile) without going through a shell. */
   writeFile(path: string, content: string): Promise<void>;
@@ -58,8 +69,19 @@ export interface ManagementConnection {
 
 /** Raised when a command cannot be run at all (missing binary, host unreachable). */
 export class ExecutorError extends Error {
-  override readonly name = 'ExecutorError';
+  override readonly name: string = 'ExecutorError';
 }
+
+/**
+ * The command ran but did not finish within its timeout, and was killed on its host. Unlike a command that
+ * could not be run, this is the command's own answer ("no reply in time"): a check may judge it.
+ */
+export class CommandTimedOut extends ExecutorError {
+  override readonly name = 'CommandTimedOut';
+}
+
+/** Exit statuses a shell (and `timeout`) use for "could not run it": 126 not executable, 127 not found. */
+export const couldNotRunExitCodes: readonly number[] = [126, 127];
 
 /** Runs a command and throws with its output when it does not exit 0. */
 export async function runChecked(

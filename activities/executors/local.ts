@@ -4,12 +4,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { Socket } from 'node:net';
 import {
+  CommandTimedOut,
   ExecutorError,
   type CommandResult,
   type DetachedOptions,
   type Executor,
   type RunOptions,
 } from './executor';
+import { couldNotAskReason } from './networkErrors';
 import type { TrustedScript } from './shellQuote';
 
 const defaultTimeoutMs = 30_000;
@@ -38,10 +40,13 @@ export class LocalExecutor implements Executor {
           if (code === 'ENOENT') {
             return reject(new ExecutorError(`command "${file}" is not installed on host ${this.host}`));
           }
+          if (code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+            return reject(new ExecutorError(`${argv.join(' ')} on ${this.host} printed more than 16 MiB`));
+          }
           if (error.killed) {
             const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
             return reject(
-              new ExecutorError(`${argv.join(' ')} on ${this.host} timed out after ${timeoutMs} ms`),
+              new CommandTimedOut(`${argv.join(' ')} on ${this.host} timed out after ${timeoutMs} ms`),
             );
           }
           if (typeof code === 'number') return resolve({ exitCode: code, stdout, stderr });
@@ -49,6 +54,11 @@ export class LocalExecutor implements Executor {
         },
       );
     });
+  }
+
+  /** execFile passes argv as it is: only a NUL byte cannot be an argument. */
+  unsendableArgument(argv: readonly string[]): string | undefined {
+    return argv.find((arg) => arg.includes('\0'));
   }
 
   runScript(script: TrustedScript, args: readonly string[], options?: RunOptions): Promise<CommandResult> {
@@ -59,9 +69,14 @@ export class LocalExecutor implements Executor {
     const [file, ...args] = argv;
     if (file === undefined) return Promise.reject(new ExecutorError('empty command'));
     const log = openSync(options.logPath, 'a');
+    const errorLog = options.errorLogPath === undefined ? log : openSync(options.errorLogPath, 'a');
     try {
       // detached + unref: the process gets its own session and survives the worker being killed.
-      const child = spawn(file, args, { cwd: options.cwd, detached: true, stdio: ['ignore', log, log] });
+      const child = spawn(file, args, {
+        cwd: options.cwd,
+        detached: true,
+        stdio: ['ignore', log, errorLog],
+      });
       return new Promise((resolve, reject) => {
         child.once('error', (error) =>
           reject(new ExecutorError(`could not start ${file} on ${this.host}: ${error.message}`)),
@@ -73,18 +88,25 @@ export class LocalExecutor implements Executor {
       });
     } finally {
       closeSync(log);
+      if (errorLog !== log) closeSync(errorLog);
     }
   }
 
   tcpReachable(host: string, port: number, timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const socket = new Socket();
       const done = (reachable: boolean) => {
         socket.destroy();
         resolve(reachable);
       };
       socket.setTimeout(timeoutMs, () => done(false));
-      socket.once('error', () => done(false));
+      socket.once('error', (error) => {
+        socket.destroy();
+        const reason = couldNotAskReason(error);
+        // Refused, reset, unreachable: the network's answer. A name that does not resolve is no answer.
+        if (reason === undefined) resolve(false);
+        else reject(new ExecutorError(`cannot connect to ${host}:${port} from ${this.host}: ${reason}`));
+      });
       socket.connect(port, host, () => done(true));
     });
   }

@@ -20,6 +20,11 @@ export class TrustedScript {
 
 export type Argument = string | TrustedScript;
 
+/** Whether an argument passes this boundary (see `shellCommand`). */
+export function isSendable(arg: string): boolean {
+  return safeArgument.test(arg);
+}
+
 function quote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
@@ -28,7 +33,7 @@ export function shellCommand(argv: readonly Argument[]): string {
   return argv
     .map((arg) => {
       if (arg instanceof TrustedScript) return quote(arg.text);
-      if (!safeArgument.test(arg)) {
+      if (!isSendable(arg)) {
         throw new UnsafeArgumentError(
           `refusing to send argument ${JSON.stringify(arg)}: it contains shell metacharacters`,
         );

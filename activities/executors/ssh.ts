@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import { Client, type ClientChannel } from 'ssh2';
 import {
+  CommandTimedOut,
   ExecutorError,
   type CommandResult,
   type DetachedOptions,
@@ -9,7 +10,7 @@ import {
   type RunOptions,
 } from './executor';
 import { checkHostKey, type HostKeyPolicy } from './hostKeys';
-import { shellCommand, TrustedScript, type Argument } from './shellQuote';
+import { isSendable, shellCommand, TrustedScript, type Argument } from './shellQuote';
 
 export interface SshHost {
   /** The inventory name users see ("kafka-1"). */
@@ -55,6 +56,9 @@ class Semaphore {
   }
 }
 
+/** SSH_OPEN_CONNECT_FAILED (RFC 4254): the host tried to connect and the peer refused or was unreachable. */
+const connectFailed = 2;
+
 /** How long `close` waits for the host to acknowledge the end of the connection. */
 const closeGraceMs = 1000;
 
@@ -63,7 +67,7 @@ const channelOpenAttempts = 20;
 
 const startScript = new TrustedScript(
   'gameday-start',
-  'cd "$1" || exit 1; log=$2; shift 2; setsid "$@" </dev/null >>"$log" 2>&1 & echo $!',
+  'cd "$1" || exit 1; out=$2; err=$3; shift 3; setsid "$@" </dev/null >>"$out" 2>>"$err" & echo $!',
 );
 
 /** Collects a started command's output and exit status; the watchdog covers a connection that stops answering. */
@@ -199,7 +203,7 @@ export class SshExecutor implements Executor {
         collect(stream, what, seconds, options.input ?? ''),
       );
       if (result.exitCode === 137) {
-        throw new ExecutorError(`${what} timed out after ${seconds} s and was killed on the host`);
+        throw new CommandTimedOut(`${what} timed out after ${seconds} s and was killed on the host`);
       }
       return result;
     } finally {
@@ -235,6 +239,10 @@ export class SshExecutor implements Executor {
     return this.exec(argv, options);
   }
 
+  unsendableArgument(argv: readonly string[]): string | undefined {
+    return argv.find((arg) => !isSendable(arg));
+  }
+
   runScript(script: TrustedScript, args: readonly string[], options?: RunOptions): Promise<CommandResult> {
     return this.exec(['sh', '-c', script, script.name, ...args], options);
   }
@@ -247,6 +255,7 @@ export class SshExecutor implements Executor {
       startScript.name,
       options.cwd,
       options.logPath,
+      options.errorLogPath ?? options.logPath,
       ...argv,
     ]);
     const pid = Number.parseInt(result.stdout.trim(), 10);
@@ -256,13 +265,25 @@ export class SshExecutor implements Executor {
     return pid;
   }
 
+  /**
+   * Asks the host's sshd to connect (a direct-tcpip channel). sshd answers "connect failed" (reason 2) for a
+   * refused or unreachable peer: the network's answer. Forwarding prohibited, a name the host cannot
+   * resolve, or the SSH connection itself failing means the host could not ask: that throws.
+   */
   async tcpReachable(host: string, port: number, timeoutMs: number): Promise<boolean> {
     const client = await this.connect();
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       client.forwardOut('127.0.0.1', 0, host, port, (error, stream) => {
         clearTimeout(timer);
-        if (error) return resolve(false);
+        if (error) {
+          const reason = (error as Error & { reason?: number }).reason;
+          const unresolved = /resolve|unknown host|not known|no address/i.test(error.message);
+          if (reason === connectFailed && !unresolved) return resolve(false);
+          return reject(
+            new ExecutorError(`${this.host} cannot try ${host}:${port} for gameday: ${error.message}`),
+          );
+        }
         stream.on('error', () => undefined);
         stream.close();
         resolve(true);

@@ -4,7 +4,7 @@ import { absolutePath } from '../../plan/safeValues';
 import { ExecutorError } from '../executors/executor';
 import { cgroupOf, findHierarchy, type Hierarchy } from './cgroups';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
-import { describeSelector, findProcesses, processSelectorFields } from './processes';
+import { describeSelector, processSelectorFields, selectProcesses } from './processes';
 
 /** A block device as a path under /dev, or as major:minor numbers. */
 const device = z
@@ -159,10 +159,7 @@ async function resolveDevice(ctx: FaultContext, dev: string): Promise<string> {
 /** The cgroups (paths inside the hierarchy) the plan names, directly or by their processes. */
 async function cgroupPaths(ctx: FaultContext, p: Params, hierarchy: Hierarchy): Promise<string[]> {
   if (p.cgroup !== undefined) return [p.cgroup.replace(/(.)\/$/, '$1')];
-  const processes = await findProcesses(ctx.exec, p, ctx.protectedPids);
-  if (processes.length === 0) {
-    throw new FaultUserError(`no running process for ${describeSelector(p)} on ${ctx.target.name}`);
-  }
+  const processes = await selectProcesses(ctx.exec, p, ctx.protectedPids);
   const paths = new Set<string>();
   for (const { pid } of processes) {
     const path = cgroupOf((await ctx.exec.readFile(`/proc/${pid}/cgroup`)) ?? '', hierarchy, 'blkio');

@@ -10,6 +10,7 @@ import {
   processSelectorFields,
   readCommand,
   readStat,
+  selectProcesses,
   signal,
   statIfSame,
   type ProcessCommand,
@@ -63,9 +64,12 @@ async function waitUntilGone(ctx: FaultContext, processes: readonly ProcessIdent
   }
 }
 
-async function logTail(exec: Executor, path: string): Promise<string> {
+/** The last lines of the restarted process's own log, when its output goes to a file. */
+async function whatItLogged(exec: Executor, path: string): Promise<string> {
+  if (path === '/dev/null') return 'its output goes to /dev/null, as before it was killed';
   const log = (await exec.readFile(path)) ?? '';
-  return log.trim().split('\n').slice(-5).join(' ').replace(/\s+/g, ' ').slice(-400);
+  const tail = log.trim().split('\n').slice(-5).join(' ').replace(/\s+/g, ' ').slice(-400);
+  return `${path} ends: ${tail}`;
 }
 
 async function waitUntilReady(ctx: FaultContext, p: Params, pid: number, logPath: string): Promise<void> {
@@ -74,7 +78,7 @@ async function waitUntilReady(ctx: FaultContext, p: Params, pid: number, logPath
     const stat = await readStat(ctx.exec, pid);
     if (stat === undefined || stat.state === 'Z') {
       throw new Error(
-        `restarted process ${pid} on ${ctx.target.name} exited; its log says: ${await logTail(ctx.exec, logPath)}`,
+        `restarted process ${pid} on ${ctx.target.name} exited; ${await whatItLogged(ctx.exec, logPath)}`,
       );
     }
   };
@@ -109,22 +113,31 @@ export const processKill: FaultKind<Params, Saved> = {
   }),
 
   async prepare(ctx, p) {
-    const found = await findProcesses(ctx.exec, p, ctx.protectedPids);
-    if (found.length === 0) {
-      throw new FaultUserError(
-        `no running process for ${describeSelector(p)} on ${ctx.target.name}: is it started?`,
-      );
-    }
+    const found = await selectProcesses(ctx.exec, p, ctx.protectedPids);
     const processes: SavedProcess[] = [];
     for (const { pid, startTime } of found) {
       const command = await readCommand(ctx.exec, pid);
       if (command === undefined) continue; // exited while we looked: nothing to kill, nothing to restart
-      processes.push({
-        pid,
-        startTime,
+      const restart = {
+        ...command,
         argv: p.restart.argv ?? command.argv,
         cwd: p.restart.cwd ?? command.cwd,
-      });
+      };
+      // What the rollback will send must pass the executor's boundary now, before anything is killed: found
+      // only at rollback, it would be retried forever while the process stays dead.
+      const unsendable = ctx.exec.unsendableArgument([
+        ...restart.argv,
+        restart.cwd,
+        restart.stdout,
+        restart.stderr,
+      ]);
+      if (unsendable !== undefined) {
+        throw new FaultUserError(
+          `pid ${pid} on ${ctx.target.name} was started with ${JSON.stringify(unsendable)}, which gameday ` +
+            `cannot send to ${ctx.exec.host} to restart it; give restart.argv (and restart.cwd) in the plan`,
+        );
+      }
+      processes.push({ pid, startTime, ...restart });
     }
     return { processes };
   },
@@ -152,16 +165,20 @@ export const processKill: FaultKind<Params, Saved> = {
 
   async rollback(ctx, p, saved) {
     const running = await findProcesses(ctx.exec, p, ctx.protectedPids);
+    const logOf = (process: SavedProcess | undefined) => process?.stderr ?? '/dev/null';
     if (running.length > 0) {
       // Already back (a supervisor, or an earlier attempt of this rollback): only wait for readiness.
-      for (const stat of running) await waitUntilReady(ctx, p, stat.pid, logPathFor(ctx));
+      for (const stat of running) await waitUntilReady(ctx, p, stat.pid, logOf(saved.processes[0]));
       return;
     }
     for (const process of saved.processes) {
-      const logPath = logPathFor(ctx);
-      const pid = await ctx.exec.startDetached(process.argv, { cwd: process.cwd, logPath });
+      const pid = await ctx.exec.startDetached(process.argv, {
+        cwd: process.cwd,
+        logPath: process.stdout,
+        errorLogPath: process.stderr,
+      });
       if (p.pidfile !== undefined) await ctx.exec.writeFile(p.pidfile, `${pid}\n`);
-      await waitUntilReady(ctx, p, pid, logPath);
+      await waitUntilReady(ctx, p, pid, logOf(process));
     }
   },
 
@@ -169,8 +186,3 @@ export const processKill: FaultKind<Params, Saved> = {
   // killed process stays down until a worker rolls back (or its own supervisor restarts it).
   hostRevert: () => [],
 };
-
-/** Restarted processes log to a tagged file, so the janitor can find it and a failed start can be explained. */
-function logPathFor(ctx: FaultContext): string {
-  return `/tmp/.gameday-${ctx.tag}-restart-${ctx.target.name}.log`;
-}

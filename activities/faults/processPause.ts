@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { FaultUserError, type FaultKind } from './contract';
+import type { FaultKind } from './contract';
 import {
   describeSelector,
-  findProcesses,
+  selectProcesses,
   exactlyOneSelector,
   processSelectorFields,
   signal,
@@ -33,12 +33,7 @@ export const processPause: FaultKind<Params, Saved> = {
   }),
 
   async prepare(ctx, p) {
-    const found = await findProcesses(ctx.exec, p, ctx.protectedPids);
-    if (found.length === 0) {
-      throw new FaultUserError(
-        `no running process for ${describeSelector(p)} on ${ctx.target.name}: is it started?`,
-      );
-    }
+    const found = await selectProcesses(ctx.exec, p, ctx.protectedPids);
     return { processes: found.map(({ pid, startTime }) => ({ pid, startTime })) };
   },
 

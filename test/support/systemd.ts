@@ -251,6 +251,10 @@ class NamespaceExecutor implements Executor {
     return this.run(['sh', '-c', script.text, script.name, ...args], options);
   }
 
+  unsendableArgument(argv: readonly string[]): string | undefined {
+    return this.local.unsendableArgument(argv);
+  }
+
   startDetached(): Promise<number> {
     return Promise.reject(new ExecutorError('startDetached is not supported inside the test systemd'));
   }
