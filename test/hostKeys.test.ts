@@ -153,7 +153,55 @@ describe('known_hosts parsing and matching', () => {
     }
   });
 
-  it('negation excludes, wildcards accept', () => {
+  it('refuses a key marked @revoked for the host even when a plain line accepts it, naming file:line', () => {
+    const file = '/etc/gameday/known_hosts';
+    const judge = (lines: string[], port = 22) =>
+      judgeKnownHosts(lines.join('\n'), file, '10.213.7.11', port, keyA);
+    const accepting = `10.213.7.11 ${keyText(keyA)}`;
+    assert.equal(judge([accepting]), undefined);
+    assert.match(
+      judge([accepting, `@revoked 10.213.7.11 ${keyText(keyA)}`]) ?? '',
+      /^host key SHA256:\S+ of 10\.213\.7\.11 is marked @revoked in \/etc\/gameday\/known_hosts:2: /,
+    );
+    assert.match(
+      judge(['# revoked everywhere', `@revoked * ${keyText(keyA)}`, accepting]) ?? '',
+      /is marked @revoked in \/etc\/gameday\/known_hosts:2: /,
+    );
+    assert.match(
+      judge([`10.213.7.* ${keyText(keyA)}`, `@revoked 10.213.* ${keyText(keyA)}`]) ?? '',
+      /is marked @revoked in \/etc\/gameday\/known_hosts:2: /,
+    );
+    // As in OpenSSH: a revocation applies to the hosts its line names, and only to its own key.
+    assert.equal(judge([accepting, `@revoked kafka-9 ${keyText(keyA)}`]), undefined);
+    assert.equal(judge([accepting, `@revoked * ${keyText(keyB)}`]), undefined);
+    assert.match(
+      judge([`[10.213.7.11]:2222 ${keyText(keyA)}`, `@revoked [10.213.7.11]:2222 ${keyText(keyA)}`], 2222) ??
+        '',
+      /of \[10\.213\.7\.11\]:2222 is marked @revoked in \/etc\/gameday\/known_hosts:2/,
+    );
+  });
+
+  it('@cert-authority lines never accept a key; alone, they are a refusal that says what to do', () => {
+    const file = 'known_hosts';
+    const judge = (lines: string[]) => judgeKnownHosts(lines.join('\n'), file, 'kafka-1', 22, keyA);
+    assert.equal(
+      judge([`@cert-authority * ${keyText(keyA)}`]),
+      'known_hosts has only @cert-authority lines for kafka-1 (line 1), and gameday does not verify host ' +
+        'certificates: pin the host key (hostKey.fingerprints in the worker configuration) or add a plain ' +
+        'known_hosts line for it',
+    );
+    assert.match(
+      judge([`@cert-authority * ${keyText(keyB)}`, `@cert-authority kafka-* ${keyText(keyA)}`]) ?? '',
+      /only @cert-authority lines for kafka-1 \(lines 1, 2\)/,
+    );
+    assert.equal(judge([`@cert-authority * ${keyText(keyB)}`, `kafka-1 ${keyText(keyA)}`]), undefined);
+    assert.match(
+      judge([`@cert-authority * ${keyText(keyA)}`, `kafka-1 ${keyText(keyB)}`]) ?? '',
+      /^host key SHA256:\S+ of kafka-1 does not match known_hosts \(line 2\)/,
+    );
+  });
+
+  it('negation excludes, wildcards accept; unreadable lines for the host refuse, others are ignored', () => {
     const judge = (lines: string[]) => judgeKnownHosts(lines.join('\n'), 'kh', '10.213.7.11', 22, keyA);
     assert.equal(judge([`10.213.* ${keyText(keyA)}`]), undefined);
     assert.equal(
@@ -161,9 +209,14 @@ describe('known_hosts parsing and matching', () => {
       'no entry for 10.213.7.11:22 in kh: add its key (ssh-keyscan) or pin its fingerprint',
     );
     assert.match(judge([`10.213.7.11,!10.213.7.11 ${keyText(keyA)}`]) ?? '', /^no entry for/);
+    assert.equal(judge([`10.213.7.11 ${keyText(keyA)}`, `@revokd 10.213.9.1 ${keyText(keyA)}`]), undefined);
+    assert.equal(
+      judge([`10.213.7.11 ${keyText(keyA)}`, `@revokd 10.213.7.* ${keyText(keyA)}`]),
+      'kh:2 names 10.213.7.11 but cannot be read (unknown marker @revokd): fix or remove that line',
+    );
     assert.match(
-      judge([`10.213.7.11 ${keyText(keyB)}`]) ?? '',
-      /^host key SHA256:\S+ of 10\.213\.7\.11 does not match kh \(line 1\)/,
+      judge([`10.213.7.11 ${keyText(keyA)}`, `@revoked * ssh-ed25519 AAAA`]) ?? '',
+      /^kh:2 names 10\.213\.7\.11 but cannot be read \(its key is not a ssh-ed25519 key\)/,
     );
   });
 });
@@ -239,16 +292,39 @@ describe('known_hosts against a real sshd, decided as OpenSSH ssh decides', () =
     assert.equal(await openSshConnects(), false, `OpenSSH agrees:\n${lines.join('\n')}`);
   }
 
-  it('a plain entry connects', async () => {
+  const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+  it('a plain entry connects; a @revoked line for its key refuses, naming @revoked and file:line', async () => {
     await expectConnects(['# the host', host.knownHostsLine]);
+    const revoked = (line: number) =>
+      new RegExp(
+        `host key ${escaped(host.fingerprint)} of ${escaped(host.address)} is marked @revoked in ${escaped(knownHosts)}:${line}: `,
+      );
+    await expectRefused([host.knownHostsLine, `@revoked ${host.address} ${hostKey()}`], revoked(2));
+    await expectRefused([`@revoked * ${hostKey()}`, host.knownHostsLine], revoked(1));
+    await expectRefused([`10.213.* ${hostKey()}`, '', `@revoked 10.213.* ${hostKey()}`], revoked(3));
+    // A revocation names hosts like any line: one for other hosts does not touch this one (OpenSSH agrees).
+    await expectConnects([host.knownHostsLine, `@revoked kafka-9,10.9.9.9 ${hostKey()}`]);
   });
 
-  it('hashed entries, as ssh-keygen -H writes them, accept', async () => {
+  it('hashed entries, as ssh-keygen -H writes them, accept and revoke alike', async () => {
     writeFileSync(knownHosts, `${host.knownHostsLine}\n`);
     await run('ssh-keygen', ['-H', '-f', knownHosts]);
     const hashedLine = readFileSync(knownHosts, 'utf8').trim();
     assert.match(hashedLine, /^\|1\|\S+ ssh-ed25519 /);
     await expectConnects([hashedLine]);
+    const hashedName = hashedLine.split(' ')[0] ?? '';
+    await expectRefused(
+      [hashedLine, `@revoked ${hashedName} ${hostKey()}`],
+      new RegExp(`is marked @revoked in ${escaped(knownHosts)}:2: `),
+    );
+  });
+
+  it('@cert-authority lines alone are refused plainly, with what to do', async () => {
+    await expectRefused(
+      [`@cert-authority * ${hostKey()}`],
+      /has only @cert-authority lines for 10\.213\.\d+\.11 \(line 1\), and gameday does not verify host certificates: pin the host key \(hostKey\.fingerprints in the worker configuration\) or add a plain known_hosts line for it/,
+    );
   });
 
   it('a negated pattern excludes the host, even when another pattern of its line names it', async () => {

@@ -138,8 +138,11 @@ function lineNumbers(lines: readonly KnownHostsLine[]): string {
 }
 
 /**
- * Judges a presented host key against known_hosts text as OpenSSH's ssh does, returning why it is refused:
- * only unmarked lines whose host field names the host can accept it.
+ * Judges a presented host key against known_hosts text as OpenSSH's ssh does, returning why it is refused.
+ * Only lines whose host field names the host count, `@revoked` ones included (as in OpenSSH: `@revoked *`
+ * revokes a key for every host). A revoked key is refused even when another line accepts it. `@cert-authority`
+ * lines accept only certificates, which ssh2 never negotiates, so they never accept a key here. Stricter than
+ * OpenSSH: a line for the host that cannot be read is a refusal, not skipped (it may have been meant to revoke).
  */
 export function judgeKnownHosts(
   text: string,
@@ -149,13 +152,27 @@ export function judgeKnownHosts(
   keyBlob: Buffer,
 ): string | undefined {
   const name = knownHostsName(host, port);
-  const plain = parseKnownHosts(text).filter(
-    (line): line is KnownHostsEntry =>
-      'key' in line && line.marker === undefined && hostsMatch(line.hosts, name),
+  const forHost = parseKnownHosts(text).filter(
+    (line) => line.hosts !== undefined && hostsMatch(line.hosts, name),
   );
+  const entries = forHost.filter((line): line is KnownHostsEntry => 'key' in line);
+  const presented = fingerprintOf(keyBlob);
+  const revoked = entries.find((entry) => entry.marker === '@revoked' && entry.key.equals(keyBlob));
+  if (revoked) {
+    return `host key ${presented} of ${name} is marked @revoked in ${file}:${revoked.line}: a revoked key is never accepted; give the host a new key and list that one`;
+  }
+  const unreadable = forHost.find((line): line is UnreadableLine => 'problem' in line);
+  if (unreadable) {
+    return `${file}:${unreadable.line} names ${name} but cannot be read (${unreadable.problem}): fix or remove that line`;
+  }
+  const plain = entries.filter((entry) => entry.marker === undefined);
   if (plain.some((entry) => entry.key.equals(keyBlob))) return undefined;
   if (plain.length > 0) {
-    return `host key ${fingerprintOf(keyBlob)} of ${name} does not match ${file} (${lineNumbers(plain)}): update the line if the host was re-keyed on purpose`;
+    return `host key ${presented} of ${name} does not match ${file} (${lineNumbers(plain)}): update the line if the host was re-keyed on purpose`;
+  }
+  const authorities = entries.filter((entry) => entry.marker === '@cert-authority');
+  if (authorities.length > 0) {
+    return `${file} has only @cert-authority lines for ${name} (${lineNumbers(authorities)}), and gameday does not verify host certificates: pin the host key (hostKey.fingerprints in the worker configuration) or add a plain known_hosts line for it`;
   }
   return `no entry for ${host}:${port} in ${file}: add its key (ssh-keyscan) or pin its fingerprint`;
 }
