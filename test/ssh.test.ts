@@ -8,6 +8,8 @@ import type { HostKeyPolicy } from '../activities/executors/hostKeys';
 import type { FaultContext } from '../activities/faults/contract';
 import { processPause } from '../activities/faults/processPause';
 import { matchingPids, readStat } from '../activities/faults/processes';
+import { evaluate, probeEnvironment } from '../activities/checks/probe';
+import { parsedCheck } from './support/checks';
 import { sleep } from './support/harness';
 import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
@@ -199,5 +201,31 @@ describe('SSH executor against real sshd hosts in network namespaces', () => {
     } finally {
       await ssh.signal(pid, 'KILL');
     }
+  });
+
+  it('a check over SSH that could not ask never holds, even with expect: fail', async () => {
+    const [first] = lab.hosts as [TestHost];
+    const reachable = executor(first);
+    // The dead address: nothing answers, so the SSH connection itself fails.
+    const dead = executor({ ...first, name: 'dead-1', address: lab.deadAddress });
+    const env = probeEnvironment({
+      checkExecutor: reachable,
+      executorFor: (target) => (target.name === 'dead-1' ? dead : reachable),
+    });
+    const failing = (on: string, probe: Record<string, unknown>) =>
+      evaluate(env, parsedCheck({ when: ['before'], expect: 'fail', on, ...probe }));
+    // exit 127 from the remote shell: the command does not exist there.
+    const typo = await failing('host-1', { command: { argv: ['etcdctl-typo', 'get', 'k'] } });
+    assert.equal(typo.holds, false, typo.detail);
+    assert.match(typo.detail, /^could not ask: etcdctl-typo on host-1 exited 127 \(command not found\)/);
+    const unreachable = await failing('dead-1', { command: { argv: ['true'] } });
+    assert.equal(unreachable.holds, false, unreachable.detail);
+    assert.match(unreachable.detail, /^could not ask: cannot reach host dead-1/);
+    const tcpFromDead = await failing('dead-1', { tcp: { host: '127.0.0.1', port: 22 } });
+    assert.equal(tcpFromDead.holds, false, tcpFromDead.detail);
+    assert.match(tcpFromDead.detail, /^could not ask: cannot reach host dead-1/);
+    // A refused port seen from a reachable host is that host's answer.
+    const refused = await failing('host-1', { tcp: { host: '127.0.0.1', port: 1, timeout: '1s' } });
+    assert.equal(refused.holds, true, refused.detail);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -7,11 +7,13 @@ import {
   startInProcessWorker,
   startPlan,
   startTestTemporal,
+  waitFor,
   waitForPhase,
   type InProcessWorker,
   type TestTemporal,
 } from './support/harness';
 import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+import { demoServiceScript } from '../client/demoService';
 
 /** The state letter of a process on a test host, read inside its namespace (not over SSH). */
 async function stateOn(host: TestHost, pid: number): Promise<string | undefined> {
@@ -212,6 +214,99 @@ describe('a game day on SSH hosts (real sshd in network namespaces, real dev ser
       assert.equal(scheduledBy('rollbackFault').length, 1);
     } finally {
       await first.inside(['ip', 'link', 'del', 'gdx0']);
+    }
+  });
+
+  /** The demo service started inside a host's namespace, writing to a log of its own, as an operator would. */
+  async function serviceOn(host: TestHost, name: string) {
+    const pidfile = join(lab.dir, `${name}.pid`);
+    const log = join(lab.dir, `${name}.log`);
+    const command = `${process.execPath} ${demoServiceScript} --port 18181 --pidfile ${pidfile}`;
+    await host.inside(['sh', '-c', `cd ${lab.dir} && ${command} >>${log} 2>&1 &`]);
+    const pid = await waitFor(`${name} on ${host.name}`, () => {
+      const text = existsSync(pidfile) ? readFileSync(pidfile, 'utf8') : '';
+      return /^\d+\n$/.test(text) ? Number.parseInt(text, 10) : undefined;
+    });
+    return { pidfile, log, pid };
+  }
+
+  it('process-kill over SSH: killed, restarted from its recorded command line into its own log, nothing left', async () => {
+    const host = lab.hosts[0] as TestHost;
+    const service = await serviceOn(host, 'kill-service');
+    const answers = { host: '127.0.0.1', port: 18181, timeout: '500ms' };
+    const plan = gameDayPlan({
+      metadata: { name: 'ssh-kill', owner: 'tests' },
+      targets: { first: { ssh: { hosts: ['host-1'] } } },
+      checks: [
+        { name: 'up', when: ['before', 'after'], on: 'host-1', tcp: answers },
+        { name: 'down', when: ['during'], expect: 'fail', on: 'host-1', tcp: answers },
+      ],
+      faults: [
+        {
+          name: 'kill',
+          kind: 'process-kill',
+          target: 'first',
+          params: { pidfile: service.pidfile, ready: { tcpPort: 18181, timeout: '10s' } },
+        },
+      ],
+      observation: { window: '2s', sampleInterval: '500ms' },
+    });
+    const handle = await startPlan(temporal, plan, worker.taskQueue);
+    const { tag } = await waitForPhase(handle, 'observe');
+    const report = await handle.result();
+    assert.equal(report.outcome, 'passed', report.reason);
+    const restarted = Number.parseInt(readFileSync(service.pidfile, 'utf8'), 10);
+    assert.notEqual(restarted, service.pid, 'a new process');
+    assert.equal(await stateOn(host, service.pid), undefined, 'the killed one is gone');
+    const link = async (name: string) =>
+      (await host.inside(['readlink', `/proc/${restarted}/${name}`])).stdout.trim();
+    assert.equal(await link('cwd'), lab.dir, 'restarted in its recorded directory');
+    assert.equal(await link('fd/1'), service.log, 'writing to the log it wrote to before');
+    assert.equal(await link('fd/2'), service.log);
+    const left = (await host.inside(['sh', '-c', `ls -d /tmp/.gameday-${tag}-* 2>/dev/null`])).stdout;
+    assert.equal(left, '', 'no tagged file outlives the game day');
+    await host.inside(['kill', String(restarted)]);
+  });
+
+  it('process-kill refuses, before it kills anything, a process whose command line cannot be sent back', async () => {
+    const host = lab.hosts[0] as TestHost;
+    const pidfile = join(lab.dir, 'odd.pid');
+    const { stdout } = await host.inside([
+      'sh',
+      '-c',
+      "sh -c 'sleep 300' 'odd{argument}' >/dev/null 2>&1 & echo $!",
+    ]);
+    const pid = Number.parseInt(stdout, 10);
+    writeFileSync(pidfile, `${pid}\n`);
+    const plan = gameDayPlan({
+      metadata: { name: 'ssh-kill-odd', owner: 'tests' },
+      targets: { first: { ssh: { hosts: ['host-1'] } } },
+      faults: [{ name: 'kill', kind: 'process-kill', target: 'first', params: { pidfile } }],
+    });
+    const report = await (await startPlan(temporal, plan, worker.taskQueue)).result();
+    assert.equal(report.outcome, 'aborted');
+    assert.match(
+      report.reason ?? '',
+      /pid \d+ on host-1 was started with "odd\{argument\}", which gameday cannot send to host-1 to restart it; give restart\.argv/,
+    );
+    assert.equal(report.faults[0]?.status, 'inject-failed', 'refused at prepare: nothing to roll back');
+    assert.notEqual(await stateOn(host, pid), undefined, 'nothing was killed');
+    await host.inside(['kill', String(pid)]);
+  });
+
+  it('sshd, and the shell running the lookup, are never selected over SSH', async () => {
+    // `gameday-processes` is on the command lines of the lookup's own `timeout` and shell.
+    for (const pattern of ['sshd', 'gameday-processes']) {
+      const plan = gameDayPlan({
+        metadata: { name: 'ssh-pause-untouchable', owner: 'tests' },
+        targets: { first: { ssh: { hosts: ['host-1'] } } },
+        faults: [
+          { name: 'pause', kind: 'process-pause', target: 'first', params: { pattern, maxMatches: 100 } },
+        ],
+      });
+      const report = await (await startPlan(temporal, plan, worker.taskQueue)).result();
+      assert.equal(report.outcome, 'aborted', pattern);
+      assert.match(report.reason ?? '', /on host-1 names only pid [\d, …]+, which no fault may touch/);
     }
   });
 

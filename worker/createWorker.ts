@@ -54,6 +54,9 @@ export async function createGameDayWorker(options: GameDayWorkerOptions): Promis
     ...workflowSource(),
     activities: createActivities(options.deps),
     sinks: gameDaySinks(options.deps.metrics),
+    // Heartbeat details carry the observation's running summary: sent at least every second (not only every
+    // 0.8 × heartbeat timeout), so a worker that dies loses at most its last second of samples.
+    maxHeartbeatThrottleInterval: '1s',
     // A dead worker's sticky queue is abandoned after a few seconds, so a standby takes over quickly.
     stickyQueueScheduleToStartTimeout: '2s',
     // On SIGTERM/SIGINT, running activities (rollbacks above all) get this long to finish.
