@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { minimumSecretLength, redacted, Redactor } from '../activities/redact';
+
+const password = 'gd S3cr3t/p@ss:w0rd%+!"';
+const base64 = (text: string) => Buffer.from(text).toString('base64');
+
+describe('the redactor', () => {
+  it('replaces a registered secret in every form it takes in URLs, headers and JSON', () => {
+    const redactor = new Redactor();
+    redactor.registerBasicAuth('gameday', password);
+    const url = new URL('http://host');
+    url.password = password;
+    const forms = {
+      raw: password,
+      encodeURIComponent: encodeURIComponent(password),
+      'URL userinfo': url.password,
+      'JSON string': JSON.stringify(password).slice(1, -1),
+      'base64(user:password)': base64(`gameday:${password}`),
+    };
+    for (const [name, form] of Object.entries(forms)) {
+      assert.equal(redactor.redact(`before ${form} after`), `before ${redacted} after`, name);
+    }
+    assert.equal(redactor.redact('nothing secret here'), 'nothing secret here');
+  });
+
+  it('replaces the longest secret first, and ignores secrets too short to search for', () => {
+    const redactor = new Redactor();
+    redactor.register('abcd');
+    redactor.register('abcd-1234');
+    assert.equal(redactor.redact('abcd-1234 and abcd'), `${redacted} and ${redacted}`);
+    const short = 'x'.repeat(minimumSecretLength - 1);
+    redactor.register(short);
+    assert.equal(redactor.redact(`${short} stays`), `${short} stays`);
+  });
+
+  it('replaces credentials it was never told about, by their shape', () => {
+    const redactor = new Redactor();
+    const cases: [string, string][] = [
+      ['fetch http://u:p%40ss@10.0.0.1:9090/api failed', `fetch http://${redacted}@10.0.0.1:9090/api failed`],
+      ['https://ghp_token123@github.com/x', `https://${redacted}@github.com/x`],
+      ['authorization: Basic dXNlcjpwYXNz\nhost: x', `authorization: ${redacted}\nhost: x`],
+      ['<td>Authorization</td>', '<td>Authorization</td>'],
+      ['{"Authorization":"Bearer abc.def","host":"x"}', `{"Authorization":"${redacted}","host":"x"}`],
+      ['Proxy-Authorization: Negotiate YII=', `Proxy-Authorization: ${redacted}`],
+      ['sent Basic dXNlcjpwYXNz to it', `sent Basic ${redacted} to it`],
+      ['sent Bearer eyJhbGciOiJIUzI1NiJ9.e30.x to it', `sent Bearer ${redacted} to it`],
+      [
+        'key -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY----- done',
+        `key ${redacted} private key done`,
+      ],
+      ['cut -----BEGIN RSA PRIVATE KEY-----\nMIIEow', `cut ${redacted} private key`],
+    ];
+    for (const [text, expected] of cases) assert.equal(redactor.redact(text), expected, text);
+  });
+
+  it('leaves ordinary messages alone', () => {
+    const redactor = new Redactor();
+    for (const text of [
+      'Prometheus endpoint "default" (http://127.0.0.1:9090): bad_data: 1:5: parse error',
+      "HTTP 401 (check the endpoint's credentials in the worker configuration): HTTP 401: Unauthorized",
+      'Basic auth is configured; bearer tokens are read from bearerTokenFile at every query',
+      'https://example.com/search?from=a@b.c',
+      'authorization failed for user gameday',
+      'mail ops@example.com',
+    ]) {
+      assert.equal(redactor.redact(text), text);
+    }
+  });
+
+  it('redacts deep copies of results: strings and keys, keeping numbers, booleans and the original', () => {
+    const redactor = new Redactor();
+    redactor.register('t0ken-value');
+    const result = {
+      name: 'check',
+      holds: false,
+      value: 3,
+      missing: null,
+      samples: [{ detail: 'HTTP 500: t0ken-value' }, 't0ken-value'],
+      byName: { 't0ken-value': 1 },
+    };
+    const copy = redactor.redactDeep(result);
+    assert.deepEqual(copy, {
+      name: 'check',
+      holds: false,
+      value: 3,
+      missing: null,
+      samples: [{ detail: `HTTP 500: ${redacted}` }, redacted],
+      byName: { [redacted]: 1 },
+    });
+    assert.equal(result.samples[1], 't0ken-value', 'the original is not changed');
+  });
+});
