@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { minimumSecretLength, redacted, Redactor } from '../activities/redact';
+import { minimumSecretLength, redact, redacted, Redactor } from '../activities/redact';
+import { loadWorkerConfig, workerConfigSchema } from '../worker/config';
+import { prometheusEndpoints } from '../worker/prometheusEndpoints';
 
 const password = 'gd S3cr3t/p@ss:w0rd%+!"';
 const base64 = (text: string) => Buffer.from(text).toString('base64');
@@ -89,5 +94,77 @@ describe('the redactor', () => {
       byName: { [redacted]: 1 },
     });
     assert.equal(result.samples[1], 't0ken-value', 'the original is not changed');
+  });
+});
+
+describe('Prometheus URLs with user:password@ in the worker configuration', () => {
+  const urlPassword = encodeURIComponent(password);
+  const endpointsOf = (endpoints: Record<string, unknown>) =>
+    workerConfigSchema.parse({ prometheus: { endpoints } }).prometheus;
+  /** The configuration's refusal, checked not to quote the password in any form. */
+  const refusal = (endpoints: Record<string, unknown>): string => {
+    const parsed = workerConfigSchema.safeParse({ prometheus: { endpoints } });
+    assert.equal(parsed.success, false, 'refused');
+    const text = JSON.stringify(parsed.error);
+    for (const form of [password, urlPassword, base64(`gameday:${password}`)]) {
+      assert.ok(!text.includes(form), 'the refusal does not quote the password');
+    }
+    return parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('\n');
+  };
+
+  it('are taken apart on load: the URL without them, the credentials sent as basic auth', async () => {
+    const config = endpointsOf({ secured: { url: `http://gameday:${urlPassword}@127.0.0.1:9090/prom` } });
+    const secured = config.endpoints.secured;
+    assert.equal(secured?.url, 'http://127.0.0.1:9090/prom');
+    assert.deepEqual(secured?.urlBasicAuth, { username: 'gameday', password });
+    const endpoint = prometheusEndpoints(config).endpoint('secured');
+    assert.equal(endpoint?.url, 'http://127.0.0.1:9090/prom');
+    assert.deepEqual(await endpoint?.headers(), {
+      authorization: `Basic ${base64(`gameday:${password}`)}`,
+    });
+    assert.equal(redact(`echoed ${urlPassword}`), `echoed ${redacted}`, 'registered with the redactor');
+    assert.equal(
+      endpointsOf({ plain: { url: 'http://127.0.0.1:9090' } }).endpoints.plain?.url,
+      'http://127.0.0.1:9090',
+      'a URL without credentials is kept as written',
+    );
+  });
+
+  it('are refused with basicAuth or a bearer token on the same endpoint, or with a part missing', () => {
+    const url = `https://gameday:${urlPassword}@prometheus.example.com`;
+    const oneWay = /prometheus\.endpoints\.x\.url: has user:password@ and the endpoint also sets basicAuth/;
+    assert.match(refusal({ x: { url, basicAuth: { username: 'u', passwordEnv: 'P' } } }), oneWay);
+    assert.match(refusal({ x: { url, bearerTokenEnv: 'TOKEN' } }), oneWay);
+    assert.match(refusal({ x: { url, bearerTokenFile: '/run/token' } }), oneWay);
+    assert.match(refusal({ x: { url: 'http://gameday@h:9090' } }), /one of them empty: write both/);
+    assert.match(refusal({ x: { url: `http://:${urlPassword}@h:9090` } }), /one of them empty/);
+    assert.match(refusal({ x: { url: 'http://u:%E0%A4%A@h:9090' } }), /not valid percent-encoding/);
+  });
+
+  it('GAMEDAY_PROMETHEUS_URL is taken apart the same way, and refused next to basicAuth from the file', async () => {
+    const url = `http://gameday:${urlPassword}@127.0.0.1:9090`;
+    const fromEnv = await loadWorkerConfig(undefined, { GAMEDAY_PROMETHEUS_URL: url });
+    assert.equal(fromEnv.prometheus.endpoints.default?.url, 'http://127.0.0.1:9090');
+    assert.equal(fromEnv.prometheus.endpoints.default?.urlBasicAuth?.password, password);
+    const dir = mkdtempSync(join(tmpdir(), 'gameday-redact-'));
+    try {
+      const file = join(dir, 'worker.yaml');
+      writeFileSync(
+        file,
+        'prometheus:\n  endpoints:\n    default:\n      url: http://127.0.0.1:9090\n' +
+          '      basicAuth: { username: gameday, passwordEnv: GAMEDAY_PROMETHEUS_PASSWORD }\n',
+      );
+      const refused = await loadWorkerConfig(file, { GAMEDAY_PROMETHEUS_URL: url }).then(
+        () => assert.fail('accepted'),
+        (error: Error) => error.message,
+      );
+      assert.match(
+        refused,
+        /prometheus\.endpoints\.default\.url: has user:password@ and the endpoint also sets/,
+      );
+      assert.ok(!refused.includes(urlPassword) && !refused.includes(password));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
