@@ -3,9 +3,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  defaultFailureConverter,
+  defaultPayloadConverter,
+  ensureApplicationFailure,
+} from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { minimumSecretLength, redact, redacted, Redactor } from '../activities/redact';
 import { loadWorkerConfig, workerConfigSchema } from '../worker/config';
 import { prometheusEndpoints } from '../worker/prometheusEndpoints';
+import { redactingActivityInterceptors } from '../worker/redactingInterceptor';
 
 const password = 'gd S3cr3t/p@ss:w0rd%+!"';
 const base64 = (text: string) => Buffer.from(text).toString('base64');
@@ -166,5 +176,94 @@ describe('Prometheus URLs with user:password@ in the worker configuration', () =
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the activity interceptor: results and failures leave the worker redacted', () => {
+  const secret = 'sup3r-s3cret-t0ken';
+  const redactor = new Redactor();
+  redactor.register(secret);
+  /** A real SDK activity run (the worker's Activity class) with the interceptor, as the worker registers it. */
+  const run = <T>(body: () => Promise<T>): Promise<T> =>
+    new MockActivityEnvironment(undefined, {
+      interceptors: [redactingActivityInterceptors(redactor)],
+      logger: new DefaultLogger('ERROR'), // the SDK warns of every failed activity, and these fail on purpose
+    }).run(body);
+  /** The failure exactly as the worker would send it to the server, payloads decoded, as text. */
+  const stored = (error: unknown): string => {
+    const failure = defaultFailureConverter.errorToFailure(
+      ensureApplicationFailure(error),
+      defaultPayloadConverter,
+    );
+    return JSON.stringify(failure, (key, value: unknown) =>
+      key === 'data' && value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value,
+    );
+  };
+  const thrown = (body: () => Promise<unknown>): Promise<unknown> =>
+    run(body).then(
+      () => assert.fail('the activity succeeded'),
+      (error: unknown) => error,
+    );
+
+  it('a result: every string in it, however deep', async () => {
+    const result = await run(() =>
+      Promise.resolve({ checks: [{ name: 'c', detail: `HTTP 500: ${secret}`, value: 1 }], held: true }),
+    );
+    assert.deepEqual(result, {
+      checks: [{ name: 'c', detail: `HTTP 500: ${redacted}`, value: 1 }],
+      held: true,
+    });
+  });
+
+  it('an ApplicationFailure: message, stack, cause and details, keeping its type and nonRetryable', async () => {
+    const original = ApplicationFailure.create({
+      message: `permission denied for ${secret}`,
+      type: 'PermissionDenied',
+      nonRetryable: true,
+      details: [{ stderr: `token ${secret} refused` }],
+      cause: new Error(`connect with ${secret}`),
+    });
+    const error = await thrown(() => Promise.reject(original));
+    assert.ok(error instanceof ApplicationFailure);
+    assert.equal(error, original, 'the same error, so the SDK treats it exactly as before');
+    assert.equal(error.type, 'PermissionDenied');
+    assert.equal(error.nonRetryable, true);
+    assert.equal(error.message, `permission denied for ${redacted}`);
+    assert.deepEqual(error.details, [{ stderr: `token ${redacted} refused` }]);
+    assert.equal((error.cause as Error).message, `connect with ${redacted}`);
+    const text = stored(error);
+    assert.ok(!text.includes(secret), text);
+    assert.match(text, /token \[redacted\] refused/, 'details were encoded (and decoded here)');
+    assert.match(text, /"nonRetryable":true/);
+  });
+
+  it('a plain error (and one whose message is a getter) stays retryable, with its stack redacted', async () => {
+    const error = await thrown(() => Promise.reject(new TypeError(`fetch http://u:${secret}@host failed`)));
+    assert.ok(error instanceof TypeError);
+    assert.equal(error.message, `fetch http://${redacted}@host failed`);
+    assert.ok(!(error.stack ?? '').includes(secret), 'the stack repeats the message');
+    const text = stored(error);
+    assert.ok(!text.includes(secret), text);
+    assert.match(text, /"type":"TypeError","nonRetryable":false/);
+
+    const timeout = await thrown(() =>
+      Promise.reject(new DOMException(`no answer from ${secret}`, 'TimeoutError')),
+    );
+    assert.ok(timeout instanceof DOMException);
+    assert.equal(timeout.message, `no answer from ${redacted}`);
+  });
+
+  it('a frozen error is rebuilt as an ApplicationFailure of the same type', async () => {
+    const error = await thrown(() => Promise.reject(Object.freeze(new RangeError(`bad ${secret}`))));
+    assert.ok(error instanceof ApplicationFailure);
+    assert.equal(error.type, 'RangeError');
+    assert.equal(error.nonRetryable, false);
+    assert.ok(!stored(error).includes(secret));
+  });
+
+  it('cancellation passes through untouched, so it is still reported as one', async () => {
+    const cancelled = new CancelledFailure(`cancelled ${secret}`);
+    assert.equal(await thrown(() => Promise.reject(cancelled)), cancelled);
+    assert.equal(cancelled.message, `cancelled ${secret}`);
   });
 });

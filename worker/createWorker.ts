@@ -5,6 +5,7 @@ import { LocalExecutor } from '../activities/executors/local';
 import { createGameDayMetrics, type GameDayMetrics } from '../activities/metrics';
 import type { WorkerConfig } from './config';
 import { prometheusEndpoints } from './prometheusEndpoints';
+import { redactingActivityInterceptors } from './redactingInterceptor';
 import { gameDaySinks } from './sinks';
 import { SshInventory } from './sshInventory';
 import { workflowSource } from './workflowCode';
@@ -54,6 +55,8 @@ export async function createGameDayWorker(options: GameDayWorkerOptions): Promis
     ...workflowSource(),
     activities: createActivities(options.deps),
     sinks: gameDaySinks(options.deps.metrics),
+    // Every activity result and failure goes into history: the worker's secrets are taken out on the way.
+    interceptors: { activity: [redactingActivityInterceptors()] },
     // A dead worker's sticky queue is abandoned after a few seconds, so a standby takes over quickly.
     stickyQueueScheduleToStartTimeout: '2s',
     // On SIGTERM/SIGINT, running activities (rollbacks above all) get this long to finish.
