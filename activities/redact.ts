@@ -55,9 +55,11 @@ const credentialPatterns: readonly (readonly [RegExp, Replacer])[] = [
   ],
   // scheme://user:password@host (and scheme://token@host): the whole userinfo.
   [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@\\"'<>]+@/gi, (_match, scheme) => `${scheme}${redacted}@`],
-  // A header line or field, in text, HTML or JSON: "authorization: Basic …", "Authorization":"Bearer …".
+  // A header line or field, in text, HTML or JSON: "authorization: Basic …", "Authorization":"Bearer …". Its
+  // value runs to the end of the line (or its quote); one already redacted is left alone, so that text redacted
+  // twice keeps what follows it.
   [
-    /\b((?:proxy-)?authorization|x-api-key)(["']?[ \t]*[:=][ \t]*["']?)[^"'\r\n<>]*/gi,
+    /\b((?:proxy-)?authorization|x-api-key)(["']?[ \t]*[:=][ \t]*["']?)(?![ \t"']|\[redacted\])[^"'\r\n<>]*/gi,
     (_match, name, separator) => `${name}${separator}${redacted}`,
   ],
   [

@@ -66,7 +66,15 @@ describe('the redactor', () => {
       ],
       ['cut -----BEGIN RSA PRIVATE KEY-----\nMIIEow', `cut ${redacted} private key`],
     ];
-    for (const [text, expected] of cases) assert.equal(redactor.redact(text), expected, text);
+    for (const [text, expected] of cases) {
+      assert.equal(redactor.redact(text), expected, text);
+      assert.equal(redactor.redact(expected), expected, `redacting again changes nothing: ${expected}`);
+    }
+    assert.equal(
+      redactor.redact(`HTTP 500: authorization: ${redacted} host: 127.0.0.1:9090`),
+      `HTTP 500: authorization: ${redacted} host: 127.0.0.1:9090`,
+      'what follows a redacted header on one line is kept',
+    );
   });
 
   it('leaves ordinary messages alone', () => {
