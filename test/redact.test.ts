@@ -12,10 +12,12 @@ import {
 } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
+import pino from 'pino';
 import { minimumSecretLength, redact, redacted, Redactor } from '../activities/redact';
 import { loadWorkerConfig, workerConfigSchema } from '../worker/config';
 import { prometheusEndpoints } from '../worker/prometheusEndpoints';
 import { redactingActivityInterceptors } from '../worker/redactingInterceptor';
+import { SshInventory } from '../worker/sshInventory';
 
 const password = 'gd S3cr3t/p@ss:w0rd%+!"';
 const base64 = (text: string) => Buffer.from(text).toString('base64');
@@ -273,5 +275,28 @@ describe('the activity interceptor: results and failures leave the worker redact
     const cancelled = new CancelledFailure(`cancelled ${secret}`);
     assert.equal(await thrown(() => Promise.reject(cancelled)), cancelled);
     assert.equal(cancelled.message, `cancelled ${secret}`);
+  });
+});
+
+describe('SSH passphrases', () => {
+  it('are registered with the redactor when the inventory reads them', async () => {
+    const passphrase = 'gd-ssh-passphrase-42';
+    process.env.GAMEDAY_TEST_SSH_PASSPHRASE = passphrase;
+    const { ssh } = workerConfigSchema.parse({
+      ssh: {
+        credentials: { key: { passphraseEnv: 'GAMEDAY_TEST_SSH_PASSPHRASE' } },
+        hosts: {
+          'host-1': { address: '127.0.0.1', credential: 'key', hostKey: { insecureSkipVerify: true } },
+        },
+      },
+    });
+    const inventory = new SshInventory(ssh, pino({ level: 'silent' }));
+    try {
+      assert.equal(redact(`ssh: ${passphrase}`), `ssh: ${passphrase}`, 'not known before it is read');
+      inventory.executor('host-1'); // reads the credential; connects only on first use
+      assert.equal(redact(`ssh: ${passphrase}`), `ssh: ${redacted}`);
+    } finally {
+      await inventory.close();
+    }
   });
 });
