@@ -194,11 +194,14 @@ describe('the activity interceptor: results and failures leave the worker redact
   const redactor = new Redactor();
   redactor.register(secret);
   /** A real SDK activity run (the worker's Activity class) with the interceptor, as the worker registers it. */
-  const run = <T>(body: () => Promise<T>): Promise<T> =>
-    new MockActivityEnvironment(undefined, {
-      interceptors: [redactingActivityInterceptors(redactor)],
-      logger: new DefaultLogger('ERROR'), // the SDK warns of every failed activity, and these fail on purpose
-    }).run(body);
+  const run = <T>(body: () => Promise<T>, activityType = 'runCheck'): Promise<T> =>
+    new MockActivityEnvironment(
+      { activityType },
+      {
+        interceptors: [redactingActivityInterceptors({ redactor, stateResultsOf: ['prepareFault'] })],
+        logger: new DefaultLogger('ERROR'), // the SDK warns of every failed activity, and these fail on purpose
+      },
+    ).run(body);
   /** The failure exactly as the worker would send it to the server, payloads decoded, as text. */
   const stored = (error: unknown): string => {
     const failure = defaultFailureConverter.errorToFailure(
@@ -223,6 +226,15 @@ describe('the activity interceptor: results and failures leave the worker redact
       checks: [{ name: 'c', detail: `HTTP 500: ${redacted}`, value: 1 }],
       held: true,
     });
+  });
+
+  it('a state result (what a rollback restores) passes unchanged; its failure does not', async () => {
+    const saved = { processes: [{ pid: 1, argv: ['db', `--url=postgres://app:${secret}@db/x`] }] };
+    assert.deepEqual(await run(() => Promise.resolve(saved), 'prepareFault'), saved);
+    const error = await run(() => Promise.reject(new Error(`no ${secret}`)), 'prepareFault').catch(
+      (failure: unknown) => failure,
+    );
+    assert.equal((error as Error).message, `no ${redacted}`);
   });
 
   it('an ApplicationFailure: message, stack, cause and details, keeping its type and nonRetryable', async () => {

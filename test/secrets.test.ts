@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -60,6 +63,15 @@ async function startHeaderEcho(): Promise<{
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Every forbidden form that occurs in `text`, by name. */
@@ -189,5 +201,41 @@ describe('secrets stay out of workflow history, reports and logs (real Prometheu
       "the URL's user:password were sent as an Authorization header",
     );
     assert.equal(report.outcome, 'failed', 'the failing checks made the game day fail');
+  });
+
+  it('what a rollback restores is not rewritten: a killed process comes back with its exact command line', async () => {
+    // A credential-shaped argument, as a service's database URL would be: it must not come back "[redacted]".
+    const argv = [
+      process.execPath,
+      '-e',
+      'setInterval(() => {}, 1 << 30)',
+      'db=postgres://app:Db-s3cret@db/x',
+    ];
+    const child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: 'ignore' });
+    child.unref();
+    const pidfile = join(service.dir, 'credential-arg.pid');
+    writeFileSync(pidfile, `${child.pid}\n`);
+    const report = await (
+      await startPlan(
+        temporal,
+        gameDayPlan({
+          metadata: { name: 'secrets-restore', owner: 'tests' },
+          faults: [{ name: 'kill', kind: 'process-kill', target: 'here', params: { pidfile } }],
+          observation: { window: '1s', sampleInterval: '500ms' },
+        }),
+        taskQueue,
+      )
+    ).result();
+    const restarted = Number(readFileSync(pidfile, 'utf8'));
+    try {
+      assert.equal(report.faults[0]?.status, 'rolled-back', report.reason);
+      assert.notEqual(restarted, child.pid, 'the process was killed and started again');
+      const cmdline = readFileSync(`/proc/${restarted}/cmdline`, 'utf8').split('\0').slice(0, -1);
+      assert.deepEqual(cmdline, argv);
+    } finally {
+      for (const pid of new Set([child.pid, restarted])) {
+        if (Number.isInteger(pid) && processAlive(pid as number)) process.kill(pid as number, 'SIGKILL');
+      }
+    }
   });
 });

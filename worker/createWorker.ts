@@ -40,6 +40,15 @@ export function activityDepsFromConfig(
   };
 }
 
+/**
+ * Results that later activities act on, passed to history unredacted: the resolved steps, and what each
+ * rollback restores (a restarted process gets exactly its recorded command line back).
+ */
+const stateResultsOf: readonly (keyof ReturnType<typeof createActivities>)[] = [
+  'resolvePlan',
+  'prepareFault',
+];
+
 export interface GameDayWorkerOptions {
   readonly connection: NativeConnection;
   readonly namespace: string;
@@ -56,7 +65,7 @@ export async function createGameDayWorker(options: GameDayWorkerOptions): Promis
     activities: createActivities(options.deps),
     sinks: gameDaySinks(options.deps.metrics),
     // Every activity result and failure goes into history: the worker's secrets are taken out on the way.
-    interceptors: { activity: [redactingActivityInterceptors()] },
+    interceptors: { activity: [redactingActivityInterceptors({ stateResultsOf })] },
     // A dead worker's sticky queue is abandoned after a few seconds, so a standby takes over quickly.
     stickyQueueScheduleToStartTimeout: '2s',
     // On SIGTERM/SIGINT, running activities (rollbacks above all) get this long to finish.

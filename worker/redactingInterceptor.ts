@@ -55,24 +55,37 @@ export function redactError(error: unknown, redactor: Redactor, seen = new WeakS
   }
 }
 
+export interface RedactionOptions {
+  readonly redactor?: Redactor;
+  /**
+   * Activities whose results are state that later activities act on (the resolved steps, what a rollback
+   * restores): rewriting them would make a rollback restore something else, so they pass unchanged. Their
+   * failures are still redacted.
+   */
+  readonly stateResultsOf?: readonly string[];
+}
+
 /**
  * The one boundary everything an activity stores passes: its result and its failure go into workflow history.
  * Cancellation is passed through untouched, so the SDK still reports it as a cancellation.
  */
-export function redactingActivityInterceptors(
-  redactor: Redactor = workerSecrets,
-): ActivityInterceptorsFactory {
-  const inbound: ActivityInboundCallsInterceptor = {
-    async execute(input, next) {
-      let result: unknown;
-      try {
-        result = await next(input);
-      } catch (error) {
-        if (isCancellation(error)) throw error;
-        throw redactError(error, redactor);
-      }
-      return redactor.redactDeep(result);
-    },
+export function redactingActivityInterceptors(options: RedactionOptions = {}): ActivityInterceptorsFactory {
+  const redactor = options.redactor ?? workerSecrets;
+  const stateResults = new Set(options.stateResultsOf ?? []);
+  return (ctx) => {
+    const keepResult = stateResults.has(ctx.info.activityType);
+    const inbound: ActivityInboundCallsInterceptor = {
+      async execute(input, next) {
+        let result: unknown;
+        try {
+          result = await next(input);
+        } catch (error) {
+          if (isCancellation(error)) throw error;
+          throw redactError(error, redactor);
+        }
+        return keepResult ? result : redactor.redactDeep(result);
+      },
+    };
+    return { inbound };
   };
-  return () => ({ inbound });
 }
