@@ -3,6 +3,27 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { defaultTaskQueue } from '../workflows/definitions';
 
+/** The user:password@ of a URL, decoded; undefined when it has none. */
+function credentialsInUrl(url: string): { username: string; password: string } | 'malformed' | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (parsed.username === '' && parsed.password === '') return undefined;
+  try {
+    return { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) };
+  } catch {
+    return 'malformed';
+  }
+}
+
+/** The URL as written, minus its userinfo (the parser takes the last "@" before the path as its end). */
+function withoutCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#\\]*@/i, '$1');
+}
+
 const prometheusEndpointSchema = z
   .strictObject({
     url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
@@ -24,12 +45,33 @@ const prometheusEndpointSchema = z
   })
   .refine((e) => e.basicAuth === undefined || (e.bearerTokenEnv ?? e.bearerTokenFile) === undefined, {
     message: 'give basicAuth or a bearer token, not both',
+  })
+  .superRefine((e, ctx) => {
+    // Messages here never quote the URL: it carries the password.
+    const inUrl = credentialsInUrl(e.url);
+    if (inUrl === undefined) return;
+    const problem =
+      inUrl === 'malformed'
+        ? 'the user:password@ in it is not valid percent-encoding'
+        : inUrl.username === '' || inUrl.password === ''
+          ? 'has user:password@ with one of them empty: write both, or use basicAuth'
+          : e.basicAuth !== undefined || e.bearerTokenEnv !== undefined || e.bearerTokenFile !== undefined
+            ? 'has user:password@ and the endpoint also sets basicAuth or a bearer token: give credentials one way'
+            : undefined;
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
+  })
+  .transform((e): typeof e & { urlBasicAuth?: { username: string; password: string } } => {
+    // The URL's user:password@ become basic auth here, once: no request, message or log gets the URL with them.
+    const inUrl = credentialsInUrl(e.url);
+    if (inUrl === undefined || inUrl === 'malformed') return e;
+    return { ...e, url: withoutCredentials(e.url), urlBasicAuth: inUrl };
   });
 export type PrometheusEndpointConfig = z.output<typeof prometheusEndpointSchema>;
 
 /**
  * The worker's configuration: where Temporal is, which task queue it serves, and what it may touch.
- * Secrets never appear here in clear: they are named, and read from the environment or files at run time.
+ * Secrets never appear here in clear: they are named, and read from the environment or files at run time. The
+ * one exception, a Prometheus URL's own user:password@, is moved out of the URL into `urlBasicAuth` on load.
  */
 export const workerConfigSchema = z.strictObject({
   temporal: z

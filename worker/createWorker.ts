@@ -5,6 +5,7 @@ import { LocalExecutor } from '../activities/executors/local';
 import { createGameDayMetrics, type GameDayMetrics } from '../activities/metrics';
 import type { WorkerConfig } from './config';
 import { prometheusEndpoints } from './prometheusEndpoints';
+import { redactingActivityInterceptors } from './redactingInterceptor';
 import { gameDaySinks } from './sinks';
 import { SshInventory } from './sshInventory';
 import { workflowSource } from './workflowCode';
@@ -39,6 +40,15 @@ export function activityDepsFromConfig(
   };
 }
 
+/**
+ * Results that later activities act on, passed to history unredacted: the resolved steps, and what each
+ * rollback restores (a restarted process gets exactly its recorded command line back).
+ */
+const stateResultsOf: readonly (keyof ReturnType<typeof createActivities>)[] = [
+  'resolvePlan',
+  'prepareFault',
+];
+
 export interface GameDayWorkerOptions {
   readonly connection: NativeConnection;
   readonly namespace: string;
@@ -57,6 +67,8 @@ export async function createGameDayWorker(options: GameDayWorkerOptions): Promis
     // Heartbeat details carry the observation's running summary: sent at least every second (not only every
     // 0.8 × heartbeat timeout), so a worker that dies loses at most its last second of samples.
     maxHeartbeatThrottleInterval: '1s',
+    // Every activity result and failure goes into history: the worker's secrets are taken out on the way.
+    interceptors: { activity: [redactingActivityInterceptors({ stateResultsOf })] },
     // A dead worker's sticky queue is abandoned after a few seconds, so a standby takes over quickly.
     stickyQueueScheduleToStartTimeout: '2s',
     // On SIGTERM/SIGINT, running activities (rollbacks above all) get this long to finish.

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { workerSecrets } from '../activities/redact';
 import { SshExecutor, type SshCredential } from '../activities/executors/ssh';
 import type { WorkerConfig } from './config';
 
@@ -29,6 +30,8 @@ export class SshInventory {
     const entry = this.config.credentials[name];
     if (entry === undefined) throw new Error(`no SSH credential named "${name}" in the worker configuration`);
     const passphrase = entry.passphraseEnv ? process.env[entry.passphraseEnv] : undefined;
+    // An SSH error that quoted it (or a stored message that did) would put it in history: it is redacted.
+    if (passphrase) workerSecrets.register(passphrase);
     const agent = entry.agent ? process.env.SSH_AUTH_SOCK : undefined;
     return {
       ...(entry.privateKeyFile ? { privateKey: readFileSync(entry.privateKeyFile) } : {}),

@@ -1,6 +1,7 @@
 import ms, { type StringValue } from 'ms';
 import { z } from 'zod';
 import { duration, formatDuration } from '../../plan/duration';
+import { redact } from '../redact';
 import type { CheckContext, CheckKind, ProbeResult } from './contract';
 import {
   displayUrl,
@@ -429,11 +430,12 @@ async function probe(ctx: CheckContext, s: PrometheusSpec): Promise<ProbeResult>
     if (ctx.signal?.aborted) throw error;
     const where =
       endpoint === undefined ? '' : `Prometheus endpoint "${endpoint.name}" (${displayUrl(endpoint.url)}): `;
-    // Not an observation of the system at all: the check deviates whatever the plan expected.
+    // Not an observation of the system at all: the check deviates whatever the plan expected. The detail is
+    // stored in history: redacted, whatever threw (fetch echoes URLs, error pages echo headers).
     return {
       ok: false,
       status: 'error',
-      detail: `${where}${error instanceof Error ? error.message : String(error)}`,
+      detail: redact(`${where}${error instanceof Error ? error.message : String(error)}`),
     };
   }
 }

@@ -1,5 +1,7 @@
 /** A small client for Prometheus's HTTP query API (instant and range queries), over fetch. */
 
+import { redact } from '../redact';
+
 /** One series of a result: its labels and its samples as [unix seconds, value]. */
 export interface Series {
   readonly labels: Readonly<Record<string, string>>;
@@ -19,15 +21,29 @@ export interface PrometheusEndpoints {
   endpoint(name: string): PrometheusEndpoint | undefined;
 }
 
-/** Why a query failed: `retryable` for transport errors and overload, not for a query Prometheus rejects. */
+/**
+ * Why a query failed: `retryable` for transport errors and overload, not for a query Prometheus rejects. The
+ * message is redacted here, once: it reaches check details, reports and logs.
+ */
 export class PrometheusError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
   ) {
-    super(message);
+    super(redact(message));
     this.name = 'PrometheusError';
   }
+}
+
+/** Characters of an error body kept in a message: enough to recognise the page, never the whole of it. */
+export const bodyExcerptLength = 300;
+/** Only this much of a body is read into the message at all (a proxy's error page can be megabytes). */
+const bodyReadLength = 64 * 1024;
+
+/** The start of an error body, one line: redacted before it is cut, so a cut never leaves half a secret. */
+function bodyExcerpt(body: string): string {
+  const text = redact(body.slice(0, bodyReadLength)).replace(/\s+/g, ' ').trim();
+  return text.length > bodyExcerptLength ? `${text.slice(0, bodyExcerptLength)}…` : text;
 }
 
 interface ApiAnswer {
@@ -133,7 +149,7 @@ async function call(
     return toSeries(answer.data.resultType, answer.data.result);
   const reason = answer?.error
     ? `${answer.errorType ?? 'error'}: ${answer.error}`
-    : `HTTP ${response.status}: ${text.slice(0, 200)}`;
+    : `HTTP ${response.status}: ${bodyExcerpt(text)}`;
   // 400 and 422 are the query's fault (bad_data, execution): asking again gives the same answer.
   const retryable = response.status >= 500 || response.status === 429;
   throw new PrometheusError(
