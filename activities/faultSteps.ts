@@ -5,7 +5,7 @@ import { armDeadMan, disarmDeadMan } from './deadMan';
 import type { ActivityDeps } from './deps';
 import { FaultUserError, type FaultContext, type FaultState } from './faults/contract';
 import { faultKindFor } from './faults/inContainer';
-import { withHeartbeats } from './heartbeat';
+import { heartbeat, withHeartbeats } from './heartbeat';
 
 function faultContext(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActivityInput): FaultContext {
   return {
@@ -14,7 +14,7 @@ function faultContext(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActi
     fault: step.fault,
     tag,
     protectedPids: step.target.kind === 'local' ? deps.protectedPids : [],
-    heartbeat: (details) => ctx.heartbeat(details),
+    heartbeat: (details) => heartbeat(ctx, details),
     sleep: (ms) => ctx.sleep(ms),
   };
 }

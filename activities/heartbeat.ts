@@ -1,6 +1,15 @@
 import { Context } from '@temporalio/activity';
+import { workerSecrets } from './redact';
 
 const heartbeatEveryMs = 500;
+
+/**
+ * Heartbeats with details: they reach history when the activity times out (its last heartbeat), past the
+ * activity interceptor that redacts results and failures, so they are redacted here.
+ */
+export function heartbeat(ctx: Context, details?: unknown): void {
+  ctx.heartbeat(details === undefined ? undefined : workerSecrets.redactDeep(details));
+}
 
 /**
  * Runs an activity body while heartbeating in the background, so a dead worker is noticed within the heartbeat
@@ -11,7 +20,7 @@ export async function withHeartbeats<T>(
   details?: () => unknown,
 ): Promise<T> {
   const ctx = Context.current();
-  const timer = setInterval(() => ctx.heartbeat(details?.()), heartbeatEveryMs);
+  const timer = setInterval(() => heartbeat(ctx, details?.()), heartbeatEveryMs);
   try {
     return await body(ctx);
   } finally {

@@ -9,7 +9,7 @@ import type {
 } from '../workflows/definitions';
 import { evaluate, probeEnvironment } from './checks/probe';
 import type { ActivityDeps } from './deps';
-import { withHeartbeats } from './heartbeat';
+import { heartbeat, withHeartbeats } from './heartbeat';
 
 function summarise(previous: SampleSummary | undefined, name: string, result: CheckResult): SampleSummary {
   const base = previous ?? { name, samples: 0, held: 0 };
@@ -73,14 +73,14 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
           if ((progress.streaks[result.name] ?? 0) >= guardrail.breachAfter) breach ??= result;
         });
         if (breach) {
-          ctx.heartbeat(progress);
+          heartbeat(ctx, progress);
           deps.log.warn({ guardrail: breach.name, detail: breach.detail }, 'guardrail breached');
           return { ...finalSummaries(input, progress), breach };
         }
         for (const result of await sampling) {
           progress.checks[result.name] = summarise(progress.checks[result.name], result.name, result);
         }
-        ctx.heartbeat(progress);
+        heartbeat(ctx, progress);
         nextSample += input.intervalMs;
         await pause(ctx, Math.min(nextSample, input.deadline));
       }
