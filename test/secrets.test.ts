@@ -188,7 +188,7 @@ describe('secrets stay out of workflow history, reports and logs (real Prometheu
     // … a port where nothing listens fails with the connection error and the URL without credentials …
     assert.match(
       during('nowhere')?.firstDeviation?.detail ?? '',
-      new RegExp(`^Prometheus endpoint "nowhere" \\(http://127\\.0\\.0\\.1:\\d+\\): .*ECONNREFUSED`),
+      new RegExp(`^could not ask: Prometheus endpoint "nowhere" \\(http://127\\.0\\.0\\.1:\\d+\\): .*ECONNREFUSED`),
     );
     // … and the echoing error page is shown, bounded, with its secrets replaced.
     for (const name of ['echo', 'echo-bearer']) {
