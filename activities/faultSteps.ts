@@ -57,10 +57,7 @@ export function injectFault(deps: ActivityDeps, input: SavedFaultInput): Promise
   return step(deps, input, async (ctx) => {
     const started = process.hrtime.bigint();
     const { deadMan, step: faultStep } = input;
-    if (deadMan !== undefined) {
-      const revert = kind.hostRevert(faultStep.params, input.saved, ctx);
-      await armDeadMan(ctx.exec, deadMan, revert);
-    }
+    await armDeadMan(ctx.exec, deadMan, kind.hostRevert(faultStep.params, input.saved, ctx));
     await kind.inject(ctx, faultStep.params, input.saved);
     deps.metrics.faultInjected(faultKey(input), faultStep.kind, secondsSince(started));
   });
@@ -98,7 +95,7 @@ export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promi
       const state = await kind.verify(faultCtx, input.step.params, input.saved);
       if (!rolledBack(state)) throw new Error(`still active after rollback: ${state.detail}`);
       // Only a verified rollback disarms the switch: until then the host can still revert by itself.
-      const disarmed = input.deadMan ? await disarmDeadMan(faultCtx.exec, input.deadMan) : {};
+      const disarmed = await disarmDeadMan(faultCtx.exec, input.deadMan);
       deps.log.info({ step: input.step.id, attempt }, input.step.rollback);
       recordAttempt('success');
       return {

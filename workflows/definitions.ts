@@ -16,7 +16,6 @@ export const phases = [
   'rollback',
   'rollback-stuck',
   'recover',
-  'report',
   'done',
 ] as const;
 export type Phase = (typeof phases)[number];
@@ -148,8 +147,7 @@ export function deadManSwitchFor(tag: string, stepIndex: number, leaseMs: number
 export interface FaultActivityInput {
   readonly step: FaultStep;
   readonly tag: string;
-  /** Absent in histories from before the switch existed. */
-  readonly deadMan?: DeadManSwitch;
+  readonly deadMan: DeadManSwitch;
 }
 
 /** Renews the leases of armed faults, grouped by target, until cancelled. */

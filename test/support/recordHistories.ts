@@ -21,10 +21,11 @@ import {
 
 export const historiesDir = join(projectRoot, 'test', 'histories');
 /**
- * Histories are kept per workflow generation: a new one is recorded into its own directory whenever the
- * workflow changes on purpose, and the older ones stay, since runs started by older code may still be open.
- * v1: the first engine; v2: with the dead-man switch (`patched('dead-man-switch')`); v3: IO evidence
- * (`patched('io-evidence')`), a fault's targets together (`patched('parallel-targets')`), metrics sinks.
+ * Histories are kept per workflow generation (see "Workflow versioning" in the README): a new generation is
+ * recorded into its own directory when the workflow's commands change on purpose, and an older one is kept
+ * while runs started by the code that made it may still be open. v3: IO evidence, a fault's targets
+ * together, metrics sinks (its patch markers are now `deprecatePatch`); v1 and v2 (the first engine, the
+ * dead-man switch) are retired: no game day of theirs can still be open.
  */
 export const currentGeneration = 'v3';
 

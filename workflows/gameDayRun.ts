@@ -1,0 +1,178 @@
+import {
+  CancellationScope,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Plan, ProbeSpec } from '../plan/schema';
+import {
+  abortUpdate,
+  searchAttributes,
+  stateQuery,
+  type AbortRequest,
+  type CheckResult,
+  type DeadManSwitch,
+  type FaultRecord,
+  type FaultStep,
+  type GameDayInput,
+  type GameDayReport,
+  type Outcome,
+  type Phase,
+} from './definitions';
+
+/** A recorded fault step: what its rollback needs. Recorded before its inject runs. */
+export interface RollbackEntry {
+  readonly step: FaultStep;
+  readonly saved: unknown;
+  readonly record: FaultRecord;
+  readonly deadMan: DeadManSwitch;
+}
+
+/**
+ * One game day's state, owned in one place: the report with its timeline and phase, why it is stopping, the
+ * rollbacks recorded so far. Phases change it only through these methods.
+ */
+export class GameDayRun {
+  readonly plan: Plan;
+  readonly tag: string;
+  readonly report: GameDayReport;
+  /** Last in, first out: every fault step whose rollback was recorded. */
+  readonly rollbacks: RollbackEntry[] = [];
+  /** Renews dead-man leases while faults are in place; cancelled once every rollback has been tried. */
+  readonly leaseKeeper = new CancellationScope();
+  /** Plain words for each check, by name, once resolved. */
+  descriptions: Readonly<Record<string, string>> = {};
+  /** Set when the run ended before anything was injected and the verdict is already known. */
+  outcome?: Outcome;
+  /** Why the run stops early: a user abort, a guardrail breach, a failed step, cancellation. */
+  private stopReason: string | undefined;
+  private rollbackStarted = false;
+  /** Evidence sampled while the rollbacks begin (after a breach); awaited before recovery. */
+  evidenceAlongsideRollback: Promise<void> | undefined;
+
+  constructor(input: GameDayInput) {
+    this.plan = input.plan;
+    this.tag = input.tag;
+    const seed = input.seed ?? Math.floor(Math.random() * 2 ** 31);
+    this.report = {
+      workflowId: workflowInfo().workflowId,
+      plan: input.plan.metadata.name,
+      owner: input.plan.metadata.owner,
+      planDigest: input.planDigest,
+      tag: input.tag,
+      seed,
+      phase: 'resolve',
+      startedAt: now(),
+      targets: [],
+      faults: [],
+      checks: { preflight: [], during: [], guardrails: [] },
+      lastChecks: {},
+      timeline: [],
+    };
+  }
+
+  get seed(): number {
+    return this.report.seed ?? 0;
+  }
+
+  /** `state` answers with the report so far; `abort` stops the run until its rollback has begun. */
+  listen(): void {
+    setHandler(stateQuery, () => this.report);
+    setHandler(
+      abortUpdate,
+      ({ reason, by }) => {
+        this.stopReason ??= `aborted${by ? ` by ${by}` : ''}: ${reason}`;
+        this.note(this.stopReason);
+        return { phase: this.report.phase };
+      },
+      {
+        validator: ({ reason }: AbortRequest) => {
+          if (!reason?.trim()) throw new Error('an abort needs a reason (--reason "…")');
+          if (this.rollbackStarted)
+            throw new Error(`the game day is already past injection (phase ${this.report.phase})`);
+        },
+      },
+    );
+  }
+
+  /** Whether the run is stopping early (no further fault is injected, the window ends). */
+  get stopping(): boolean {
+    return this.stopReason !== undefined;
+  }
+
+  get abortReason(): string | undefined {
+    return this.stopReason;
+  }
+
+  /** Stops the run early; the first reason given is the one reported. */
+  stop(reason: string): void {
+    this.stopReason ??= reason;
+    this.note(this.stopReason);
+  }
+
+  /** A safety stop (a guardrail breach): its reason is the one reported. */
+  stopForSafety(reason: string): void {
+    this.stopReason = reason;
+    this.note(reason);
+  }
+
+  /** An observation an abort ended, still to be cancelled. */
+  private unfinishedObservation: CancellationScope | undefined;
+
+  /** The observation an abort ended is cancelled as the rollback begins, without waiting for it. */
+  cancelAtRollback(observation: CancellationScope): void {
+    this.unfinishedObservation = observation;
+  }
+
+  /**
+   * From here on an abort is refused: the rollback runs anyway. An observation an abort ended is cancelled
+   * now, in the same step as the rollback's first commands (the order recorded histories have).
+   */
+  rollbackBegins(): void {
+    this.rollbackStarted = true;
+    this.unfinishedObservation?.cancel();
+  }
+
+  note(message: string): void {
+    this.report.timeline.push({ at: now(), phase: this.report.phase, message });
+  }
+
+  enter(phase: Phase, message: string): void {
+    this.report.phase = phase;
+    this.note(message);
+    upsertSearchAttributes([{ key: searchAttributes.phase, value: phase }]);
+    setCurrentDetails(`**${phase}** — ${message}`);
+  }
+
+  recordChecks(results: readonly CheckResult[]): void {
+    for (const result of results) {
+      this.report.lastChecks[result.name] = result;
+      this.note(
+        `check ${result.name} ${result.holds ? 'held' : 'DEVIATED'} (expect ${result.expect}): ${result.detail}`,
+      );
+    }
+  }
+
+  checkSummary(spec: ProbeSpec): string {
+    return `check ${spec.name}: ${this.descriptions[spec.name] ?? spec.name}`;
+  }
+}
+
+export const now = (): string => new Date().toISOString();
+
+/** The message of a failure as the workflow sees it: an activity's own error, not Temporal's wrapper. */
+export function failureMessage(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? cause.message : error.message;
+  }
+  return String(error);
+}
+
+/** Items grouped by the fault they belong to, groups in order of each fault's first item. */
+export function groupedByFault<T>(items: readonly T[], faultOf: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(faultOf(item), [...(groups.get(faultOf(item)) ?? []), item]);
+  return [...groups.values()];
+}
