@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
+import { LineCounter, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
+import { escapeControlCharacters } from './controlCharacters';
 import { planSchema, type Plan } from './schema';
+import { readYamlDocument } from './yamlDocument';
 
 /** One thing wrong with a plan, located in its file. */
 export interface PlanError {
@@ -18,8 +20,14 @@ export type PlanLoadResult =
   | { readonly ok: true; readonly plan: Plan; readonly digest: string }
   | { readonly ok: false; readonly errors: readonly PlanError[] };
 
+/** Errors shown for one plan; the rest are counted. */
+const maxShownErrors = 50;
+
+/** One line, whatever the plan holds: control characters and line breaks are escaped. */
 export function formatPlanError(e: PlanError): string {
-  return `${e.file}:${e.line}:${e.col}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
+  return escapeControlCharacters(`${e.file}:${e.line}:${e.col}: ${e.path ? `${e.path}: ` : ''}${e.message}`, {
+    singleLine: true,
+  });
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -55,29 +63,49 @@ function locateKey(
   return locate(doc, lineCounter, path);
 }
 
+/** A few of many names: "a, b, c, … and 99,997 more", each name cut short. */
+function someOf(names: readonly string[]): string {
+  const shown = names.slice(0, 3).map((name) => (name.length > 40 ? `${name.slice(0, 40)}…` : name));
+  const more = names.length - shown.length;
+  return more > 0 ? `${shown.join(', ')}, … and ${more.toLocaleString('en-US')} more` : shown.join(', ');
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys')
-    return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
+    return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${someOf(issue.keys)}`;
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
     return `${issue.message}`;
   }
   return issue.message;
 }
 
+/** The first errors, and one more line (at the next one) counting the rest. */
+function shortened(errors: readonly PlanError[]): readonly PlanError[] {
+  const next = errors[maxShownErrors];
+  if (next === undefined) return errors;
+  const more = (errors.length - maxShownErrors).toLocaleString('en-US');
+  return [
+    ...errors.slice(0, maxShownErrors),
+    { ...next, path: '', message: `… and ${more} more errors from here on` },
+  ];
+}
+
 /** Parses and validates a plan; every problem is reported with its line, column and field path. */
 export function parsePlan(text: string, file: string): PlanLoadResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      errors: doc.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-        return { file, line: pos.line, col: pos.col, path: '', message: e.message.split('\n')[0] ?? e.code };
-      }),
-    };
+  const yaml = readYamlDocument(text, lineCounter);
+  if (!yaml.ok) {
+    const errors = yaml.problems.map(({ offset, message }) => ({
+      file,
+      ...lineCounter.linePos(offset),
+      path: '',
+      message,
+    }));
+    errors.sort((a, b) => a.line - b.line || a.col - b.col);
+    return { ok: false, errors: shortened(errors) };
   }
-  const parsed = planSchema.safeParse(doc.toJS());
+  const { doc } = yaml;
+  const parsed = planSchema.safeParse(yaml.value);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((issue) => {
       const path = issue.path;
@@ -89,7 +117,7 @@ export function parsePlan(text: string, file: string): PlanLoadResult {
       return { file, ...position, path: formatPath(path), message: describeIssue(issue) };
     });
     errors.sort((a, b) => a.line - b.line || a.col - b.col);
-    return { ok: false, errors };
+    return { ok: false, errors: shortened(errors) };
   }
   const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
   return { ok: true, plan: parsed.data, digest };

@@ -105,6 +105,126 @@ observation:
   });
 });
 
+/** The demo plan with line `number` (1-based) replaced, or with `insert` lines put before it. */
+function demoWithLine(number: number, line: string, mode: 'replace' | 'insert' = 'replace'): string {
+  const lines = demoText.split('\n');
+  lines.splice(number - 1, mode === 'replace' ? 1 : 0, line);
+  return lines.join('\n');
+}
+
+describe('YAML problems are plan errors, each at its line and column', () => {
+  it('a tab used as indentation, where it is', () => {
+    assert.deepEqual(errorsOf(demoWithLine(7, '\towner: sre-demo')), [
+      'plan.yaml:7:1: Tabs are not allowed as indentation',
+    ]);
+  });
+
+  it('a duplicate key, at the second one, naming the first', () => {
+    assert.deepEqual(errorsOf(demoWithLine(37, '      pidfile: /tmp/other.pid', 'insert')), [
+      'plan.yaml:37:7: key "pidfile" is given twice (first at 36:7)',
+    ]);
+  });
+
+  it('an unclosed flow collection or quoted string, at its opening', () => {
+    assert.deepEqual(errorsOf(demoWithLine(16, '    when: [before, after')), [
+      'plan.yaml:16:11: this [ is never closed with ]',
+    ]);
+    assert.deepEqual(errorsOf(demoWithLine(12, '    local: { a: 1')), [
+      'plan.yaml:12:12: this { is never closed with }',
+    ]);
+    assert.deepEqual(errorsOf(demoWithLine(7, '  owner: "sre-demo')), [
+      'plan.yaml:7:10: this " string is never closed',
+    ]);
+  });
+
+  it('an alias without an anchor, and one inside the value it names', () => {
+    assert.deepEqual(errorsOf(demoWithLine(7, '  owner: *nope')), [
+      'plan.yaml:7:10: alias *nope has no anchor &nope before it',
+    ]);
+    assert.deepEqual(errorsOf(demoWithLine(12, '    local: &loop { again: *loop }')), [
+      'plan.yaml:12:27: alias *loop is inside the value it names',
+    ]);
+  });
+
+  it('aliases that expand exponentially (billion laughs), at the alias that crosses the bound', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const name of 'bcdefghi') {
+      const previous = String.fromCharCode(name.charCodeAt(0) - 1);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(', ')}]`);
+    }
+    const errors = errorsOf(`${levels.join('\n')}\n`);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0] ?? '', /^plan\.yaml:5:\d+: aliases expand to more than 10,000 values here/);
+  });
+
+  it('aliases are fine for reuse', () => {
+    const text = demoText
+      .replace(
+        'url: http://127.0.0.1:18181/health\n      status',
+        'url: &health http://127.0.0.1:18181/health\n      status',
+      )
+      .replace(
+        'url: http://127.0.0.1:18181/health\n      timeout: 500ms',
+        'url: *health\n      timeout: 500ms',
+      );
+    assert.ok(text.includes('*health'));
+    assert.ok(parsePlan(text, 'plan.yaml').ok);
+  });
+
+  it('nesting deep enough to overflow the stack, where it passes the bound', () => {
+    assert.deepEqual(errorsOf(`owner: ${'['.repeat(100_000)}`), [
+      'plan.yaml:1:39: nested more than 32 levels deep',
+    ]);
+    assert.deepEqual(errorsOf(`${'- '.repeat(50_000)}x`), [
+      'plan.yaml:1:65: nested more than 32 levels deep',
+    ]);
+    // The top map, 3 brackets and a's 30 are 34 collections: too deep, where the alias brings a's in.
+    const chain = [`a: &a ${'['.repeat(30)}x${']'.repeat(30)}`, 'b: [[[*a]]]', ''];
+    assert.deepEqual(errorsOf(chain.join('\n')), [
+      'plan.yaml:2:7: nested more than 32 levels deep once aliases are expanded',
+    ]);
+  });
+
+  it('control characters and NUL bytes in the file, where they are', () => {
+    assert.deepEqual(errorsOf(demoWithLine(7, '  owner: sre\u0000demo')), [
+      'plan.yaml:7:13: control character U+0000 is not allowed in a plan (a binary file?)',
+    ]);
+    assert.deepEqual(errorsOf(demoWithLine(8, '  description: \u001b]0;pwned\u0007')), [
+      'plan.yaml:8:16: control character U+001B is not allowed in a plan (a binary file?)',
+    ]);
+  });
+
+  it('a second document, collection keys, unknown tags', () => {
+    assert.deepEqual(errorsOf(`${demoText}\n---\nkind: GameDay\n`), [
+      'plan.yaml:46:1: a plan is one YAML document, and a second one starts here',
+    ]);
+    assert.deepEqual(errorsOf(demoWithLine(12, '    ? [local]\n    : {}')), [
+      'plan.yaml:12:7: a key must be a plain name, not a collection or alias',
+    ]);
+    assert.match(
+      errorsOf(demoWithLine(7, '  owner: !secret sre'))[0] ?? '',
+      /^plan\.yaml:7:10: Unresolved tag: !secret/,
+    );
+  });
+
+  it('checks duplicate keys in linear time and names a few unknown keys, counting the rest', () => {
+    const keys = Array.from({ length: 30_000 }, (_, i) => `k${i}: 1`);
+    const started = performance.now();
+    const errors = errorsOf(`${demoText}\n${keys.join('\n')}\n`);
+    const seconds = (performance.now() - started) / 1000;
+    assert.deepEqual(errors, ['plan.yaml:46:1: unknown fields: k0, k1, k2, … and 29,997 more']);
+    // The library's own check took about 30 s for these keys (it compares every pair).
+    assert.ok(seconds < 5, `took ${seconds.toFixed(1)} s`);
+  });
+
+  it('shows at most 50 errors, then counts the rest on one line', () => {
+    const errors = errorsOf(`${Array.from({ length: 100 }, (_, i) => `k${i}: *nope`).join('\n')}\n`);
+    assert.equal(errors.length, 51);
+    assert.equal(errors[49], 'plan.yaml:50:6: alias *nope has no anchor &nope before it');
+    assert.equal(errors[50], 'plan.yaml:51:6: … and 50 more errors from here on');
+  });
+});
+
 describe('values that reach host commands', () => {
   const metacharacters = [
     ';',
