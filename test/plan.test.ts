@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { projectRoot } from '../client/paths';
-import { formatPlanError, parsePlan } from '../plan/load';
+import { formatPlanError, loadPlanFile, maxPlanBytes, parsePlan } from '../plan/load';
 import { planJsonSchema } from '../plan/schema';
 import { selectTargets } from '../plan/selection';
 import { resolvePlan } from '../activities/resolve';
@@ -208,13 +210,21 @@ describe('YAML problems are plan errors, each at its line and column', () => {
   });
 
   it('checks duplicate keys in linear time and names a few unknown keys, counting the rest', () => {
-    const keys = Array.from({ length: 30_000 }, (_, i) => `k${i}: 1`);
-    const started = performance.now();
-    const errors = errorsOf(`${demoText}\n${keys.join('\n')}\n`);
-    const seconds = (performance.now() - started) / 1000;
-    assert.deepEqual(errors, ['plan.yaml:46:1: unknown fields: k0, k1, k2, … and 29,997 more']);
-    // The library's own check took about 30 s for these keys (it compares every pair).
+    // As many keys as fit in a plan file: the library's own check (every pair compared) took about 9 s for these.
+    const keys = (count: number) => Array.from({ length: count }, (_, i) => `k${i}: 1`).join('\n');
+    let started = performance.now();
+    const errors = errorsOf(`${demoText}\n${keys(25_000)}\n`);
+    let seconds = (performance.now() - started) / 1000;
+    assert.deepEqual(errors, ['plan.yaml:46:1: unknown fields: k0, k1, k2, … and 24,997 more']);
     assert.ok(seconds < 5, `took ${seconds.toFixed(1)} s`);
+
+    started = performance.now();
+    assert.match(
+      errorsOf(`${demoText}\n${keys(100_000)}\n`)[0] ?? '',
+      /^cannot read plan\.yaml: it is 966\.8 KiB, more/,
+    );
+    seconds = (performance.now() - started) / 1000;
+    assert.ok(seconds < 1, `took ${seconds.toFixed(1)} s`);
   });
 
   it('shows at most 50 errors, then counts the rest on one line', () => {
@@ -222,6 +232,59 @@ describe('YAML problems are plan errors, each at its line and column', () => {
     assert.equal(errors.length, 51);
     assert.equal(errors[49], 'plan.yaml:50:6: alias *nope has no anchor &nope before it');
     assert.equal(errors[50], 'plan.yaml:51:6: … and 50 more errors from here on');
+  });
+});
+
+describe('plan files are read within bounds', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gameday-plan-files-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The errors for a file, failing (instead of hanging) when reading it takes more than 5 s. */
+  async function fileErrors(file: string): Promise<string[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`reading ${file} took more than 5 s`)), 5000);
+    });
+    try {
+      const result = await Promise.race([loadPlanFile(file), timeout]);
+      assert.equal(result.ok, false, 'the file should be refused');
+      return result.ok ? [] : result.errors.map(formatPlanError);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  it('a missing file, a directory, a FIFO and a device are refused by name, without reading them', async () => {
+    const fifo = join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    assert.deepEqual(await fileErrors(join(dir, 'plan.yaml')), [
+      `cannot read ${dir}/plan.yaml: no such file`,
+    ]);
+    assert.deepEqual(await fileErrors(dir), [`cannot read ${dir}: it is a directory, not a regular file`]);
+    assert.deepEqual(await fileErrors(fifo), [`cannot read ${fifo}: it is a FIFO, not a regular file`]);
+    assert.deepEqual(await fileErrors('/dev/zero'), [
+      'cannot read /dev/zero: it is a device, not a regular file',
+    ]);
+  });
+
+  it('a file over the size limit, naming its size and the limit; the same for text', async () => {
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `owner: ${'x'.repeat(20 * 1024 * 1024)}\n`);
+    assert.deepEqual(await fileErrors(big), [
+      `cannot read ${big}: it is 20.0 MiB, more than the 256 KiB a plan may have`,
+    ]);
+    assert.deepEqual(errorsOf(`owner: ${'x'.repeat(maxPlanBytes)}`), [
+      'cannot read plan.yaml: it is 256.0 KiB, more than the 256 KiB a plan may have',
+    ]);
+  });
+
+  it('bytes that are not UTF-8, where they are', async () => {
+    const binary = join(dir, 'binary.yaml');
+    writeFileSync(
+      binary,
+      Buffer.concat([Buffer.from('apiVersion: x\nkind: ab'), Buffer.from([0xff, 0xfe, 0x00])]),
+    );
+    assert.deepEqual(await fileErrors(binary), [`${binary}:2:9: not UTF-8 text (a binary file?)`]);
   });
 });
 
