@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
+import { z } from 'zod';
 import { projectRoot } from '../client/paths';
+import { escapeControlCharacters } from '../plan/controlCharacters';
 import { formatPlanError, loadPlanFile, maxPlanBytes, parsePlan } from '../plan/load';
 import { planJsonSchema } from '../plan/schema';
 import { selectTargets } from '../plan/selection';
@@ -350,6 +352,43 @@ describe('values that reach host commands', () => {
   });
 });
 
+/**
+ * Where a JSON Schema lets a value through without a bound: a string without maxLength (or enum/const), a list
+ * without maxItems, a map without maxProperties (or additionalProperties: false), a schema without a type.
+ * `constraint`: the schema is one of an allOf, adding a constraint (a pattern, say) to a value typed above.
+ */
+function unboundedIn(schema: unknown, at = '', constraint = false): string[] {
+  if (typeof schema !== 'object' || schema === null)
+    return schema === true ? [`${at}: accepts anything`] : [];
+  const node = schema as Record<string, unknown>;
+  const types = [node.type].flat();
+  const fixed = node.enum !== undefined || node.const !== undefined;
+  const combined = ['anyOf', 'oneOf', 'allOf', '$ref'].some((keyword) => node[keyword] !== undefined);
+  const found: string[] = [];
+  if (types.includes('string') && !fixed && node.maxLength === undefined)
+    found.push(`${at}: string without maxLength`);
+  if (types.includes('array') && node.maxItems === undefined) found.push(`${at}: list without maxItems`);
+  if (types.includes('object') && node.additionalProperties !== false && node.maxProperties === undefined) {
+    found.push(`${at}: map without maxProperties`);
+  }
+  if (node.type === undefined && !fixed && !combined && !constraint) found.push(`${at}: no type`);
+  const walk = (path: string, child: unknown, isConstraint = false) =>
+    found.push(...unboundedIn(child, `${at}/${path}`, isConstraint));
+  for (const keyword of ['properties', '$defs']) {
+    for (const [name, child] of Object.entries((node[keyword] ?? {}) as Record<string, unknown>))
+      walk(name, child);
+  }
+  for (const keyword of ['anyOf', 'oneOf', 'allOf', 'prefixItems']) {
+    ((node[keyword] ?? []) as unknown[]).forEach((child, i) =>
+      walk(`${keyword}[${i}]`, child, keyword === 'allOf'),
+    );
+  }
+  for (const keyword of ['items', 'additionalProperties', 'propertyNames', 'not']) {
+    if (typeof node[keyword] === 'object') walk(keyword, node[keyword]);
+  }
+  return found;
+}
+
 describe('JSON Schema', () => {
   it('documents every fault kind and its parameters', () => {
     const schema = JSON.stringify(planJsonSchema());
@@ -357,6 +396,86 @@ describe('JSON Schema', () => {
     assert.match(schema, /process-kill/);
     assert.match(schema, /pidfile/);
     assert.match(schema, /breachAfter/);
+  });
+
+  it('bounds every string, list and map of a plan, so that a field added later cannot escape', () => {
+    assert.deepEqual(
+      unboundedIn(
+        z.toJSONSchema(
+          z.object({ s: z.string(), l: z.array(z.number()), m: z.record(z.string(), z.number()) }),
+        ),
+      ),
+      [
+        '/s: string without maxLength',
+        '/l: list without maxItems',
+        '/m: map without maxProperties',
+        '/m/propertyNames: string without maxLength',
+      ],
+      'the walk finds what is unbounded',
+    );
+    assert.deepEqual(unboundedIn(planJsonSchema()), []);
+  });
+});
+
+/** A YAML double-quoted string with every control character escaped (`\x1b`), so that none is in the file. */
+function yamlQuoted(text: string): string {
+  return `"${escapeControlCharacters(text.replace(/["\\]/g, '\\$&'), { singleLine: true })}"`;
+}
+
+describe('lengths and characters of plan values', () => {
+  const huge = 'a'.repeat(100_000);
+
+  it('refuses 100,000-character paths, patterns, arguments and names', () => {
+    const faults = [
+      { name: 'f', kind: 'process-pause', target: 'this-machine', params: { pidfile: `/${huge}` } },
+      { name: 'f', kind: 'process-kill', target: 'this-machine', params: { pattern: `java ${huge}` } },
+      {
+        name: 'f',
+        kind: 'process-kill',
+        target: 'this-machine',
+        params: { pidfile: '/run/a.pid', restart: { argv: ['/bin/app', huge] } },
+      },
+    ];
+    const checks = [
+      { name: 'c', when: ['before'], command: { argv: ['echo', huge] } },
+      { name: 'c', when: ['before'], command: { argv: ['echo'], outputMatches: huge } },
+      { name: huge, when: ['before'], command: { argv: ['echo'] } },
+    ];
+    const plans = [
+      ...faults.map((fault) => ({ ...(parse(demoText) as Record<string, unknown>), faults: [fault] })),
+      ...checks.map((check) => ({ ...(parse(demoText) as Record<string, unknown>), checks: [check] })),
+    ];
+    const paths = [
+      'faults[0].params.pidfile',
+      'faults[0].params.pattern',
+      'faults[0].params.restart.argv[1]',
+      'checks[0].command.argv[1]',
+      'checks[0].command.outputMatches',
+      'checks[0].name',
+    ];
+    plans.forEach((document, i) => {
+      const errors = errorsOf(stringify(document)).join('\n');
+      assert.match(
+        errors,
+        new RegExp(`${(paths[i] ?? '').replace(/[[\].]/g, '\\$&')}: must be at most \\d+ characters`),
+      );
+    });
+  });
+
+  it('refuses control characters in free text; newlines and tabs only where text has lines', () => {
+    for (const bad of ['\u001b]0;pwned\u0007', '\u001b[2K', 'a\u009bb', 'a\u0000b', 'a\rb']) {
+      const errors = errorsOf(demoText.replace('owner: sre-demo', `owner: ${yamlQuoted(`sre${bad}`)}`));
+      assert.deepEqual(errors, [
+        'plan.yaml:7:10: metadata.owner: must be one line without control characters',
+      ]);
+      assert.ok(!errors[0]?.includes('\u001b'), 'the error shows no control character');
+    }
+    const text = (description: string) =>
+      demoText.replace(/description: Freeze.*/, `description: ${yamlQuoted(description)}`);
+    assert.ok(parsePlan(text('two\nlines\tand a tab'), 'plan.yaml').ok);
+    assert.deepEqual(errorsOf(text('a bell\u0007')), [
+      'plan.yaml:8:16: metadata.description: must not contain control characters (newlines and tabs are fine)',
+    ]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { absolutePath } from '../../plan/safeValues';
+import { absolutePath, maxPathLength } from '../../plan/safeValues';
 import { ExecutorError } from '../executors/executor';
 import { cgroupOf, findHierarchy, type Hierarchy } from './cgroups';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
@@ -9,6 +9,7 @@ import { describeSelector, findProcesses, processSelectorFields } from './proces
 /** A block device as a path under /dev, or as major:minor numbers. */
 const device = z
   .string()
+  .max(maxPathLength)
   .regex(
     /^(\/dev\/[A-Za-z0-9._/-]+|\d{1,4}:\d{1,7})$/,
     'must be a block device path such as "/dev/vda" or its numbers such as "253:0"',
@@ -18,6 +19,7 @@ const device = z
 /** Bytes per second: "2M" is 2 MiB/s, as sizes elsewhere in plans. */
 const bytesPerSecond = z
   .string()
+  .max(20)
   .regex(/^\d+(K|M|G)?$/, 'must be bytes per second such as "512K", "2M" or "1G" (binary units)')
   .transform((text) => {
     const unit = 'KMG'.indexOf(text.slice(-1));
