@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { z } from 'zod';
 import { withoutControlCharacters } from './controlCharacters';
 import { maxPatternLength, patternProblem } from './regex';
@@ -41,12 +42,17 @@ export function boundedRecord<Key extends z.core.$ZodRecordKey, Value extends z.
 /** The kernel's PATH_MAX. */
 export const maxPathLength = 4096;
 
-/** An absolute path without shell metacharacters or `..` segments. */
+/**
+ * An absolute path without shell metacharacters or `..` segments, normalised before any rule sees it (`/.` and
+ * `//` are `/`, `/a//b/` is `/a/b`), so that no rule ("not the root cgroup") can be passed by spelling a path
+ * differently. `..` is refused, not resolved: a path that climbs is a mistake or a way out of a directory.
+ */
 export const absolutePath = z
   .string()
   .max(maxPathLength, `must be at most ${maxPathLength} characters`)
   .regex(/^\/[A-Za-z0-9._/@+-]*$/, 'must be an absolute path of letters, digits and . _ / @ + -')
-  .refine((path) => !path.split('/').includes('..'), 'must not contain ".." segments');
+  .refine((path) => !path.split('/').includes('..'), 'must not contain ".." segments')
+  .transform((path) => posix.normalize(path).replace(/(.)\/$/, '$1'));
 
 /**
  * A regular expression from a plan, in RE2 syntax (no backreferences or lookaround): matched by RE2 in the

@@ -12,6 +12,7 @@ import { formatPlanError, loadPlanFile, maxPlanBytes, parsePlan } from '../plan/
 import { planJsonSchema } from '../plan/schema';
 import { selectTargets } from '../plan/selection';
 import { resolvePlan } from '../activities/resolve';
+import { faultKinds, type FaultKindName } from '../activities/faults/registry';
 
 const demoText = readFileSync(join(projectRoot, 'examples', 'demo.yaml'), 'utf8');
 
@@ -388,6 +389,57 @@ function unboundedIn(schema: unknown, at = '', constraint = false): string[] {
   }
   return found;
 }
+
+describe('paths are normalised before any rule sees them', () => {
+  const paramsOf = (kind: FaultKindName, params: Record<string, unknown>) =>
+    faultKinds[kind].params.safeParse(params);
+  const throttle = (cgroup: string) =>
+    paramsOf('io-throttle', { device: '/dev/vdb', cgroup, writeBps: '2M' });
+
+  it('io-throttle refuses the root cgroup however it is written', () => {
+    for (const root of ['/', '/.', '//', '/./', '///.//']) {
+      const parsed = throttle(root);
+      assert.equal(parsed.success, false, root);
+      assert.match(parsed.error?.issues[0]?.message ?? '', /must not be the root cgroup/, root);
+    }
+    assert.match(throttle('/a/..').error?.issues[0]?.message ?? '', /must not contain "\.\." segments/);
+    assert.equal(
+      (throttle('/system.slice/').data as { cgroup?: string } | undefined)?.cgroup,
+      '/system.slice',
+    );
+  });
+
+  it('every path field of every kind is normalised', () => {
+    const normalised = (kind: FaultKindName, params: Record<string, unknown>) => {
+      const parsed = paramsOf(kind, params);
+      assert.ok(parsed.success, `${kind}: ${parsed.error?.message ?? ''}`);
+      return parsed.data as Record<string, unknown>;
+    };
+    assert.equal(normalised('process-pause', { pidfile: '//run//kafka.pid' }).pidfile, '/run/kafka.pid');
+    assert.equal(
+      (
+        normalised('process-kill', { pattern: 'java kafka', restart: { cwd: '/opt/kafka/./' } }).restart as {
+          cwd: string;
+        }
+      ).cwd,
+      '/opt/kafka',
+    );
+    assert.equal(normalised('disk-fill', { path: '/var/lib/kafka/', percent: 90 }).path, '/var/lib/kafka');
+    assert.equal(
+      (normalised('stress', { io: { path: '/var//tmp/.' } }).io as { path: string }).path,
+      '/var/tmp',
+    );
+    const device = (value: string) =>
+      paramsOf('io-throttle', { device: value, cgroup: '/a', writeBps: '2M' });
+    assert.equal((device('/dev//vdb/').data as { device?: string } | undefined)?.device, '/dev/vdb');
+    assert.equal((device('8:16').data as { device?: string } | undefined)?.device, '8:16');
+    assert.match(device('/dev/.').error?.issues[0]?.message ?? '', /must be a device under \/dev/);
+    assert.match(
+      device('/dev/../etc/passwd').error?.issues[0]?.message ?? '',
+      /must not contain "\.\." segments/,
+    );
+  });
+});
 
 describe('JSON Schema', () => {
   it('documents every fault kind and its parameters', () => {
