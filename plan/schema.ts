@@ -90,6 +90,15 @@ const targetGroupSchema = z
           .array(hostName)
           .min(1)
           .max(maxGroupHosts, `must name at most ${maxGroupHosts} hosts`)
+          .superRefine((hosts, ctx) => {
+            // A host named twice would get each fault twice, the second recording the first as "before".
+            const seen = new Set<string>();
+            hosts.forEach((host, i) => {
+              if (seen.has(host))
+                ctx.addIssue({ code: 'custom', path: [i], message: `${host} is named twice` });
+              seen.add(host);
+            });
+          })
           .describe("names from the worker's SSH inventory"),
       })
       .optional()
@@ -230,6 +239,17 @@ export const planSchema = z
           message: `target group "${f.target}" is not defined under targets (defined: ${known})`,
         });
         return;
+      }
+      // What resolve would refuse, refused here, so that a valid plan always resolves (and dry-runs).
+      const groupSize = group.ssh?.hosts.length ?? 1;
+      if (f.select.mode === 'fixed' && f.select.count > groupSize) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'select', 'count'],
+          message:
+            `asks for ${f.select.count} targets, but group "${f.target}" has ${groupSize}` +
+            (group.local !== undefined ? " (local: the worker's own machine)" : ''),
+        });
       }
       const faultKind = faultKinds[f.kind as keyof typeof faultKinds] as
         FaultKind<unknown, unknown> | undefined;

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
+import { CliError, exitCodes } from '../client/exitCodes';
+import { describePlan } from '../client/gameDays';
 import { projectRoot } from '../client/paths';
 import { escapeControlCharacters } from '../plan/controlCharacters';
 import { formatPlanError, loadPlanFile, maxPlanBytes, parsePlan } from '../plan/load';
@@ -550,6 +552,50 @@ describe('blast radius', () => {
     assert.throws(
       () => selectTargets(targets, { mode: 'fixed', count: 11 }, 1),
       /asks for 11 target\(s\) but only 10 exist/,
+    );
+  });
+
+  it('validation refuses a fixed count larger than the group, as resolve would', () => {
+    const selected = (select: string) =>
+      demoText.replace('    target: this-machine\n', `    target: this-machine\n    select: ${select}\n`);
+    assert.deepEqual(errorsOf(selected('{ mode: fixed, count: 2 }')), [
+      `plan.yaml:35:35: faults[0].select.count: asks for 2 targets, but group "this-machine" has 1 (local: the worker's own machine)`,
+    ]);
+    assert.ok(parsePlan(selected('{ mode: fixed, count: 1 }'), 'plan.yaml').ok);
+    const document = parse(demoText) as { targets: unknown; faults: { target: string; select?: unknown }[] };
+    document.targets = { brokers: { ssh: { hosts: ['kafka-1', 'kafka-2'] } } };
+    for (const fault of document.faults) fault.target = 'brokers';
+    const withCount = (count: number) => {
+      for (const fault of document.faults) fault.select = { mode: 'fixed', count };
+      return stringify(document);
+    };
+    assert.ok(parsePlan(withCount(2), 'plan.yaml').ok);
+    assert.match(
+      errorsOf(withCount(3))[0] ?? '',
+      /select\.count: asks for 3 targets, but group "brokers" has 2$/,
+    );
+    document.targets = { brokers: { ssh: { hosts: ['kafka-1', 'kafka-2', 'kafka-1'] } } };
+    assert.match(
+      errorsOf(withCount(1))[0] ?? '',
+      /targets\.brokers\.ssh\.hosts\[2\]: kafka-1 is named twice$/,
+    );
+  });
+
+  it('a dry run turns what resolve refuses into one line and exit 2, never a stack trace', () => {
+    const parsed = parsePlan(demoText, 'demo.yaml');
+    assert.ok(parsed.ok);
+    // A plan that skipped validation (a bug, or a newer resolve rule): the dry run still says it in one line.
+    const plan = {
+      ...parsed.plan,
+      faults: parsed.plan.faults.map((f) => ({ ...f, select: { mode: 'fixed' as const, count: 2 } })),
+    };
+    assert.throws(
+      () => describePlan(plan),
+      (error: unknown) =>
+        error instanceof CliError &&
+        error.exitCode === exitCodes.usage &&
+        error.message ===
+          'plan demo-pause cannot be resolved: fault pause-service on group this-machine: asks for 2 target(s) but only 1 exist',
     );
   });
 
