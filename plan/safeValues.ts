@@ -106,11 +106,13 @@ export const identifier = z
 
 export const tcpPort = z.number().int().min(1).max(65535);
 
-/** An http:// or https:// URL, of at most 2048 characters (what browsers and most servers accept). */
-export const httpUrl = z
-  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-  .max(2048, 'must be at most 2048 characters')
-  .regex(withoutControlCharacters.singleLine, 'must be one line without control characters');
+/**
+ * An http:// or https:// URL, of at most 2048 characters (what browsers and most servers accept). Control
+ * characters are refused before the URL is parsed, which would silently drop tabs and line breaks.
+ */
+export const httpUrl = freeText(2048)
+  .pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }))
+  .meta({ format: 'uri' });
 
 /** A host's name in a worker's inventory ("kafka-1", "db-2.eu"). */
 export const hostName = z

@@ -25,7 +25,7 @@ const number = String.raw`[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?`;
 const comparisonPattern = new RegExp(`^(>=|<=|==|!=|>|<)\\s*(${number})$`);
 const betweenPattern = new RegExp(`^between\\s+(${number})\\s+and\\s+(${number})$`);
 
-const comparisonText = z.string().max(100);
+const comparisonText = freeText(100);
 const comparison = comparisonText.transform((text, ctx): Comparison => {
   const trimmed = text.trim();
   const simple = comparisonPattern.exec(trimmed);
