@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
+import { ApplicationFailure } from '@temporalio/common';
 import {
   Client,
   Connection,
@@ -17,6 +18,7 @@ import {
   stateQuery,
   type GameDayInput,
   type GameDayReport,
+  type ResolvedPlan,
 } from '../workflows/definitions';
 import type { gameDay } from '../workflows/gameDay';
 import { CliError, exitCodes } from './exitCodes';
@@ -64,9 +66,21 @@ export function newTag(): string {
   return randomBytes(4).toString('hex');
 }
 
-/** Plain-words plan for the UI, computed as the dry run would (the worker still enforces its allow-lists). */
+/**
+ * Plain-words plan for the UI, computed as the dry run would (the worker still enforces its allow-lists). A plan
+ * that resolving refuses is a usage error in one line, as an invalid plan is.
+ */
 export function describePlan(plan: Plan, seed = 0): string {
-  return renderDryRun(plan, resolvePlan({ allowLocalTargets: true }, { plan, seed, tag: 'dry-run' }), seed);
+  let resolved: ResolvedPlan;
+  try {
+    resolved = resolvePlan({ allowLocalTargets: true }, { plan, seed, tag: 'dry-run' });
+  } catch (error) {
+    if (error instanceof ApplicationFailure && error.type === 'PlanRefused') {
+      throw new CliError(`plan ${plan.metadata.name} cannot be resolved: ${error.message}`, exitCodes.usage);
+    }
+    throw error;
+  }
+  return renderDryRun(plan, resolved, seed);
 }
 
 export interface StartOptions {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, exitCodeHelp, exitCodes } from './exitCodes';
+import { printable } from './printable';
 import {
   abortCommand,
   listCommand,
@@ -151,11 +152,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       // --help and --version exit 0; everything else commander rejects is a usage error.
       return error.exitCode === 0 ? exitCodes.passed : exitCodes.usage;
     }
+    // Messages carry data (a server's words, a plan's values): escaped like everything else printed.
     if (error instanceof CliError) {
-      console.error(error.message);
+      console.error(printable(error.message));
       return error.exitCode;
     }
-    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    console.error(printable(error instanceof Error ? (error.stack ?? error.message) : String(error)));
     return exitCodes.error;
   }
 }

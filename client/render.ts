@@ -7,6 +7,7 @@ import type {
   SampleSummary,
   TimelineEntry,
 } from '../workflows/definitions';
+import { printable } from './printable';
 import { renderIoEvidenceSection } from './renderIo';
 import { outcomeColour, style } from './style';
 
@@ -17,13 +18,16 @@ export function uiLink(uiUrl: string | undefined, namespace: string, workflowId:
   );
 }
 
-export function timelineLine(entry: TimelineEntry): string {
+export function timelineLine(timelineEntry: TimelineEntry): string {
+  const entry = printable(timelineEntry);
   const time = entry.at.slice(11, 19);
   return `${style.dim(time)} ${style.cyan(entry.phase.padEnd(14))} ${entry.message}`;
 }
 
 /** Every action and its rollback in plain words: what `--dry-run` prints, and the workflow's static details. */
-export function renderDryRun(plan: Plan, resolved: ResolvedPlan, seed: number): string {
+export function renderDryRun(planToRun: Plan, resolvedPlan: ResolvedPlan, seed: number): string {
+  const plan = printable(planToRun);
+  const resolved = printable(resolvedPlan);
   const lines: string[] = [];
   const checks = (when: 'before' | 'during' | 'after') =>
     plan.checks
@@ -87,7 +91,9 @@ function sampleRow(summary: SampleSummary): string {
 }
 
 /** The report as Markdown: outcome, faults with their inject and rollback times, every check, the timeline. */
-export function renderReport(report: GameDayReport, link?: string): string {
+export function renderReport(gameDayReport: GameDayReport, uiLink?: string): string {
+  const report = printable(gameDayReport);
+  const link = printable(uiLink);
   const out: string[] = [];
   out.push(`# Game day ${report.plan}: ${report.outcome ?? report.phase}`);
   out.push('');
@@ -148,7 +154,8 @@ export function renderReport(report: GameDayReport, link?: string): string {
   return out.join('\n');
 }
 
-export function outcomeLine(report: GameDayReport): string {
+export function outcomeLine(gameDayReport: GameDayReport): string {
+  const report = printable(gameDayReport);
   const outcome = report.outcome ?? report.phase;
   return `${style.bold(outcomeColour(report.outcome)(outcome.toUpperCase()))} ${report.reason ?? ''}`;
 }

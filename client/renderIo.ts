@@ -1,10 +1,12 @@
 import type { IoEvidence, IoEvidenceCollection } from '../activities/diagnosis/evidence';
 import { bytes, millis, percent, rate } from '../activities/diagnosis/units';
+import { printable } from './printable';
 
 const cell = (text: string) => text.replace(/\|/g, '\\|');
 
 /** One host's IO evidence as Markdown: the finding, then the tables behind it (iostat, iotop, fd, df). */
-export function renderIoEvidence(evidence: IoEvidence, heading = '###'): string {
+export function renderIoEvidence(hostEvidence: IoEvidence, heading = '###'): string {
+  const evidence = printable(hostEvidence);
   const out: string[] = [];
   const focus = evidence.focus ? ` (${evidence.focus.kind} ${evidence.focus.value})` : '';
   out.push(`${heading} ${evidence.host}${focus}, ${(evidence.intervalMs / 1000).toFixed(1)} s window`, '');
@@ -64,9 +66,9 @@ export function renderIoEvidence(evidence: IoEvidence, heading = '###'): string 
 }
 
 /** The report's "IO evidence" section. */
-export function renderIoEvidenceSection(collections: readonly IoEvidenceCollection[]): string {
+export function renderIoEvidenceSection(evidence: readonly IoEvidenceCollection[]): string {
   const out: string[] = ['## IO evidence'];
-  for (const collection of collections) {
+  for (const collection of printable(evidence)) {
     const when = collection.when === 'during' ? 'while the faults were in place' : 'after rollback';
     out.push('', `Collected ${when}: ${collection.reason}.`);
     for (const host of collection.hosts) {

@@ -9,6 +9,7 @@ export function duration(bounds: { min?: string; max?: string } = {}) {
   const max = bounds.max === undefined ? Number.MAX_SAFE_INTEGER : ms(bounds.max as StringValue);
   return z
     .string()
+    .max(20, 'must be a duration such as "500ms", "30s", "5m" or "1h"')
     .regex(durationPattern, 'must be a duration such as "500ms", "30s", "5m" or "1h"')
     .transform((text) => ms(text as StringValue))
     .pipe(

@@ -1,14 +1,24 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
+import { constants, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { LineCounter, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
+import { escapeControlCharacters } from './controlCharacters';
 import { planSchema, type Plan } from './schema';
+import { readYamlDocument } from './yamlDocument';
 
-/** One thing wrong with a plan, located in its file. */
+/**
+ * The largest plan file. Real plans are a few KiB (the examples are 1–3 KiB); a plan is the workflow's input,
+ * kept in its history, and Temporal warns at 256 KiB per payload and refuses 2 MiB. Reading stops here, so no
+ * file (or /dev/zero) can take the CLI's memory.
+ */
+export const maxPlanBytes = 256 * 1024;
+
+/** One thing wrong with a plan, located in its file (no line and column: the file could not be read). */
 export interface PlanError {
   readonly file: string;
-  readonly line: number;
-  readonly col: number;
+  readonly line?: number;
+  readonly col?: number;
   /** The field path, e.g. `faults[0].params.pidfile`. */
   readonly path: string;
   readonly message: string;
@@ -18,9 +28,28 @@ export type PlanLoadResult =
   | { readonly ok: true; readonly plan: Plan; readonly digest: string }
   | { readonly ok: false; readonly errors: readonly PlanError[] };
 
+/** Errors shown for one plan; the rest are counted. */
+const maxShownErrors = 50;
+
+/** One line, whatever the plan holds: control characters and line breaks are escaped. */
 export function formatPlanError(e: PlanError): string {
-  return `${e.file}:${e.line}:${e.col}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
+  const line =
+    e.line === undefined
+      ? `cannot read ${e.file}: ${e.message}`
+      : `${e.file}:${e.line}:${e.col ?? 1}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
+  return escapeControlCharacters(line, { singleLine: true });
 }
+
+function unreadable(file: string, message: string): PlanLoadResult {
+  return { ok: false, errors: [{ file, path: '', message }] };
+}
+
+function size(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+const tooLarge = (bytes: number) =>
+  `it is ${size(bytes)}, more than the ${maxPlanBytes / 1024} KiB a plan may have`;
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path
@@ -55,29 +84,54 @@ function locateKey(
   return locate(doc, lineCounter, path);
 }
 
+/** A few of many names: "a, b, c, … and 99,997 more", each name cut short. */
+function someOf(names: readonly string[]): string {
+  const shown = names.slice(0, 3).map((name) => (name.length > 40 ? `${name.slice(0, 40)}…` : name));
+  const more = names.length - shown.length;
+  return more > 0 ? `${shown.join(', ')}, … and ${more.toLocaleString('en-US')} more` : shown.join(', ');
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys')
-    return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
+    return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${someOf(issue.keys)}`;
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
     return `${issue.message}`;
   }
   return issue.message;
 }
 
+const byPosition = (a: PlanError, b: PlanError) =>
+  (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0);
+
+/** The first errors, and one more line (at the next one) counting the rest. */
+function shortened(errors: readonly PlanError[]): readonly PlanError[] {
+  const next = errors[maxShownErrors];
+  if (next === undefined) return errors;
+  const more = (errors.length - maxShownErrors).toLocaleString('en-US');
+  return [
+    ...errors.slice(0, maxShownErrors),
+    { ...next, path: '', message: `… and ${more} more errors from here on` },
+  ];
+}
+
 /** Parses and validates a plan; every problem is reported with its line, column and field path. */
 export function parsePlan(text: string, file: string): PlanLoadResult {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxPlanBytes) return unreadable(file, tooLarge(bytes));
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      errors: doc.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-        return { file, line: pos.line, col: pos.col, path: '', message: e.message.split('\n')[0] ?? e.code };
-      }),
-    };
+  const yaml = readYamlDocument(text, lineCounter);
+  if (!yaml.ok) {
+    const errors = yaml.problems.map(({ offset, message }) => ({
+      file,
+      ...lineCounter.linePos(offset),
+      path: '',
+      message,
+    }));
+    errors.sort(byPosition);
+    return { ok: false, errors: shortened(errors) };
   }
-  const parsed = planSchema.safeParse(doc.toJS());
+  const { doc } = yaml;
+  const parsed = planSchema.safeParse(yaml.value);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((issue) => {
       const path = issue.path;
@@ -88,23 +142,81 @@ export function parsePlan(text: string, file: string): PlanLoadResult {
           : locate(doc, lineCounter, path);
       return { file, ...position, path: formatPath(path), message: describeIssue(issue) };
     });
-    errors.sort((a, b) => a.line - b.line || a.col - b.col);
-    return { ok: false, errors };
+    errors.sort(byPosition);
+    return { ok: false, errors: shortened(errors) };
   }
   const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
   return { ok: true, plan: parsed.data, digest };
 }
 
+function notRegular(stats: Stats): string {
+  const kind = stats.isDirectory()
+    ? 'a directory'
+    : stats.isFIFO()
+      ? 'a FIFO'
+      : stats.isCharacterDevice() || stats.isBlockDevice()
+        ? 'a device'
+        : stats.isSocket()
+          ? 'a socket'
+          : 'not a file';
+  return `it is ${kind}, not a regular file`;
+}
+
+function readFailure(error: unknown): string {
+  const reasons: Record<string, string> = {
+    ENOENT: 'no such file',
+    ENOTDIR: 'no such file',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    ENXIO: 'it is not a regular file',
+    ELOOP: 'too many symbolic links',
+  };
+  const { code, message } = error as NodeJS.ErrnoException;
+  return reasons[code ?? ''] ?? message;
+}
+
+/** The bytes of a regular file of at most `maxPlanBytes`, or why not. */
+async function readPlanBytes(file: string): Promise<Buffer | string> {
+  let handle: FileHandle;
+  try {
+    // Non-blocking: opening a FIFO would otherwise wait for a writer. Only regular files are read below.
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    return readFailure(error);
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) return notRegular(stats);
+    if (stats.size > maxPlanBytes) return tooLarge(stats.size);
+    // One byte more than allowed, in case the file grew since fstat.
+    const buffer = Buffer.alloc(maxPlanBytes + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return length > maxPlanBytes ? tooLarge(length) : buffer.subarray(0, length);
+  } catch (error) {
+    return readFailure(error);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads a plan file (a regular file of at most `maxPlanBytes` of UTF-8) and validates it. */
 export async function loadPlanFile(file: string): Promise<PlanLoadResult> {
+  const bytes = await readPlanBytes(file);
+  if (typeof bytes === 'string') return unreadable(file, bytes);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error);
-    return {
-      ok: false,
-      errors: [{ file, line: 0, col: 0, path: '', message: `cannot read plan: ${reason}` }],
-    };
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    const lossy = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+    const before = lossy.slice(0, lossy.indexOf('\uFFFD'));
+    const line = before.split('\n').length;
+    const col = before.length - before.lastIndexOf('\n');
+    return { ok: false, errors: [{ file, line, col, path: '', message: 'not UTF-8 text (a binary file?)' }] };
   }
   return parsePlan(text, file);
 }

@@ -1,33 +1,74 @@
+import { posix } from 'node:path';
 import { z } from 'zod';
+import { withoutControlCharacters } from './controlCharacters';
 import { maxPatternLength, patternProblem } from './regex';
 
 // Every value that may end up in a host command is checked against a strict pattern here, once, so that
 // the same plan is safe on the local executor (argv) and on executors that go through a remote shell.
+// Every string and list is bounded (test/plan.test.ts walks the JSON Schema to keep it so), and no string
+// holds control characters, which a terminal would act on when a dry run or report shows the plan.
 
-/** An absolute path without shell metacharacters or `..` segments. */
+/**
+ * Free text (an owner, a description, PromQL): at most `maxLength` characters and no control characters;
+ * `multiLine` text may hold newlines and tabs.
+ */
+export function freeText(maxLength: number, { multiLine = false } = {}) {
+  return z
+    .string()
+    .max(maxLength, `must be at most ${maxLength} characters`)
+    .regex(
+      multiLine ? withoutControlCharacters.multiLine : withoutControlCharacters.singleLine,
+      multiLine
+        ? 'must not contain control characters (newlines and tabs are fine)'
+        : 'must be one line without control characters',
+    );
+}
+
+/**
+ * A bounded map from names to values: at most `maxEntries` of them (also stated in the JSON Schema, which
+ * cannot express a refinement).
+ */
+export function boundedRecord<Key extends z.core.$ZodRecordKey, Value extends z.core.SomeType>(
+  key: Key,
+  value: Value,
+  maxEntries: number,
+) {
+  return z
+    .record(key, value)
+    .refine((record) => Object.keys(record).length <= maxEntries, `must have at most ${maxEntries} entries`)
+    .meta({ maxProperties: maxEntries });
+}
+
+/** The kernel's PATH_MAX. */
+export const maxPathLength = 4096;
+
+/**
+ * An absolute path without shell metacharacters or `..` segments, normalised before any rule sees it (`/.` and
+ * `//` are `/`, `/a//b/` is `/a/b`), so that no rule ("not the root cgroup") can be passed by spelling a path
+ * differently. `..` is refused, not resolved: a path that climbs is a mistake or a way out of a directory.
+ */
 export const absolutePath = z
   .string()
+  .max(maxPathLength, `must be at most ${maxPathLength} characters`)
   .regex(/^\/[A-Za-z0-9._/@+-]*$/, 'must be an absolute path of letters, digits and . _ / @ + -')
-  .refine((path) => !path.split('/').includes('..'), 'must not contain ".." segments');
+  .refine((path) => !path.split('/').includes('..'), 'must not contain ".." segments')
+  .transform((path) => posix.normalize(path).replace(/(.)\/$/, '$1'));
 
 /**
  * A regular expression from a plan, in RE2 syntax (no backreferences or lookaround): matched by RE2 in the
  * worker, in time linear in the text, so no pattern can stall a worker (`plan/regex.ts`).
  */
-export const regexPattern = z
-  .string()
-  .max(maxPatternLength, `must be at most ${maxPatternLength} characters`)
-  .superRefine((pattern, ctx) => {
-    const problem = patternProblem(pattern);
-    if (problem !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          `is not a regular expression RE2 accepts (${problem}); backreferences and lookaround are ` +
-          'not supported, since they can take exponential time',
-      });
-    }
-  });
+export const regexPattern = freeText(maxPatternLength).superRefine((pattern, ctx) => {
+  const problem = patternProblem(pattern);
+  if (problem !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        `is not a regular expression RE2 accepts (${problem}); backreferences and lookaround are ` +
+        'not supported, since they can take exponential time',
+    });
+  }
+});
 
 /**
  * A regular expression (RE2) matched against each process's full command line, as `pgrep -f` matches: the
@@ -41,10 +82,21 @@ export const processPattern = regexPattern
     'may contain only letters, digits, spaces and . _ / = : @ + , ^ $ - (an RE2 regular expression)',
   );
 
+export const maxArgumentLength = 4096;
+
 /** One argument of a command line that gameday may start. */
 export const commandArgument = z
   .string()
+  .max(maxArgumentLength, `must be at most ${maxArgumentLength} characters`)
   .regex(/^[A-Za-z0-9 ._/=:@+,%-]*$/, 'may contain only letters, digits, spaces and . _ / = : @ + , % -');
+
+export const maxArguments = 64;
+
+/** A command and its arguments (no shell). */
+export const commandLine = z
+  .array(commandArgument)
+  .min(1, 'give the command')
+  .max(maxArguments, `must have at most ${maxArguments} arguments`);
 
 /** Names of plans, groups, checks and faults: they appear in workflow ids, tags and labels. */
 export const identifier = z
@@ -53,6 +105,14 @@ export const identifier = z
   .max(40, 'must be at most 40 characters');
 
 export const tcpPort = z.number().int().min(1).max(65535);
+
+/**
+ * An http:// or https:// URL, of at most 2048 characters (what browsers and most servers accept). Control
+ * characters are refused before the URL is parsed, which would silently drop tabs and line breaks.
+ */
+export const httpUrl = freeText(2048)
+  .pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }))
+  .meta({ format: 'uri' });
 
 /** A host's name in a worker's inventory ("kafka-1", "db-2.eu"). */
 export const hostName = z
@@ -63,6 +123,7 @@ export const hostName = z
 /** An IPv4 address or CIDR block ("10.0.0.7", "10.0.0.0/24"). */
 export const ipv4OrCidr = z
   .string()
+  .max(18)
   .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(\/\d{1,2})?$/, 'must be an IPv4 address or CIDR block')
   .refine((value) => {
     const [address, bits] = value.split('/');

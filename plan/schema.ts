@@ -3,13 +3,19 @@ import { checkKeys, checkKinds } from '../activities/checks/registry';
 import type { FaultKind } from '../activities/faults/contract';
 import { faultKinds } from '../activities/faults/registry';
 import { duration, formatDuration } from './duration';
-import { containerName, hostName, identifier } from './safeValues';
+import { boundedRecord, containerName, freeText, hostName, identifier } from './safeValues';
 
 export const planApiVersion = 'gameday.dev/v1alpha1';
 
+/** Hosts in one target group: also the largest fixed count a selection can ask for. */
+export const maxGroupHosts = 1000;
+const maxChecks = 100;
+const maxFaults = 100;
+const maxTargetGroups = 100;
+
 const checkCommon = {
   name: identifier,
-  description: z.string().max(500).optional(),
+  description: freeText(500, { multiLine: true }).optional(),
   expect: z
     .enum(['pass', 'fail'])
     .default('pass')
@@ -54,6 +60,7 @@ const checkSchema = z
     when: z
       .array(z.enum(['before', 'during', 'after']))
       .min(1)
+      .max(3)
       .describe('before: preflight; during: sampled in the observation window; after: recovery'),
   })
   .refine(...exactlyOneProbe)
@@ -79,7 +86,20 @@ const targetGroupSchema = z
     local: z.strictObject({}).optional().describe("the worker's own machine"),
     ssh: z
       .strictObject({
-        hosts: z.array(hostName).min(1).describe("names from the worker's SSH inventory"),
+        hosts: z
+          .array(hostName)
+          .min(1)
+          .max(maxGroupHosts, `must name at most ${maxGroupHosts} hosts`)
+          .superRefine((hosts, ctx) => {
+            // A host named twice would get each fault twice, the second recording the first as "before".
+            const seen = new Set<string>();
+            hosts.forEach((host, i) => {
+              if (seen.has(host))
+                ctx.addIssue({ code: 'custom', path: [i], message: `${host} is named twice` });
+              seen.add(host);
+            });
+          })
+          .describe("names from the worker's SSH inventory"),
       })
       .optional()
       .describe('hosts reached over SSH; the worker holds their addresses, keys and credentials'),
@@ -92,7 +112,7 @@ const selectionSchema = z
   .discriminatedUnion('mode', [
     z.strictObject({ mode: z.literal('all') }),
     z.strictObject({ mode: z.literal('one') }),
-    z.strictObject({ mode: z.literal('fixed'), count: z.number().int().min(1) }),
+    z.strictObject({ mode: z.literal('fixed'), count: z.number().int().min(1).max(maxGroupHosts) }),
     z.strictObject({ mode: z.literal('percent'), percent: z.number().gt(0).max(100) }),
   ])
   .default({ mode: 'all' })
@@ -136,16 +156,16 @@ export const planSchema = z
     kind: z.literal('GameDay'),
     metadata: z.strictObject({
       name: identifier,
-      owner: z.string().min(1).max(100),
-      description: z.string().max(2000).optional(),
+      owner: freeText(100).min(1),
+      description: freeText(2000, { multiLine: true }).optional(),
     }),
-    targets: z.record(identifier, targetGroupSchema),
-    checks: z.array(checkSchema).default([]),
-    faults: z.array(faultSchema).min(1),
+    targets: boundedRecord(identifier, targetGroupSchema, maxTargetGroups),
+    checks: z.array(checkSchema).max(maxChecks).default([]),
+    faults: z.array(faultSchema).min(1).max(maxFaults),
     observation: z.strictObject({
       window: duration({ min: '1s', max: '24h' }),
       sampleInterval: duration({ min: '200ms', max: '10m' }).default(5000),
-      guardrails: z.array(guardrailSchema).default([]),
+      guardrails: z.array(guardrailSchema).max(maxChecks).default([]),
       minSamples: z
         .number()
         .int()
@@ -219,6 +239,17 @@ export const planSchema = z
           message: `target group "${f.target}" is not defined under targets (defined: ${known})`,
         });
         return;
+      }
+      // What resolve would refuse, refused here, so that a valid plan always resolves (and dry-runs).
+      const groupSize = group.ssh?.hosts.length ?? 1;
+      if (f.select.mode === 'fixed' && f.select.count > groupSize) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'select', 'count'],
+          message:
+            `asks for ${f.select.count} targets, but group "${f.target}" has ${groupSize}` +
+            (group.local !== undefined ? " (local: the worker's own machine)" : ''),
+        });
       }
       const faultKind = faultKinds[f.kind as keyof typeof faultKinds] as
         FaultKind<unknown, unknown> | undefined;

@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
+import { z } from 'zod';
+import { CliError, exitCodes } from '../client/exitCodes';
+import { describePlan } from '../client/gameDays';
 import { projectRoot } from '../client/paths';
-import { formatPlanError, parsePlan } from '../plan/load';
+import { escapeControlCharacters } from '../plan/controlCharacters';
+import { formatPlanError, loadPlanFile, maxPlanBytes, parsePlan } from '../plan/load';
 import { planJsonSchema } from '../plan/schema';
 import { selectTargets } from '../plan/selection';
 import { resolvePlan } from '../activities/resolve';
+import { faultKinds, type FaultKindName } from '../activities/faults/registry';
 
 const demoText = readFileSync(join(projectRoot, 'examples', 'demo.yaml'), 'utf8');
 
@@ -105,6 +112,187 @@ observation:
   });
 });
 
+/** The demo plan with line `number` (1-based) replaced, or with `insert` lines put before it. */
+function demoWithLine(number: number, line: string, mode: 'replace' | 'insert' = 'replace'): string {
+  const lines = demoText.split('\n');
+  lines.splice(number - 1, mode === 'replace' ? 1 : 0, line);
+  return lines.join('\n');
+}
+
+describe('YAML problems are plan errors, each at its line and column', () => {
+  it('a tab used as indentation, where it is', () => {
+    assert.deepEqual(errorsOf(demoWithLine(7, '\towner: sre-demo')), [
+      'plan.yaml:7:1: Tabs are not allowed as indentation',
+    ]);
+  });
+
+  it('a duplicate key, at the second one, naming the first', () => {
+    assert.deepEqual(errorsOf(demoWithLine(37, '      pidfile: /tmp/other.pid', 'insert')), [
+      'plan.yaml:37:7: key "pidfile" is given twice (first at 36:7)',
+    ]);
+  });
+
+  it('an unclosed flow collection or quoted string, at its opening', () => {
+    assert.deepEqual(errorsOf(demoWithLine(16, '    when: [before, after')), [
+      'plan.yaml:16:11: this [ is never closed with ]',
+    ]);
+    assert.deepEqual(errorsOf(demoWithLine(12, '    local: { a: 1')), [
+      'plan.yaml:12:12: this { is never closed with }',
+    ]);
+    assert.deepEqual(errorsOf(demoWithLine(7, '  owner: "sre-demo')), [
+      'plan.yaml:7:10: this " string is never closed',
+    ]);
+  });
+
+  it('an alias without an anchor, and one inside the value it names', () => {
+    assert.deepEqual(errorsOf(demoWithLine(7, '  owner: *nope')), [
+      'plan.yaml:7:10: alias *nope has no anchor &nope before it',
+    ]);
+    assert.deepEqual(errorsOf(demoWithLine(12, '    local: &loop { again: *loop }')), [
+      'plan.yaml:12:27: alias *loop is inside the value it names',
+    ]);
+  });
+
+  it('aliases that expand exponentially (billion laughs), at the alias that crosses the bound', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const name of 'bcdefghi') {
+      const previous = String.fromCharCode(name.charCodeAt(0) - 1);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(', ')}]`);
+    }
+    const errors = errorsOf(`${levels.join('\n')}\n`);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0] ?? '', /^plan\.yaml:5:\d+: aliases expand to more than 10,000 values here/);
+  });
+
+  it('aliases are fine for reuse', () => {
+    const text = demoText
+      .replace(
+        'url: http://127.0.0.1:18181/health\n      status',
+        'url: &health http://127.0.0.1:18181/health\n      status',
+      )
+      .replace(
+        'url: http://127.0.0.1:18181/health\n      timeout: 500ms',
+        'url: *health\n      timeout: 500ms',
+      );
+    assert.ok(text.includes('*health'));
+    assert.ok(parsePlan(text, 'plan.yaml').ok);
+  });
+
+  it('nesting deep enough to overflow the stack, where it passes the bound', () => {
+    assert.deepEqual(errorsOf(`owner: ${'['.repeat(100_000)}`), [
+      'plan.yaml:1:39: nested more than 32 levels deep',
+    ]);
+    assert.deepEqual(errorsOf(`${'- '.repeat(50_000)}x`), [
+      'plan.yaml:1:65: nested more than 32 levels deep',
+    ]);
+    // The top map, 3 brackets and a's 30 are 34 collections: too deep, where the alias brings a's in.
+    const chain = [`a: &a ${'['.repeat(30)}x${']'.repeat(30)}`, 'b: [[[*a]]]', ''];
+    assert.deepEqual(errorsOf(chain.join('\n')), [
+      'plan.yaml:2:7: nested more than 32 levels deep once aliases are expanded',
+    ]);
+  });
+
+  it('control characters and NUL bytes in the file, where they are', () => {
+    assert.deepEqual(errorsOf(demoWithLine(7, '  owner: sre\u0000demo')), [
+      'plan.yaml:7:13: control character U+0000 is not allowed in a plan (a binary file?)',
+    ]);
+    assert.deepEqual(errorsOf(demoWithLine(8, '  description: \u001b]0;pwned\u0007')), [
+      'plan.yaml:8:16: control character U+001B is not allowed in a plan (a binary file?)',
+    ]);
+  });
+
+  it('a second document, collection keys, unknown tags', () => {
+    assert.deepEqual(errorsOf(`${demoText}\n---\nkind: GameDay\n`), [
+      'plan.yaml:46:1: a plan is one YAML document, and a second one starts here',
+    ]);
+    assert.deepEqual(errorsOf(demoWithLine(12, '    ? [local]\n    : {}')), [
+      'plan.yaml:12:7: a key must be a plain name, not a collection or alias',
+    ]);
+    assert.match(
+      errorsOf(demoWithLine(7, '  owner: !secret sre'))[0] ?? '',
+      /^plan\.yaml:7:10: Unresolved tag: !secret/,
+    );
+  });
+
+  it('checks duplicate keys in linear time and names a few unknown keys, counting the rest', () => {
+    // As many keys as fit in a plan file: the library's own check (every pair compared) took about 9 s for these.
+    const keys = (count: number) => Array.from({ length: count }, (_, i) => `k${i}: 1`).join('\n');
+    let started = performance.now();
+    const errors = errorsOf(`${demoText}\n${keys(25_000)}\n`);
+    let seconds = (performance.now() - started) / 1000;
+    assert.deepEqual(errors, ['plan.yaml:46:1: unknown fields: k0, k1, k2, … and 24,997 more']);
+    assert.ok(seconds < 5, `took ${seconds.toFixed(1)} s`);
+
+    started = performance.now();
+    assert.match(
+      errorsOf(`${demoText}\n${keys(100_000)}\n`)[0] ?? '',
+      /^cannot read plan\.yaml: it is 966\.8 KiB, more/,
+    );
+    seconds = (performance.now() - started) / 1000;
+    assert.ok(seconds < 1, `took ${seconds.toFixed(1)} s`);
+  });
+
+  it('shows at most 50 errors, then counts the rest on one line', () => {
+    const errors = errorsOf(`${Array.from({ length: 100 }, (_, i) => `k${i}: *nope`).join('\n')}\n`);
+    assert.equal(errors.length, 51);
+    assert.equal(errors[49], 'plan.yaml:50:6: alias *nope has no anchor &nope before it');
+    assert.equal(errors[50], 'plan.yaml:51:6: … and 50 more errors from here on');
+  });
+});
+
+describe('plan files are read within bounds', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gameday-plan-files-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The errors for a file, failing (instead of hanging) when reading it takes more than 5 s. */
+  async function fileErrors(file: string): Promise<string[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`reading ${file} took more than 5 s`)), 5000);
+    });
+    try {
+      const result = await Promise.race([loadPlanFile(file), timeout]);
+      assert.equal(result.ok, false, 'the file should be refused');
+      return result.ok ? [] : result.errors.map(formatPlanError);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  it('a missing file, a directory, a FIFO and a device are refused by name, without reading them', async () => {
+    const fifo = join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    assert.deepEqual(await fileErrors(join(dir, 'plan.yaml')), [
+      `cannot read ${dir}/plan.yaml: no such file`,
+    ]);
+    assert.deepEqual(await fileErrors(dir), [`cannot read ${dir}: it is a directory, not a regular file`]);
+    assert.deepEqual(await fileErrors(fifo), [`cannot read ${fifo}: it is a FIFO, not a regular file`]);
+    assert.deepEqual(await fileErrors('/dev/zero'), [
+      'cannot read /dev/zero: it is a device, not a regular file',
+    ]);
+  });
+
+  it('a file over the size limit, naming its size and the limit; the same for text', async () => {
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `owner: ${'x'.repeat(20 * 1024 * 1024)}\n`);
+    assert.deepEqual(await fileErrors(big), [
+      `cannot read ${big}: it is 20.0 MiB, more than the 256 KiB a plan may have`,
+    ]);
+    assert.deepEqual(errorsOf(`owner: ${'x'.repeat(maxPlanBytes)}`), [
+      'cannot read plan.yaml: it is 256.0 KiB, more than the 256 KiB a plan may have',
+    ]);
+  });
+
+  it('bytes that are not UTF-8, where they are', async () => {
+    const binary = join(dir, 'binary.yaml');
+    writeFileSync(
+      binary,
+      Buffer.concat([Buffer.from('apiVersion: x\nkind: ab'), Buffer.from([0xff, 0xfe, 0x00])]),
+    );
+    assert.deepEqual(await fileErrors(binary), [`${binary}:2:9: not UTF-8 text (a binary file?)`]);
+  });
+});
+
 describe('values that reach host commands', () => {
   const metacharacters = [
     ';',
@@ -167,6 +355,94 @@ describe('values that reach host commands', () => {
   });
 });
 
+/**
+ * Where a JSON Schema lets a value through without a bound: a string without maxLength (or enum/const), a list
+ * without maxItems, a map without maxProperties (or additionalProperties: false), a schema without a type.
+ * `constraint`: the schema is one of an allOf, adding a constraint (a pattern, say) to a value typed above.
+ */
+function unboundedIn(schema: unknown, at = '', constraint = false): string[] {
+  if (typeof schema !== 'object' || schema === null)
+    return schema === true ? [`${at}: accepts anything`] : [];
+  const node = schema as Record<string, unknown>;
+  const types = [node.type].flat();
+  const fixed = node.enum !== undefined || node.const !== undefined;
+  const combined = ['anyOf', 'oneOf', 'allOf', '$ref'].some((keyword) => node[keyword] !== undefined);
+  const found: string[] = [];
+  if (types.includes('string') && !fixed && node.maxLength === undefined)
+    found.push(`${at}: string without maxLength`);
+  if (types.includes('array') && node.maxItems === undefined) found.push(`${at}: list without maxItems`);
+  if (types.includes('object') && node.additionalProperties !== false && node.maxProperties === undefined) {
+    found.push(`${at}: map without maxProperties`);
+  }
+  if (node.type === undefined && !fixed && !combined && !constraint) found.push(`${at}: no type`);
+  const walk = (path: string, child: unknown, isConstraint = false) =>
+    found.push(...unboundedIn(child, `${at}/${path}`, isConstraint));
+  for (const keyword of ['properties', '$defs']) {
+    for (const [name, child] of Object.entries((node[keyword] ?? {}) as Record<string, unknown>))
+      walk(name, child);
+  }
+  for (const keyword of ['anyOf', 'oneOf', 'allOf', 'prefixItems']) {
+    ((node[keyword] ?? []) as unknown[]).forEach((child, i) =>
+      walk(`${keyword}[${i}]`, child, keyword === 'allOf'),
+    );
+  }
+  for (const keyword of ['items', 'additionalProperties', 'propertyNames', 'not']) {
+    if (typeof node[keyword] === 'object') walk(keyword, node[keyword]);
+  }
+  return found;
+}
+
+describe('paths are normalised before any rule sees them', () => {
+  const paramsOf = (kind: FaultKindName, params: Record<string, unknown>) =>
+    faultKinds[kind].params.safeParse(params);
+  const throttle = (cgroup: string) =>
+    paramsOf('io-throttle', { device: '/dev/vdb', cgroup, writeBps: '2M' });
+
+  it('io-throttle refuses the root cgroup however it is written', () => {
+    for (const root of ['/', '/.', '//', '/./', '///.//']) {
+      const parsed = throttle(root);
+      assert.equal(parsed.success, false, root);
+      assert.match(parsed.error?.issues[0]?.message ?? '', /must not be the root cgroup/, root);
+    }
+    assert.match(throttle('/a/..').error?.issues[0]?.message ?? '', /must not contain "\.\." segments/);
+    assert.equal(
+      (throttle('/system.slice/').data as { cgroup?: string } | undefined)?.cgroup,
+      '/system.slice',
+    );
+  });
+
+  it('every path field of every kind is normalised', () => {
+    const normalised = (kind: FaultKindName, params: Record<string, unknown>) => {
+      const parsed = paramsOf(kind, params);
+      assert.ok(parsed.success, `${kind}: ${parsed.error?.message ?? ''}`);
+      return parsed.data as Record<string, unknown>;
+    };
+    assert.equal(normalised('process-pause', { pidfile: '//run//kafka.pid' }).pidfile, '/run/kafka.pid');
+    assert.equal(
+      (
+        normalised('process-kill', { pattern: 'java kafka', restart: { cwd: '/opt/kafka/./' } }).restart as {
+          cwd: string;
+        }
+      ).cwd,
+      '/opt/kafka',
+    );
+    assert.equal(normalised('disk-fill', { path: '/var/lib/kafka/', percent: 90 }).path, '/var/lib/kafka');
+    assert.equal(
+      (normalised('stress', { io: { path: '/var//tmp/.' } }).io as { path: string }).path,
+      '/var/tmp',
+    );
+    const device = (value: string) =>
+      paramsOf('io-throttle', { device: value, cgroup: '/a', writeBps: '2M' });
+    assert.equal((device('/dev//vdb/').data as { device?: string } | undefined)?.device, '/dev/vdb');
+    assert.equal((device('8:16').data as { device?: string } | undefined)?.device, '8:16');
+    assert.match(device('/dev/.').error?.issues[0]?.message ?? '', /must be a device under \/dev/);
+    assert.match(
+      device('/dev/../etc/passwd').error?.issues[0]?.message ?? '',
+      /must not contain "\.\." segments/,
+    );
+  });
+});
+
 describe('JSON Schema', () => {
   it('documents every fault kind and its parameters', () => {
     const schema = JSON.stringify(planJsonSchema());
@@ -174,6 +450,86 @@ describe('JSON Schema', () => {
     assert.match(schema, /process-kill/);
     assert.match(schema, /pidfile/);
     assert.match(schema, /breachAfter/);
+  });
+
+  it('bounds every string, list and map of a plan, so that a field added later cannot escape', () => {
+    assert.deepEqual(
+      unboundedIn(
+        z.toJSONSchema(
+          z.object({ s: z.string(), l: z.array(z.number()), m: z.record(z.string(), z.number()) }),
+        ),
+      ),
+      [
+        '/s: string without maxLength',
+        '/l: list without maxItems',
+        '/m: map without maxProperties',
+        '/m/propertyNames: string without maxLength',
+      ],
+      'the walk finds what is unbounded',
+    );
+    assert.deepEqual(unboundedIn(planJsonSchema()), []);
+  });
+});
+
+/** A YAML double-quoted string with every control character escaped (`\x1b`), so that none is in the file. */
+function yamlQuoted(text: string): string {
+  return `"${escapeControlCharacters(text.replace(/["\\]/g, '\\$&'), { singleLine: true })}"`;
+}
+
+describe('lengths and characters of plan values', () => {
+  const huge = 'a'.repeat(100_000);
+
+  it('refuses 100,000-character paths, patterns, arguments and names', () => {
+    const faults = [
+      { name: 'f', kind: 'process-pause', target: 'this-machine', params: { pidfile: `/${huge}` } },
+      { name: 'f', kind: 'process-kill', target: 'this-machine', params: { pattern: `java ${huge}` } },
+      {
+        name: 'f',
+        kind: 'process-kill',
+        target: 'this-machine',
+        params: { pidfile: '/run/a.pid', restart: { argv: ['/bin/app', huge] } },
+      },
+    ];
+    const checks = [
+      { name: 'c', when: ['before'], command: { argv: ['echo', huge] } },
+      { name: 'c', when: ['before'], command: { argv: ['echo'], outputMatches: huge } },
+      { name: huge, when: ['before'], command: { argv: ['echo'] } },
+    ];
+    const plans = [
+      ...faults.map((fault) => ({ ...(parse(demoText) as Record<string, unknown>), faults: [fault] })),
+      ...checks.map((check) => ({ ...(parse(demoText) as Record<string, unknown>), checks: [check] })),
+    ];
+    const paths = [
+      'faults[0].params.pidfile',
+      'faults[0].params.pattern',
+      'faults[0].params.restart.argv[1]',
+      'checks[0].command.argv[1]',
+      'checks[0].command.outputMatches',
+      'checks[0].name',
+    ];
+    plans.forEach((document, i) => {
+      const errors = errorsOf(stringify(document)).join('\n');
+      assert.match(
+        errors,
+        new RegExp(`${(paths[i] ?? '').replace(/[[\].]/g, '\\$&')}: must be at most \\d+ characters`),
+      );
+    });
+  });
+
+  it('refuses control characters in free text; newlines and tabs only where text has lines', () => {
+    for (const bad of ['\u001b]0;pwned\u0007', '\u001b[2K', 'a\u009bb', 'a\u0000b', 'a\rb']) {
+      const errors = errorsOf(demoText.replace('owner: sre-demo', `owner: ${yamlQuoted(`sre${bad}`)}`));
+      assert.deepEqual(errors, [
+        'plan.yaml:7:10: metadata.owner: must be one line without control characters',
+      ]);
+      assert.ok(!errors[0]?.includes('\u001b'), 'the error shows no control character');
+    }
+    const text = (description: string) =>
+      demoText.replace(/description: Freeze.*/, `description: ${yamlQuoted(description)}`);
+    assert.ok(parsePlan(text('two\nlines\tand a tab'), 'plan.yaml').ok);
+    assert.deepEqual(errorsOf(text('a bell\u0007')), [
+      'plan.yaml:8:16: metadata.description: must not contain control characters (newlines and tabs are fine)',
+    ]);
   });
 });
 
@@ -196,6 +552,50 @@ describe('blast radius', () => {
     assert.throws(
       () => selectTargets(targets, { mode: 'fixed', count: 11 }, 1),
       /asks for 11 target\(s\) but only 10 exist/,
+    );
+  });
+
+  it('validation refuses a fixed count larger than the group, as resolve would', () => {
+    const selected = (select: string) =>
+      demoText.replace('    target: this-machine\n', `    target: this-machine\n    select: ${select}\n`);
+    assert.deepEqual(errorsOf(selected('{ mode: fixed, count: 2 }')), [
+      `plan.yaml:35:35: faults[0].select.count: asks for 2 targets, but group "this-machine" has 1 (local: the worker's own machine)`,
+    ]);
+    assert.ok(parsePlan(selected('{ mode: fixed, count: 1 }'), 'plan.yaml').ok);
+    const document = parse(demoText) as { targets: unknown; faults: { target: string; select?: unknown }[] };
+    document.targets = { brokers: { ssh: { hosts: ['kafka-1', 'kafka-2'] } } };
+    for (const fault of document.faults) fault.target = 'brokers';
+    const withCount = (count: number) => {
+      for (const fault of document.faults) fault.select = { mode: 'fixed', count };
+      return stringify(document);
+    };
+    assert.ok(parsePlan(withCount(2), 'plan.yaml').ok);
+    assert.match(
+      errorsOf(withCount(3))[0] ?? '',
+      /select\.count: asks for 3 targets, but group "brokers" has 2$/,
+    );
+    document.targets = { brokers: { ssh: { hosts: ['kafka-1', 'kafka-2', 'kafka-1'] } } };
+    assert.match(
+      errorsOf(withCount(1))[0] ?? '',
+      /targets\.brokers\.ssh\.hosts\[2\]: kafka-1 is named twice$/,
+    );
+  });
+
+  it('a dry run turns what resolve refuses into one line and exit 2, never a stack trace', () => {
+    const parsed = parsePlan(demoText, 'demo.yaml');
+    assert.ok(parsed.ok);
+    // A plan that skipped validation (a bug, or a newer resolve rule): the dry run still says it in one line.
+    const plan = {
+      ...parsed.plan,
+      faults: parsed.plan.faults.map((f) => ({ ...f, select: { mode: 'fixed' as const, count: 2 } })),
+    };
+    assert.throws(
+      () => describePlan(plan),
+      (error: unknown) =>
+        error instanceof CliError &&
+        error.exitCode === exitCodes.usage &&
+        error.message ===
+          'plan demo-pause cannot be resolved: fault pause-service on group this-machine: asks for 2 target(s) but only 1 exist',
     );
   });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../../plan/duration';
 import { firstGroup, groupCount, matches } from '../../plan/regex';
-import { commandArgument, regexPattern } from '../../plan/safeValues';
+import { commandLine, regexPattern } from '../../plan/safeValues';
 import { CommandTimedOut, couldNotRunExitCodes } from '../executors/executor';
 import { couldNotAsk, type CheckKind, type ProbeResult } from './contract';
 
@@ -14,7 +14,7 @@ const patternHasOneGroup = (pattern: string) => {
 };
 
 const spec = z.strictObject({
-  argv: z.array(commandArgument).min(1).describe('the command and its arguments (no shell)'),
+  argv: commandLine.describe('the command and its arguments (no shell)'),
   exitCode: z.number().int().min(0).max(255).default(0),
   outputMatches: regexPattern.optional().describe('RE2 regular expression the output must match'),
   timeout: duration({ min: '100ms', max: '10m' }).default(10_000),

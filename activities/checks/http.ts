@@ -1,15 +1,15 @@
 import { z } from 'zod';
 import { duration, formatDuration } from '../../plan/duration';
 import { matches } from '../../plan/regex';
-import { regexPattern } from '../../plan/safeValues';
+import { httpUrl, regexPattern } from '../../plan/safeValues';
 import { couldNotAskReason } from '../executors/networkErrors';
 import { couldNotAsk, type CheckKind } from './contract';
 
 const spec = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  url: httpUrl,
   method: z.enum(['GET', 'HEAD']).default('GET'),
   status: z
-    .union([z.number().int(), z.array(z.number().int()).min(1)])
+    .union([z.number().int(), z.array(z.number().int()).min(1).max(20)])
     .default(200)
     .describe('expected status code, or a list of them'),
   bodyMatches: regexPattern.optional().describe('RE2 regular expression the body must match'),

@@ -1,6 +1,7 @@
 import ms, { type StringValue } from 'ms';
 import { z } from 'zod';
 import { duration, formatDuration } from '../../plan/duration';
+import { freeText } from '../../plan/safeValues';
 import { redact } from '../redact';
 import type { CheckContext, CheckKind, ProbeResult } from './contract';
 import {
@@ -25,7 +26,8 @@ const number = String.raw`[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?`;
 const comparisonPattern = new RegExp(`^(>=|<=|==|!=|>|<)\\s*(${number})$`);
 const betweenPattern = new RegExp(`^between\\s+(${number})\\s+and\\s+(${number})$`);
 
-const comparison = z.string().transform((text, ctx): Comparison => {
+const comparisonText = freeText(100);
+const comparison = comparisonText.transform((text, ctx): Comparison => {
   const trimmed = text.trim();
   const simple = comparisonPattern.exec(trimmed);
   if (simple) return { op: simple[1] as '>', bound: Number(simple[2]) };
@@ -44,6 +46,7 @@ const comparison = z.string().transform((text, ctx): Comparison => {
 const longDuration = (max: string) =>
   z
     .string()
+    .max(20, 'must be a duration such as "30s", "1h", "1d" or "1w"')
     .regex(/^\d+(ms|s|m|h|d|w)$/, 'must be a duration such as "30s", "1h", "1d" or "1w"')
     .transform((text) => ms(text as StringValue))
     .pipe(
@@ -58,6 +61,7 @@ const tolerance = z
     [
       z
         .string()
+        .max(20)
         .regex(/^\d+(\.\d+)?%$/)
         .transform((text) => ({ ratio: Number(text.slice(0, -1)) / 100 })),
       z
@@ -74,6 +78,7 @@ const summaries = z
     z.enum(['min', 'max', 'avg', 'last']),
     z
       .string()
+      .max(10)
       .regex(/^p(100|\d{1,2}(\.\d+)?)$/, 'must be min, max, avg, last or a percentile such as p99 or p99.9'),
   ])
   .describe('how the samples of each series are summarised: min, max, avg, last, or a percentile (p50, p99)');
@@ -86,10 +91,11 @@ const spec = z
   .strictObject({
     endpoint: z
       .string()
+      .max(63)
       .regex(/^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$/, 'must be a name under prometheus.endpoints of the worker')
       .default('default')
       .describe("a Prometheus endpoint by name from the worker's configuration"),
-    query: z.string().min(1).max(10_000).describe('PromQL'),
+    query: freeText(10_000, { multiLine: true }).min(1).describe('PromQL'),
     condition: comparison
       .optional()
       .describe(

@@ -4,7 +4,10 @@ import { tcpPort } from '../../plan/safeValues';
 import type { CheckKind } from './contract';
 
 const spec = z.strictObject({
-  host: z.string().regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address'),
+  host: z
+    .string()
+    .max(253, 'must be a host name or IP address')
+    .regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address'),
   port: tcpPort,
   timeout: duration({ min: '10ms', max: '1m' }).default(3000),
 });

@@ -6,6 +6,7 @@ import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 
 const size = z
   .string()
+  .max(20)
   .regex(/^\d+(K|M|G)$/, 'must be a size such as "512M" or "2G"')
   .transform((text) => Number.parseInt(text, 10) * 1024 ** ('KMG'.indexOf(text.slice(-1)) + 1));
 

@@ -1,23 +1,34 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { absolutePath } from '../../plan/safeValues';
+import { absolutePath, maxPathLength } from '../../plan/safeValues';
 import { ExecutorError } from '../executors/executor';
 import { cgroupOf, findHierarchy, type Hierarchy } from './cgroups';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 import { describeSelector, processSelectorFields, selectProcesses } from './processes';
 
-/** A block device as a path under /dev, or as major:minor numbers. */
+/** A block device as a path under /dev (normalised as every plan path is), or as major:minor numbers. */
 const device = z
   .string()
+  .max(maxPathLength)
   .regex(
     /^(\/dev\/[A-Za-z0-9._/-]+|\d{1,4}:\d{1,7})$/,
     'must be a block device path such as "/dev/vda" or its numbers such as "253:0"',
   )
-  .refine((path) => !path.split('/').includes('..'), 'must not contain ".." segments');
+  .transform((value, ctx) => {
+    if (!value.startsWith('/')) return value;
+    const path = absolutePath.safeParse(value);
+    if (path.success && path.data.startsWith('/dev/')) return path.data;
+    ctx.addIssue({
+      code: 'custom',
+      message: path.error?.issues[0]?.message ?? 'must be a device under /dev',
+    });
+    return z.NEVER;
+  });
 
 /** Bytes per second: "2M" is 2 MiB/s, as sizes elsewhere in plans. */
 const bytesPerSecond = z
   .string()
+  .max(20)
   .regex(/^\d+(K|M|G)?$/, 'must be bytes per second such as "512K", "2M" or "1G" (binary units)')
   .transform((text) => {
     const unit = 'KMG'.indexOf(text.slice(-1));
@@ -35,6 +46,7 @@ const params = z
   .strictObject({
     device: device.describe('the block device to throttle (a partition means its whole disk)'),
     cgroup: absolutePath
+      .refine((path) => path !== '/', 'must not be the root cgroup: that would throttle the whole host')
       .optional()
       .describe('the cgroup to throttle, as a path inside the hierarchy ("/system.slice/kafka.service")'),
     ...processSelectorFields,
@@ -158,7 +170,7 @@ async function resolveDevice(ctx: FaultContext, dev: string): Promise<string> {
 
 /** The cgroups (paths inside the hierarchy) the plan names, directly or by their processes. */
 async function cgroupPaths(ctx: FaultContext, p: Params, hierarchy: Hierarchy): Promise<string[]> {
-  if (p.cgroup !== undefined) return [p.cgroup.replace(/(.)\/$/, '$1')];
+  if (p.cgroup !== undefined) return [p.cgroup]; // normalised by absolutePath: no trailing /
   const processes = await selectProcesses(ctx.exec, p, ctx.protectedPids);
   const paths = new Set<string>();
   for (const { pid } of processes) {

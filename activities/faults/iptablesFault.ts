@@ -13,9 +13,10 @@ import {
 
 /** Which traffic an iptables fault applies to: peers and/or destination ports, in one or both directions. */
 export const scopeFields = {
-  peers: z.array(ipv4OrCidr).default([]).describe('addresses or CIDR blocks (empty: everyone)'),
+  peers: z.array(ipv4OrCidr).max(256).default([]).describe('addresses or CIDR blocks (empty: everyone)'),
   ports: z
     .array(z.strictObject({ port: tcpPort, protocol: z.enum(['tcp', 'udp']).default('tcp') }))
+    .max(64)
     .default([])
     .describe('destination ports (with peers: only those ports of those peers)'),
   direction: z.enum(['both', 'inbound', 'outbound']).default('both'),

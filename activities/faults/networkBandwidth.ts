@@ -15,13 +15,16 @@ const params = z.strictObject({
   interface: interfaceName,
   rate: z
     .string()
+    .max(20)
     .regex(/^\d+(\.\d+)?(bit|kbit|mbit|gbit)$/, 'must be a rate such as "512kbit", "10mbit" or "1gbit"'),
   burst: z
     .string()
+    .max(20)
     .regex(/^\d+(b|kb|mb|kbit|mbit)$/, 'must be a size such as "32kbit" or "64kb"')
     .default('32kbit'),
   latency: z
     .string()
+    .max(20)
     .regex(/^\d+ms$/, 'must be milliseconds, such as "50ms"')
     .default('50ms'),
 });

@@ -5,6 +5,7 @@ import { interfaceName } from './trafficControl';
 const milliseconds = (max: number) =>
   z
     .string()
+    .max(20)
     .regex(/^\d+ms$/, 'must be milliseconds, such as "100ms"')
     .refine((value) => Number.parseInt(value, 10) <= max, `must be at most ${max}ms`);
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../../plan/duration';
-import { absolutePath, commandArgument, tcpPort } from '../../plan/safeValues';
+import { absolutePath, commandLine, tcpPort } from '../../plan/safeValues';
 import type { Executor } from '../executors/executor';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 import {
@@ -23,11 +23,7 @@ const params = z
     signal: z.enum(['KILL', 'TERM', 'INT', 'QUIT', 'HUP']).default('KILL').describe('signal to send'),
     restart: z
       .object({
-        argv: z
-          .array(commandArgument)
-          .min(1)
-          .optional()
-          .describe('command to start instead of the recorded one'),
+        argv: commandLine.optional().describe('command to start instead of the recorded one'),
         cwd: absolutePath.optional(),
       })
       .strict()

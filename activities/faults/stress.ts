@@ -6,7 +6,10 @@ import { ExecutorError } from '../executors/executor';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 import { readStat, statIfSame, type ProcessIdentity } from './processes';
 
-const size = z.string().regex(/^\d+(K|M|G)$/, 'must be a size such as "256M" or "2G"');
+const size = z
+  .string()
+  .max(20)
+  .regex(/^\d+(K|M|G)$/, 'must be a size such as "256M" or "2G"');
 const workers = (max: number) => z.number().int().min(1).max(max);
 
 const params = z
@@ -24,7 +27,10 @@ const params = z
         bytes: z
           .union([
             size,
-            z.string().regex(/^([1-9]|[1-8]\d|90)%$/, 'or a percentage of available memory, at most "90%"'),
+            z
+              .string()
+              .max(3)
+              .regex(/^([1-9]|[1-8]\d|90)%$/, 'or a percentage of available memory, at most "90%"'),
           ])
           .describe('memory held by all memory workers together ("512M", or "50%" of available memory)'),
       })

@@ -7,6 +7,7 @@ export const gamedayHandle = '7a6d:';
 
 export const interfaceName = z
   .string()
+  .max(15)
   .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a network interface name (letters, digits, _ . -; at most 15)');
 
 /** Root qdiscs the kernel puts back by itself when a root qdisc is deleted. */

@@ -4,6 +4,7 @@ import { searchAttributes, type GameDayReport } from '../../workflows/definition
 import { exitCodeFor, exitCodes } from '../exitCodes';
 import { abortGameDay, connect, currentReport, handleFor, type Temporal } from '../gameDays';
 import { uiUrlOf, type GlobalFlags } from '../options';
+import { printable } from '../printable';
 import { outcomeLine, renderReport, timelineLine, uiLink } from '../render';
 import { style } from '../style';
 
@@ -37,7 +38,8 @@ export async function validateCommand(files: readonly string[]): Promise<number>
   return invalid > 0 ? exitCodes.usage : exitCodes.passed;
 }
 
-function printState(report: GameDayReport, link: string | undefined): void {
+function printState(state: GameDayReport, link: string | undefined): void {
+  const report = printable(state);
   console.log(`${style.bold(report.workflowId)}${link ? `  ${style.dim(link)}` : ''}`);
   console.log(`phase: ${report.phase}${report.outcome ? `  outcome: ${report.outcome}` : ''}`);
   const active = report.faults.filter((f) => f.status !== 'rolled-back');
@@ -68,7 +70,7 @@ export function statusCommand(workflowId: string, flags: GlobalFlags & { json?: 
 export function abortCommand(workflowId: string, reason: string, flags: GlobalFlags): Promise<number> {
   return withTemporal(flags, async (temporal) => {
     const phase = await abortGameDay(temporal, workflowId, reason);
-    console.log(`abort accepted during ${phase}: every fault is being rolled back`);
+    console.log(`abort accepted during ${printable(phase)}: every fault is being rolled back`);
     return exitCodes.passed;
   });
 }
@@ -114,7 +116,7 @@ export function listCommand(flags: GlobalFlags & { limit?: number; json?: boolea
     } else if (rows.length === 0) {
       console.log('no game days yet');
     } else {
-      for (const row of rows) {
+      for (const row of printable(rows)) {
         console.log(`${row.started}  ${(row.outcome || row.phase).padEnd(14)} ${row.workflowId}`);
       }
     }
