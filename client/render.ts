@@ -69,9 +69,18 @@ function checkRow(result: CheckResult): string {
 
 const cell = (text: string) => text.replace(/\|/g, '\\|');
 
+/** Samples that were no evidence either way: unknown (held), could not ask (never held). */
+function uncounted(summary: SampleSummary, open: string, close: string): string {
+  const parts = [
+    ...(summary.unknown ? [`${summary.unknown} unknown`] : []),
+    ...(summary.couldNotAsk ? [`${summary.couldNotAsk} could not ask`] : []),
+  ];
+  return parts.length === 0 ? '' : `${open}${parts.join(', ')}${close}`;
+}
+
 /** One guardrail's samples: how often it held, the range and last value it saw, its first deviation. */
 function guardrailRow(summary: SampleSummary): string {
-  const unknown = summary.unknown ? ` (${summary.unknown} unknown)` : '';
+  const unknown = uncounted(summary, ' (', ')');
   const number = (value: number | undefined) => (value === undefined ? '-' : String(value));
   const note = summary.firstDeviation
     ? `first deviation ${summary.firstDeviation.at}: ${summary.firstDeviation.detail}`
@@ -86,7 +95,7 @@ function sampleRow(summary: SampleSummary): string {
     : summary.unknown && summary.last
       ? `last: ${summary.last.detail}`
       : '';
-  const unknown = summary.unknown ? `, ${summary.unknown} unknown` : '';
+  const unknown = uncounted(summary, ', ', '');
   return `| ${summary.name} | ${summary.held}/${summary.samples}${unknown}${range} | ${cell(deviation)} |`;
 }
 

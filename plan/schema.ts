@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { checkKeys, checkKinds } from '../activities/checks/registry';
+import { describedOutcomes } from '../activities/checks/contract';
+import { checkKeys, checkKinds, type CheckKey } from '../activities/checks/registry';
 import type { FaultKind } from '../activities/faults/contract';
 import { faultKinds } from '../activities/faults/registry';
 import { duration, formatDuration } from './duration';
@@ -13,6 +14,18 @@ const maxChecks = 100;
 const maxFaults = 100;
 const maxTargetGroups = 100;
 
+type ProbeFields = { [K in CheckKey]: z.ZodOptional<(typeof checkKinds)[K]['spec']> };
+
+/** One optional field per registered check kind (`http:`, `tcp:`, …), described with its outcomes. */
+function probeFields(): ProbeFields {
+  return Object.fromEntries(
+    checkKeys.map((key) => [
+      key,
+      checkKinds[key].spec.optional().describe(describedOutcomes(checkKinds[key])),
+    ]),
+  ) as ProbeFields;
+}
+
 const checkCommon = {
   name: identifier,
   description: freeText(500, { multiLine: true }).optional(),
@@ -20,10 +33,7 @@ const checkCommon = {
     .enum(['pass', 'fail'])
     .default('pass')
     .describe('"fail" when the plan expects this probe to fail (e.g. while a service is paused)'),
-  http: checkKinds.http.spec.optional().describe(checkKinds.http.description),
-  tcp: checkKinds.tcp.spec.optional().describe(checkKinds.tcp.description),
-  command: checkKinds.command.spec.optional().describe(checkKinds.command.description),
-  prometheus: checkKinds.prometheus.spec.optional().describe(checkKinds.prometheus.description),
+  ...probeFields(),
   on: hostName
     .optional()
     .describe("run a command or tcp probe on this host of the worker's SSH inventory (default: the worker)"),
