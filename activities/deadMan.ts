@@ -1,5 +1,5 @@
 import type { DeadManSwitch } from '../workflows/definitions';
-import type { Executor } from './executors/executor';
+import { runChecked, type Executor } from './executors/executor';
 import { shellCommand } from './executors/shellQuote';
 import type { RevertCommand } from './faults/contract';
 
@@ -84,8 +84,7 @@ export async function renewLeases(
   timeoutMs: number,
 ): Promise<void> {
   if (switches.length === 0) return;
-  const result = await exec.run(['touch', '-c', '--', ...switches.map(leaseOf)], { timeoutMs });
-  if (result.exitCode !== 0) throw new Error(`touch exited ${result.exitCode}: ${result.stderr.trim()}`);
+  await runChecked(exec, ['touch', '-c', '--', ...switches.map(leaseOf)], { timeoutMs });
 }
 
 export interface Disarmed {
@@ -99,8 +98,6 @@ export async function disarmDeadMan(exec: Executor, sw: DeadManSwitch): Promise<
   const log = fired ? ((await exec.readFile(`${sw.base}.log`)) ?? '').trim() : undefined;
   // The watcher exits within a second of its lease disappearing.
   const files = ['.lease', '.lease.fired', '.revert', '.watch', '.pid', '.log'].map((s) => sw.base + s);
-  const removed = await exec.run(['rm', '-f', '--', ...files]);
-  if (removed.exitCode !== 0)
-    throw new Error(`rm ${sw.base}.* exited ${removed.exitCode}: ${removed.stderr}`);
+  await runChecked(exec, ['rm', '-f', '--', ...files], { what: `rm ${sw.base}.*` });
   return fired ? { firedLog: log } : {};
 }

@@ -3,12 +3,13 @@ import type { Context } from '@temporalio/activity';
 import type { FaultActivityInput, RollbackResult, SavedFaultInput } from '../workflows/definitions';
 import { armDeadMan, disarmDeadMan } from './deadMan';
 import type { ActivityDeps } from './deps';
+import { faultContext } from './faults/context';
 import { FaultUserError, type FaultContext, type FaultState } from './faults/contract';
 import { faultKindFor } from './faults/inContainer';
 import { heartbeat, withHeartbeats } from './heartbeat';
 
-function faultContext(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActivityInput): FaultContext {
-  return {
+function contextFor(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActivityInput): FaultContext {
+  return faultContext({
     exec: deps.executorFor(step.target),
     target: step.target,
     fault: step.fault,
@@ -16,7 +17,7 @@ function faultContext(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActi
     protectedPids: step.target.kind === 'local' ? deps.protectedPids : [],
     heartbeat: (details) => heartbeat(ctx, details),
     sleep: (ms) => ctx.sleep(ms),
-  };
+  });
 }
 
 /** Names one fault of one run (by the run's tag), so metrics count it once however often activities retry. */
@@ -39,7 +40,7 @@ async function step<T>(
 ): Promise<T> {
   return withHeartbeats(async (ctx) => {
     try {
-      return await body(faultContext(deps, ctx, input));
+      return await body(contextFor(deps, ctx, input));
     } catch (error) {
       throw asUserFailure(error);
     }
@@ -85,7 +86,7 @@ export const rolledBack = (state: FaultState): boolean => state.recovered ?? !st
 export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promise<RollbackResult> {
   const kind = faultKindFor(input.step);
   return withHeartbeats(async (ctx) => {
-    const faultCtx = faultContext(deps, ctx, input);
+    const faultCtx = contextFor(deps, ctx, input);
     const attempt = ctx.info.attempt;
     const started = process.hrtime.bigint();
     const recordAttempt = (result: 'success' | 'failure') =>

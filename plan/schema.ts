@@ -3,7 +3,7 @@ import { describedOutcomes } from '../activities/checks/contract';
 import { checkKeys, checkKinds, type CheckKey } from '../activities/checks/registry';
 import type { FaultKind } from '../activities/faults/contract';
 import { faultKinds } from '../activities/faults/registry';
-import { duration, formatDuration } from './duration';
+import { duration } from './duration';
 import { boundedRecord, containerName, freeText, hostName, identifier } from './safeValues';
 
 export const planApiVersion = 'gameday.dev/v1alpha1';
@@ -229,15 +229,14 @@ export const planSchema = z
         });
       }
       faultNames.add(f.name);
-      // A fault that ends by itself must last the whole window, or the window would observe nothing.
-      const lasts = (f.params as { duration?: unknown }).duration;
-      if (f.kind === 'stress' && typeof lasts === 'number' && lasts < plan.observation.window) {
+      const faultKind = faultKinds[f.kind as keyof typeof faultKinds] as
+        FaultKind<unknown, unknown> | undefined;
+      for (const problem of faultKind?.planProblems?.(f.params, { windowMs: plan.observation.window }) ??
+        []) {
         ctx.addIssue({
           code: 'custom',
-          path: ['faults', i, 'params', 'duration'],
-          message:
-            `stress would stop by itself after ${formatDuration(lasts)}, before the observation window ` +
-            `(${formatDuration(plan.observation.window)}) ends: set duration to at least the window`,
+          path: ['faults', i, 'params', ...problem.path],
+          message: problem.message,
         });
       }
       const group = plan.targets[f.target];
@@ -261,8 +260,6 @@ export const planSchema = z
             (group.local !== undefined ? " (local: the worker's own machine)" : ''),
         });
       }
-      const faultKind = faultKinds[f.kind as keyof typeof faultKinds] as
-        FaultKind<unknown, unknown> | undefined;
       if (f.container !== undefined && faultKind?.networkNamespace !== true) {
         const network = Object.values(faultKinds as Record<string, FaultKind<unknown, unknown>>)
           .filter((kind) => kind.networkNamespace === true)

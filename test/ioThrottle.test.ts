@@ -10,7 +10,8 @@ import type { SshExecutor } from '../activities/executors/ssh';
 import { shellCommand } from '../activities/executors/shellQuote';
 import { cgroupMounts, cgroupOf } from '../activities/faults/cgroups';
 import type { FaultContext } from '../activities/faults/contract';
-import { ioMaxLine, ioThrottle, parseIoMax, parseV1, v1Line } from '../activities/faults/ioThrottle';
+import { ioMaxLine, parseIoMax, parseV1, v1Line } from '../activities/faults/ioLimits';
+import { ioThrottle } from '../activities/faults/ioThrottle';
 import { localFaultContext, waitFor } from './support/harness';
 import { sshExecutorFor, startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { SshExecutor, type SshHost } from '../activities/executors/ssh';
 import { UnsafeArgumentError } from '../activities/executors/shellQuote';
 import type { HostKeyPolicy } from '../activities/executors/hostKeys';
+import { faultContext } from '../activities/faults/context';
 import type { FaultContext } from '../activities/faults/contract';
 import { processPause } from '../activities/faults/processPause';
 import { matchingPids, readStat } from '../activities/faults/processes';
@@ -171,7 +172,7 @@ describe('SSH executor against real sshd hosts in network namespaces', () => {
     try {
       const pidfile = join(lab.dir, 'sleeper.pid');
       await ssh.writeFile(pidfile, `${pid}\n`);
-      const ctx: FaultContext = {
+      const ctx: FaultContext = faultContext({
         exec: ssh,
         target: { group: 'hosts', kind: 'ssh', name: host.name },
         fault: 'pause',
@@ -179,7 +180,7 @@ describe('SSH executor against real sshd hosts in network namespaces', () => {
         protectedPids: [],
         heartbeat: () => undefined,
         sleep,
-      };
+      });
       const params = processPause.params.parse({ pidfile });
       const saved = await processPause.prepare(ctx, params);
       await processPause.inject(ctx, params, saved);

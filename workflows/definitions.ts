@@ -139,9 +139,17 @@ export interface DeadManSwitch {
   readonly leaseMs: number;
 }
 
-/** The n-th fault step's switch: a per-run, per-step path under /tmp that the janitor finds by the tag. */
+/**
+ * `<dir>/.gameday-<tag>-<name>`: every file a run leaves on a host is named so, and only for as long as its
+ * fault is in place; the tag finds them all.
+ */
+export function taggedPath(tag: string, name: string, dir = '/tmp'): string {
+  return `${dir.replace(/\/$/, '')}/.gameday-${tag}-${name}`;
+}
+
+/** The n-th fault step's switch: a per-run, per-step path under /tmp, found by the tag. */
 export function deadManSwitchFor(tag: string, stepIndex: number, leaseMs: number): DeadManSwitch {
-  return { base: `/tmp/.gameday-${tag}-deadman-${stepIndex}`, leaseMs };
+  return { base: taggedPath(tag, `deadman-${stepIndex}`), leaseMs };
 }
 
 export interface FaultActivityInput {

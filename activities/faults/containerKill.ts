@@ -20,7 +20,7 @@ const params = z.strictObject({
 });
 type Params = z.infer<typeof params>;
 
-const exitWait = { timeoutMs: 10_000, pollMs: 100 };
+const exitWait = { timeoutMs: 10_000, intervalMs: 100 };
 
 /**
  * Sends a signal to a container's main process (docker kill), as a crash or the OOM killer would; rollback
@@ -47,11 +47,11 @@ export const containerKill: FaultKind<Params, SavedContainer> = {
     if (!now.running) return; // an earlier attempt killed it
     await dockerChecked(ctx, ['kill', '-s', p.signal, saved.id]);
     // docker kill returns once the signal is sent: wait (briefly) for the container to exit.
-    const deadline = Date.now() + exitWait.timeoutMs;
-    while (Date.now() < deadline && (await currentState(ctx, saved))?.running === true) {
-      ctx.heartbeat();
-      await ctx.sleep(exitWait.pollMs);
-    }
+    await ctx.pollUntil(
+      () => currentState(ctx, saved),
+      (now) => now?.running !== true,
+      exitWait,
+    );
   },
 
   async verify(ctx, _p, saved) {

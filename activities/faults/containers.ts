@@ -136,12 +136,10 @@ export async function dockerChecked(
   args: readonly string[],
   timeoutMs?: number,
 ): Promise<void> {
-  const result = await docker(ctx.exec, args, timeoutMs);
-  if (result.exitCode !== 0) {
-    throw new ExecutorError(
-      `docker ${args.join(' ')} on ${ctx.target.name} exited ${result.exitCode}: ${result.stderr.trim()}`,
-    );
-  }
+  await ctx.run(['docker', ...args], {
+    what: `docker ${args.join(' ')}`,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  });
 }
 
 /** "web (3f2a…): running", for verify details. */

@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import type { Target, TargetKind } from '../../plan/targets';
-import type { Executor } from '../executors/executor';
+import type { CommandResult, Executor, RunOptions } from '../executors/executor';
 
-/** What a fault module is handed for one target. */
-export interface FaultContext {
+/** Where a fault step runs: its host's executor, its target, its names, its activity's heartbeat and sleep. */
+export interface FaultEnvironment {
   readonly exec: Executor;
   readonly target: Target;
   /** The plan's name for this fault: with the tag, it names what the fault leaves on a host. */
@@ -15,6 +15,28 @@ export interface FaultContext {
   heartbeat(details?: unknown): void;
   /** Sleeps, but rejects as soon as the activity is cancelled. */
   sleep(ms: number): Promise<void>;
+}
+
+/** How long to wait for a condition, and how often to look. */
+export interface PollTiming {
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+}
+
+/** What a fault module is handed for one target (built by `faultContext` in `context.ts`). */
+export interface FaultContext extends FaultEnvironment {
+  /**
+   * Runs a command and throws, naming it (or `what`), the host and its output, unless it exits 0. For a
+   * non-zero exit a kind must interpret itself, use `exec.run`.
+   */
+  run(argv: readonly string[], options?: RunOptions & { readonly what?: string }): Promise<CommandResult>;
+  /**
+   * Reads until `done` holds or the time is up, heartbeating between reads (cancellable); returns the last
+   * reading either way, for the caller to judge.
+   */
+  pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, timing: PollTiming): Promise<T>;
+  /** `<dir>/.gameday-<tag>-<what>-<fault>`: a file of this fault's own on the host, found by its tag. */
+  artifactPath(what: string, dir?: string): string;
 }
 
 /** The fault's real state on the target, read back from the system. */
@@ -43,6 +65,17 @@ export interface RevertContext {
 /** A command of a host-side revert; the dead-man switch runs each one whatever the others do. */
 export type RevertCommand = readonly string[];
 
+/** What a kind may know of the plan around its fault, at validation. */
+export interface PlanFacts {
+  readonly windowMs: number;
+}
+
+/** A problem with a fault's params in the light of the whole plan; `path` is inside `params`. */
+export interface PlanProblem {
+  readonly path: readonly string[];
+  readonly message: string;
+}
+
 export interface FaultDescription {
   readonly inject: string;
   readonly rollback: string;
@@ -64,6 +97,8 @@ export interface FaultKind<Params, Saved> {
    */
   readonly networkNamespace?: boolean;
   readonly params: z.ZodType<Params>;
+  /** What the kind needs of the rest of the plan (e.g. to last the window), checked at validation. */
+  planProblems?(params: Params, plan: PlanFacts): readonly PlanProblem[];
   describe(params: Params, target: Target): FaultDescription;
   prepare(ctx: FaultContext, params: Params): Promise<Saved>;
   inject(ctx: FaultContext, params: Params, saved: Saved): Promise<void>;

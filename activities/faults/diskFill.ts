@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { absolutePath } from '../../plan/safeValues';
-import { ExecutorError } from '../executors/executor';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 
 const size = z
@@ -72,7 +70,7 @@ export const diskFill: FaultKind<Params, Saved> = {
   }),
 
   async prepare(ctx, p) {
-    const file = `${p.path.replace(/\/$/, '')}/.gameday-${ctx.tag}-fill-${createHash('sha256').update(ctx.fault).digest('hex').slice(0, 6)}`;
+    const file = ctx.artifactPath('fill', p.path);
     const already = (await fileSize(ctx, file)) ?? 0; // a retried prepare after an inject: count it out
     const now = await usage(ctx, p.path);
     const before: Usage = { used: now.used - already, available: now.available + already };
@@ -95,9 +93,7 @@ export const diskFill: FaultKind<Params, Saved> = {
   },
 
   async inject(ctx, _p, saved) {
-    const result = await ctx.exec.run(['fallocate', '-l', String(saved.bytes), saved.file]);
-    if (result.exitCode !== 0)
-      throw new ExecutorError(`fallocate ${saved.file} on ${ctx.target.name}: ${result.stderr.trim()}`);
+    await ctx.run(['fallocate', '-l', String(saved.bytes), saved.file]);
   },
 
   async verify(ctx, p, saved) {
@@ -110,9 +106,7 @@ export const diskFill: FaultKind<Params, Saved> = {
   },
 
   async rollback(ctx, _p, saved) {
-    const result = await ctx.exec.run(['rm', '-f', '--', saved.file]);
-    if (result.exitCode !== 0)
-      throw new ExecutorError(`rm ${saved.file} on ${ctx.target.name}: ${result.stderr.trim()}`);
+    await ctx.run(['rm', '-f', '--', saved.file]);
   },
 
   hostRevert: (_p, saved) => [['rm', '-f', '--', saved.file]],

@@ -1,4 +1,5 @@
 import { ContainerNetworkExecutor, wrapRevertForContainer } from '../executors/containerNetwork';
+import { faultContext } from './context';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 import { inspectContainer, recordContainer, shortId, type ContainerState } from './containers';
 import { getFaultKind } from './registry';
@@ -10,7 +11,7 @@ export interface InContainerSaved {
 }
 
 function inside(ctx: FaultContext, state: ContainerState): FaultContext {
-  return { ...ctx, exec: new ContainerNetworkExecutor(ctx.exec, state.pid, state.name) };
+  return faultContext({ ...ctx, exec: new ContainerNetworkExecutor(ctx.exec, state.pid, state.name) });
 }
 
 const gone = (saved: InContainerSaved, now: ContainerState | undefined) =>

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { absolutePath, maxPathLength } from '../../plan/safeValues';
 import { ExecutorError } from '../executors/executor';
 import { cgroupOf, findHierarchy, type Hierarchy } from './cgroups';
+import { ioLimitBackend, limitKeys, type LimitKey, type Limits } from './ioLimits';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 import { describeSelector, processSelectorFields, selectProcesses } from './processes';
 
@@ -65,57 +65,9 @@ const params = z
   );
 type Params = z.infer<typeof params>;
 
-/** The four limits of cgroup v2's io.max, which v1 keeps in four files. */
-export const limitKeys = ['rbps', 'wbps', 'riops', 'wiops'] as const;
-export type LimitKey = (typeof limitKeys)[number];
-/** A device's limits; null is "no limit" (v2 "max", v1 no line or 0). */
-export type Limits = Record<LimitKey, number | null>;
-
-const v1Files: Record<LimitKey, string> = {
-  rbps: 'blkio.throttle.read_bps_device',
-  wbps: 'blkio.throttle.write_bps_device',
-  riops: 'blkio.throttle.read_iops_device',
-  wiops: 'blkio.throttle.write_iops_device',
-};
-
-const noLimits: Limits = { rbps: null, wbps: null, riops: null, wiops: null };
-
 function wanted(p: Params): Partial<Record<LimitKey, number>> {
   const all = { rbps: p.readBps, wbps: p.writeBps, riops: p.readIops, wiops: p.writeIops };
   return Object.fromEntries(Object.entries(all).filter(([, value]) => value !== undefined));
-}
-
-/** The device's limits in an io.max file ("8:16 rbps=2097152 wbps=max riops=max wiops=120" per line). */
-export function parseIoMax(text: string, dev: string): Limits {
-  const line = text.split('\n').find((l) => l.split(' ')[0] === dev);
-  const limits: Limits = { ...noLimits };
-  for (const pair of line?.split(' ').slice(1) ?? []) {
-    const [key, value] = pair.split('=');
-    if ((limitKeys as readonly string[]).includes(key ?? '') && value !== undefined && value !== 'max') {
-      limits[key as LimitKey] = Number(value);
-    }
-  }
-  return limits;
-}
-
-/** One io.max line; keys left out stay as they are, so a restore names all four ("max" clears a key). */
-export function ioMaxLine(dev: string, limits: Partial<Limits>): string {
-  const pairs = limitKeys
-    .filter((key) => key in limits)
-    .map((key) => `${key}=${limits[key] === null ? 'max' : String(limits[key])}`);
-  return `${dev} ${pairs.join(' ')}`;
-}
-
-/** The device's value in a v1 blkio.throttle.* file ("8:16 2097152" per line); null when there is none. */
-export function parseV1(text: string, dev: string): number | null {
-  const line = text.split('\n').find((l) => l.split(' ')[0] === dev);
-  const value = Number(line?.split(' ')[1]);
-  return Number.isFinite(value) && value > 0 ? value : null;
-}
-
-/** A v1 line; writing 0 removes the device's limit. */
-export function v1Line(dev: string, value: number | null): string {
-  return `${dev} ${value ?? 0}`;
 }
 
 /** Writing a control file: restoring `content` into `target`; `source` holds the same for the host's revert. */
@@ -192,21 +144,6 @@ async function cgroupPaths(ctx: FaultContext, p: Params, hierarchy: Hierarchy): 
   return [...paths];
 }
 
-/** The device's limits in a cgroup now; undefined when the cgroup is gone. */
-async function readLimits(ctx: FaultContext, version: Hierarchy['version'], dir: string, dev: string) {
-  if (version === 'v2') {
-    const text = await ctx.exec.readFile(`${dir}/io.max`);
-    return text === undefined ? undefined : parseIoMax(text, dev);
-  }
-  const limits: Limits = { ...noLimits };
-  for (const key of limitKeys) {
-    const text = await ctx.exec.readFile(`${dir}/${v1Files[key]}`);
-    if (text === undefined) return undefined;
-    limits[key] = parseV1(text, dev);
-  }
-  return limits;
-}
-
 async function writeControl(ctx: FaultContext, path: string, line: string): Promise<void> {
   try {
     // One short write, no shell: locally a plain write(2), over SSH `tee` with the line on stdin.
@@ -273,9 +210,9 @@ export const ioThrottle: FaultKind<Params, Saved> = {
 
   async prepare(ctx, p) {
     const hierarchy = await findHierarchy(ctx.exec, 'io', 'blkio');
+    const backend = ioLimitBackend(hierarchy.version);
     const dev = await resolveDevice(ctx, p.device);
     const paths = await cgroupPaths(ctx, p, hierarchy);
-    const hash = createHash('sha256').update(ctx.fault).digest('hex').slice(0, 6);
     const cgroups: SavedCgroup[] = [];
     const restores: Restore[] = [];
     const want = wanted(p);
@@ -283,31 +220,20 @@ export const ioThrottle: FaultKind<Params, Saved> = {
       if (path === '/')
         throw new FaultUserError('refusing to throttle the root cgroup: it holds the whole host');
       const dir = `${hierarchy.mount}${path}`;
-      const current = await readLimits(ctx, hierarchy.version, dir, dev);
+      const current = await backend.read(ctx.exec, dir, dev);
       if (current === undefined) {
-        throw new FaultUserError(
-          hierarchy.version === 'v2'
-            ? `${dir} on ${ctx.target.name} has no io.max: does the cgroup exist, with "io" in its parent's cgroup.subtree_control?`
-            : `no cgroup ${path} in the blkio hierarchy ${hierarchy.mount} on ${ctx.target.name}`,
-        );
+        throw new FaultUserError(backend.missing(dir, path, hierarchy.mount, ctx.target.name));
       }
-      const source = `/tmp/.gameday-${ctx.tag}-io-${hash}-${i}`;
+      const source = `${ctx.artifactPath('io')}-${i}`;
       // A prepare retried after an inject reads the limits saved by that inject, not its own.
-      const previous = await savedBefore(ctx, hierarchy.version, source, dev, current);
+      const previous = await backend.savedBefore(ctx.exec, source, dev, current);
       if (Object.entries(want).every(([key, value]) => previous[key as LimitKey] === value)) {
         throw new FaultUserError(`${whose(p)} on ${ctx.target.name} already has these limits on ${p.device}`);
       }
       cgroups.push({ dir, previous });
-      if (hierarchy.version === 'v2') {
-        restores.push({ source, target: `${dir}/io.max`, content: ioMaxLine(dev, previous) });
-      } else {
-        for (const key of limitKeys.filter((k) => k in want)) {
-          restores.push({
-            source: `${source}-${key}`,
-            target: `${dir}/${v1Files[key]}`,
-            content: v1Line(dev, previous[key]),
-          });
-        }
+      const changed = limitKeys.filter((key) => key in want);
+      for (const write of backend.restore(dir, dev, previous, changed)) {
+        restores.push({ source: `${source}${write.suffix}`, target: write.target, content: write.content });
       }
     }
     return { version: hierarchy.version, device: dev, cgroups, restores };
@@ -316,24 +242,21 @@ export const ioThrottle: FaultKind<Params, Saved> = {
   async inject(ctx, p, saved) {
     // The host-side revert copies these files back, so they exist before any limit does.
     for (const restore of saved.restores) await ctx.exec.writeFile(restore.source, `${restore.content}\n`);
-    const want = wanted(p);
+    const backend = ioLimitBackend(saved.version);
     for (const cgroup of saved.cgroups) {
-      if (saved.version === 'v2') {
-        await writeControl(ctx, `${cgroup.dir}/io.max`, ioMaxLine(saved.device, want));
-      } else {
-        for (const key of limitKeys.filter((k) => k in want)) {
-          await writeControl(ctx, `${cgroup.dir}/${v1Files[key]}`, v1Line(saved.device, want[key] ?? null));
-        }
+      for (const write of backend.set(cgroup.dir, saved.device, wanted(p))) {
+        await writeControl(ctx, write.target, write.content);
       }
     }
   },
 
   async verify(ctx, p, saved) {
     const want = wanted(p);
+    const backend = ioLimitBackend(saved.version);
     let active = false;
     const details: string[] = [];
     for (const cgroup of saved.cgroups) {
-      const now = await readLimits(ctx, saved.version, cgroup.dir, saved.device);
+      const now = await backend.read(ctx.exec, cgroup.dir, saved.device);
       if (now === undefined) {
         details.push(`${cgroup.dir}: gone`);
         continue;
@@ -355,10 +278,7 @@ export const ioThrottle: FaultKind<Params, Saved> = {
       if (await exists(ctx, dir)) await writeControl(ctx, restore.target, restore.content);
     }
     for (const restore of saved.restores) {
-      const removed = await ctx.exec.run(['rm', '-f', '--', restore.source]);
-      if (removed.exitCode !== 0) {
-        throw new ExecutorError(`rm ${restore.source} on ${ctx.target.name}: ${removed.stderr.trim()}`);
-      }
+      await ctx.run(['rm', '-f', '--', restore.source]);
     }
   },
 
@@ -369,22 +289,3 @@ export const ioThrottle: FaultKind<Params, Saved> = {
     ...saved.restores.map(({ source }) => ['rm', '-f', '--', source]),
   ],
 };
-
-async function savedBefore(
-  ctx: FaultContext,
-  version: Hierarchy['version'],
-  source: string,
-  dev: string,
-  current: Limits,
-): Promise<Limits> {
-  if (version === 'v2') {
-    const text = await ctx.exec.readFile(source);
-    return text === undefined ? current : parseIoMax(text, dev);
-  }
-  const previous = { ...current };
-  for (const key of limitKeys) {
-    const text = await ctx.exec.readFile(`${source}-${key}`);
-    if (text !== undefined) previous[key] = parseV1(text, dev);
-  }
-  return previous;
-}

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { ExecutorError, type Executor } from '../executors/executor';
+import { faultHash } from './context';
 import { FaultUserError, type FaultContext, type RevertCommand } from './contract';
 
 /** What names a fault's chains: the run's tag and the fault's name in the plan. */
@@ -13,8 +13,7 @@ export type Hook = 'INPUT' | 'OUTPUT';
  * and findable by the janitor from the tag alone.
  */
 export function chainName(ctx: ChainOwner, hook: Hook): string {
-  const fault = createHash('sha256').update(ctx.fault).digest('hex').slice(0, 6);
-  return `GD-${ctx.tag}-${fault}-${hook === 'INPUT' ? 'I' : 'O'}`;
+  return `GD-${ctx.tag}-${faultHash(ctx.fault)}-${hook === 'INPUT' ? 'I' : 'O'}`;
 }
 
 export function comment(ctx: ChainOwner): string[] {
@@ -44,19 +43,11 @@ export async function installChain(
 ): Promise<void> {
   const chain = chainName(ctx, hook);
   await iptables(ctx.exec, ['-N', chain]); // exits 1 when it exists: the flush below makes both cases equal
-  const flushed = await iptables(ctx.exec, ['-F', chain]);
-  if (flushed.exitCode !== 0)
-    throw new ExecutorError(`iptables -F ${chain} on ${ctx.target.name}: ${flushed.stderr.trim()}`);
-  for (const rule of rules) {
-    const added = await iptables(ctx.exec, ['-A', chain, ...rule, ...comment(ctx)]);
-    if (added.exitCode !== 0)
-      throw new ExecutorError(`iptables -A ${chain} on ${ctx.target.name}: ${added.stderr.trim()}`);
-  }
+  await ctx.run(['iptables', '-w', '-F', chain]);
+  for (const rule of rules) await ctx.run(['iptables', '-w', '-A', chain, ...rule, ...comment(ctx)]);
   const jump = [hook, '-j', chain, ...comment(ctx)];
   if ((await iptables(ctx.exec, ['-C', ...jump])).exitCode !== 0) {
-    const inserted = await iptables(ctx.exec, ['-I', ...jump]);
-    if (inserted.exitCode !== 0)
-      throw new ExecutorError(`iptables -I ${hook} on ${ctx.target.name}: ${inserted.stderr.trim()}`);
+    await ctx.run(['iptables', '-w', '-I', ...jump]);
   }
 }
 

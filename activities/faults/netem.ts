@@ -87,6 +87,7 @@ export function netemFault<Params extends { interface: string }>(
     },
 
     async inject(ctx, p) {
+      // Not ctx.run: a kernel without netem says so in stderr, and that is the plan's problem, said plainly.
       const result = await ctx.exec.run(netemCommand(p.interface, definition.netemArgs(p)));
       if (/qdisc kind is unknown/.test(result.stderr))
         throw unsupported(ctx, definition.kind, result.stderr.trim());

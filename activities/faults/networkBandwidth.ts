@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ExecutorError } from '../executors/executor';
+
 import type { FaultKind } from './contract';
 import {
   gamedayHandle,
@@ -54,13 +54,10 @@ export const networkBandwidth: FaultKind<Params, Saved> = {
   },
 
   async inject(ctx, p) {
-    const result = await ctx.exec.run([
+    await ctx.run([
       'tc', 'qdisc', 'replace', 'dev', p.interface, 'root', 'handle', gamedayHandle,
       'tbf', 'rate', p.rate, 'burst', p.burst, 'latency', p.latency,
-    ]); // prettier-ignore
-    if (result.exitCode !== 0) {
-      throw new ExecutorError(`tc tbf on ${ctx.target.name} ${p.interface}: ${result.stderr.trim()}`);
-    }
+    ], { what: `tc tbf on ${p.interface}` }); // prettier-ignore
   },
 
   async verify(ctx, p) {

@@ -1,13 +1,10 @@
 import { z } from 'zod';
+import { durationText } from '../../plan/duration';
 import { netemFault } from './netem';
 import { interfaceName } from './trafficControl';
 
-const milliseconds = (max: number) =>
-  z
-    .string()
-    .max(20)
-    .regex(/^\d+ms$/, 'must be milliseconds, such as "100ms"')
-    .refine((value) => Number.parseInt(value, 10) <= max, `must be at most ${max}ms`);
+/** netem takes the text as written ("100ms"); whole milliseconds only. */
+const milliseconds = (max: number) => durationText({ units: ['ms'], fractions: false, max: `${max}ms` });
 
 const params = z
   .strictObject({

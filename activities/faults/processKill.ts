@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration } from '../../plan/duration';
 import { absolutePath, commandLine, tcpPort } from '../../plan/safeValues';
 import type { Executor } from '../executors/executor';
+import { logTail } from './context';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 import {
   describeSelector,
@@ -48,24 +49,21 @@ interface Saved {
   readonly processes: readonly SavedProcess[];
 }
 
-const exitWait = { timeoutMs: 10_000, pollMs: 100 };
+const exitWait = { timeoutMs: 10_000, intervalMs: 100 };
 
+/** A signal takes a moment to end a process (or longer, for TERM): wait, briefly, until all are gone. */
 async function waitUntilGone(ctx: FaultContext, processes: readonly ProcessIdentity[]): Promise<void> {
-  const deadline = Date.now() + exitWait.timeoutMs;
-  while (Date.now() < deadline) {
-    const alive = await Promise.all(processes.map((process) => statIfSame(ctx.exec, process)));
-    if (alive.every((stat) => stat === undefined)) return;
-    ctx.heartbeat();
-    await ctx.sleep(exitWait.pollMs);
-  }
+  await ctx.pollUntil(
+    () => Promise.all(processes.map((process) => statIfSame(ctx.exec, process))),
+    (alive) => alive.every((stat) => stat === undefined),
+    exitWait,
+  );
 }
 
 /** The last lines of the restarted process's own log, when its output goes to a file. */
 async function whatItLogged(exec: Executor, path: string): Promise<string> {
   if (path === '/dev/null') return 'its output goes to /dev/null, as before it was killed';
-  const log = (await exec.readFile(path)) ?? '';
-  const tail = log.trim().split('\n').slice(-5).join(' ').replace(/\s+/g, ' ').slice(-400);
-  return `${path} ends: ${tail}`;
+  return `${path} ends: ${await logTail({ exec }, path)}`;
 }
 
 async function waitUntilReady(ctx: FaultContext, p: Params, pid: number, logPath: string): Promise<void> {

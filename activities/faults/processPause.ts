@@ -43,11 +43,11 @@ export const processPause: FaultKind<Params, Saved> = {
     }
     // SIGSTOP takes effect asynchronously (a process on another CPU stops at its next return to user space):
     // wait for it, so that what verify and the checks see is the fault.
-    for (let waited = 0; waited < stopWaitMs; waited += 20) {
-      const states = await Promise.all(saved.processes.map((process) => statIfSame(ctx.exec, process)));
-      if (states.every((stat) => stat === undefined || stat.state === 'T')) return;
-      await ctx.sleep(20);
-    }
+    await ctx.pollUntil(
+      () => Promise.all(saved.processes.map((process) => statIfSame(ctx.exec, process))),
+      (states) => states.every((stat) => stat === undefined || stat.state === 'T'),
+      { timeoutMs: stopWaitMs, intervalMs: 20 },
+    );
   },
 
   async verify(ctx, _p, saved) {

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { duration, formatDuration } from '../../plan/duration';
 import { absolutePath } from '../../plan/safeValues';
 import { ExecutorError } from '../executors/executor';
+import { logTail } from './context';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 import { readStat, statIfSame, type ProcessIdentity } from './processes';
 
@@ -116,11 +116,6 @@ async function liveProcesses(ctx: FaultContext, saved: Saved): Promise<number[]>
   );
 }
 
-async function logTail(ctx: FaultContext, log: string): Promise<string> {
-  const text = (await ctx.exec.readFile(log)) ?? '';
-  return text.trim().split('\n').slice(-3).join(' ').slice(-300);
-}
-
 function describeLoad(p: Params): string {
   const parts: string[] = [];
   if (p.cpu) parts.push(`${p.cpu.workers || 'one per CPU'} CPU worker(s) at ${p.cpu.load}%`);
@@ -139,6 +134,19 @@ export const stress: FaultKind<Params, Saved> = {
   targetKinds: ['local', 'ssh'],
   params,
 
+  // A fault that ends by itself must last the whole window, or the window would observe nothing.
+  planProblems: (p, { windowMs }) =>
+    p.duration < windowMs
+      ? [
+          {
+            path: ['duration'],
+            message:
+              `stress would stop by itself after ${formatDuration(p.duration)}, before the observation window ` +
+              `(${formatDuration(windowMs)}) ends: set duration to at least the window`,
+          },
+        ]
+      : [],
+
   describe: (p, target) => ({
     inject: `stress ${target.name} with ${describeLoad(p)} (stress-ng, ends by itself after ${formatDuration(selfTimeoutSeconds(p.duration) * 1000)})`,
     rollback: `stop stress-ng and all its workers on ${target.name}`,
@@ -154,15 +162,15 @@ export const stress: FaultKind<Params, Saved> = {
     if (p.io && (await ctx.exec.run(['test', '-d', p.io.path])).exitCode !== 0) {
       throw new FaultUserError(`${p.io.path} is not a directory on ${ctx.target.name}`);
     }
-    const name = `.gameday-${ctx.tag}-stress-${createHash('sha256').update(ctx.fault).digest('hex').slice(0, 6)}`;
-    const dir = `${(p.io?.path ?? '/tmp').replace(/(.)\/$/, '$1')}/${name}`;
+    const dir = ctx.artifactPath('stress', p.io?.path);
+    const own = ctx.artifactPath('stress');
     const argv = [
       'stress-ng', '--temp-path', dir, '--timeout', `${selfTimeoutSeconds(p.duration)}s`,
       ...(p.cpu ? ['--cpu', String(p.cpu.workers), '--cpu-load', String(p.cpu.load)] : []),
       ...(p.memory ? ['--vm', String(p.memory.workers), '--vm-bytes', p.memory.bytes, '--vm-keep'] : []),
       ...(p.io ? ['--hdd', String(p.io.workers), '--hdd-bytes', p.io.bytes] : []),
     ]; // prettier-ignore
-    return { pidfile: `/tmp/${name}.pid`, log: `/tmp/${name}.log`, dir, argv };
+    return { pidfile: `${own}.pid`, log: `${own}.log`, dir, argv };
   },
 
   async inject(ctx, _p, saved) {
@@ -170,10 +178,7 @@ export const stress: FaultKind<Params, Saved> = {
     if (recorded && (await statIfSame(ctx.exec, recorded))) return; // already running
     // One that an earlier attempt started but never recorded (the worker died in between) goes first.
     await ctx.exec.run(['pkill', '-KILL', '-f', ownCommandLine(saved)]);
-    const made = await ctx.exec.run(['mkdir', '-p', '--', saved.dir]);
-    if (made.exitCode !== 0) {
-      throw new ExecutorError(`mkdir ${saved.dir} on ${ctx.target.name}: ${made.stderr.trim()}`);
-    }
+    await ctx.run(['mkdir', '-p', '--', saved.dir]);
     const pid = await ctx.exec.startDetached(saved.argv, { cwd: saved.dir, logPath: saved.log });
     const stat = await readStat(ctx.exec, pid);
     if (stat === undefined) {
@@ -206,33 +211,28 @@ export const stress: FaultKind<Params, Saved> = {
   },
 
   async rollback(ctx, _p, saved) {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
+    // Kill, then look again: the recorded group and any parent by its command line (its workers die with it:
+    // stress-ng gives them a parent-death signal), then each live process left.
+    const killAll = async () => {
       const live = await liveProcesses(ctx, saved);
-      if (live.length === 0) break;
-      if (Date.now() > deadline) {
-        throw new ExecutorError(
-          `stress-ng processes ${live.join(', ')} on ${ctx.target.name} survived SIGKILL`,
-        );
-      }
-      // The recorded group and any parent by its command line (its workers die with it: stress-ng gives them
-      // a parent-death signal), then each live process left.
+      if (live.length === 0) return live;
       const identity = await readIdentity(ctx, saved.pidfile);
       if (identity) await ctx.exec.run(['pkill', '-KILL', '-g', String(identity.pid), '^stress-ng']);
       await ctx.exec.run(['pkill', '-KILL', '-f', ownCommandLine(saved)]);
       for (const pid of live) await ctx.exec.signal(pid, 'KILL');
-      ctx.heartbeat();
-      await ctx.sleep(100);
+      return live;
+    };
+    const left = await ctx.pollUntil(killAll, (live) => live.length === 0, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    if (left.length > 0) {
+      throw new ExecutorError(
+        `stress-ng processes ${left.join(', ')} on ${ctx.target.name} survived SIGKILL`,
+      );
     }
-    for (const argv of [
-      ['rm', '-f', '--', saved.pidfile, saved.log],
-      ['rm', '-rf', '--', saved.dir],
-    ]) {
-      const result = await ctx.exec.run(argv);
-      if (result.exitCode !== 0) {
-        throw new ExecutorError(`${argv.join(' ')} on ${ctx.target.name}: ${result.stderr.trim()}`);
-      }
-    }
+    await ctx.run(['rm', '-f', '--', saved.pidfile, saved.log]);
+    await ctx.run(['rm', '-rf', '--', saved.dir]);
   },
 
   // By command line, not pid: the revert is built before the process exists. TERM lets stress-ng stop its

@@ -80,25 +80,19 @@ export async function readRunningUnit(ctx: FaultContext, unit: string, doing: st
 }
 
 export async function systemctl(ctx: FaultContext, verb: string, unit: string): Promise<void> {
-  const result = await ctx.exec.run(['systemctl', verb, '--', unit], { timeoutMs: jobTimeoutMs });
-  if (result.exitCode !== 0) {
-    const output = (result.stderr || result.stdout).trim().slice(0, 500);
-    throw new ExecutorError(
-      `systemctl ${verb} ${unit} on ${ctx.target.name} exited ${result.exitCode}: ${output}`,
-    );
-  }
+  await ctx.run(['systemctl', verb, '--', unit], {
+    timeoutMs: jobTimeoutMs,
+    what: `systemctl ${verb} ${unit}`,
+  });
 }
 
 /** Waits while the unit is (de)activating; returns its settled state. */
 export async function settled(ctx: FaultContext, unit: string, timeoutMs = 30_000): Promise<UnitState> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const state = await readUnit(ctx, unit);
-    const moving = state.activeState === 'activating' || state.activeState === 'deactivating';
-    if (!moving || Date.now() > deadline) return state;
-    ctx.heartbeat();
-    await ctx.sleep(200);
-  }
+  return ctx.pollUntil(
+    () => readUnit(ctx, unit),
+    (state) => state.activeState !== 'activating' && state.activeState !== 'deactivating',
+    { timeoutMs, intervalMs: 200 },
+  );
 }
 
 /**

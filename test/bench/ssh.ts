@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import type { SshExecutor } from '../../activities/executors/ssh';
+import { faultContext } from '../../activities/faults/context';
 import type { FaultContext } from '../../activities/faults/contract';
 import { getFaultKind } from '../../activities/faults/registry';
 import type { Target } from '../../plan/targets';
@@ -121,7 +122,7 @@ async function executorSteps(
   for (const fault of faults) {
     const kind = getFaultKind(fault.kind);
     const target: Target = { group: fault.host.name, kind: 'ssh', name: fault.host.name };
-    const ctx: FaultContext = {
+    const ctx: FaultContext = faultContext({
       exec: executors.get(fault.host.name) as SshExecutor,
       target,
       fault: fault.name,
@@ -129,7 +130,7 @@ async function executorSteps(
       protectedPids: [],
       heartbeat: () => undefined,
       sleep,
-    };
+    });
     const params = kind.params.parse(fault.params);
     const saved = await kind.prepare(ctx, params);
     await kind.inject(ctx, params, saved);

@@ -8,7 +8,8 @@ import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import { stringify } from 'yaml';
 import { LocalExecutor } from '../../activities/executors/local';
-import type { FaultContext } from '../../activities/faults/contract';
+import { faultContext } from '../../activities/faults/context';
+import type { FaultContext, FaultEnvironment } from '../../activities/faults/contract';
 import { startDemoService, type DemoService } from '../../client/demoService';
 import { startGameDay } from '../../client/gameDays';
 import { startDevServer, type DevServer } from '../../client/devServer';
@@ -309,8 +310,8 @@ export function releasePort(server: Server | undefined): Promise<void> {
 }
 
 /** What a fault module gets inside an activity, for calling fault kinds directly (locally unless overridden). */
-export function localFaultContext(tag = 'test', overrides: Partial<FaultContext> = {}): FaultContext {
-  return {
+export function localFaultContext(tag = 'test', overrides: Partial<FaultEnvironment> = {}): FaultContext {
+  return faultContext({
     exec: new LocalExecutor(),
     target: { group: 'here', kind: 'local', name: 'local' },
     fault: 'test-fault',
@@ -319,5 +320,5 @@ export function localFaultContext(tag = 'test', overrides: Partial<FaultContext>
     heartbeat: () => undefined,
     sleep,
     ...overrides,
-  };
+  });
 }
