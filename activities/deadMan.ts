@@ -4,13 +4,13 @@ import { shellCommand } from './executors/shellQuote';
 import type { RevertCommand } from './faults/contract';
 
 /**
- * The host-side dead-man switch (DESIGN.md). With every fault, the host gets a lease file and a small watcher
+ * The host-side dead-man switch (README, "What is guaranteed"). With every fault, the host gets a lease file and a small watcher
  * that runs the fault's revert commands when the lease has not been renewed for its length: a host cut off
  * from the orchestrator (or outliving every worker) heals itself. Workers renew leases while faults are in
  * place; a verified rollback disarms the switch by deleting the lease.
  *
- * Files, all starting with the fault's base path (`/tmp/.gameday-<tag>-<step>`), so the janitor finds them by
- * tag: `.lease` (its mtime is the last renewal), `.revert` (the commands), `.watch` (the watcher), `.pid`,
+ * Files, all starting with the fault step's base path (`/tmp/.gameday-<tag>-deadman-<step>`), so they are
+ * found by the run's tag: `.lease` (its mtime is the last renewal), `.revert` (the commands), `.watch` (the watcher), `.pid`,
  * `.log`, and `.lease.fired` once the switch has fired.
  */
 // A fixed script (no plan value is ever part of it); its arguments are the lease, its length and the revert.

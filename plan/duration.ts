@@ -32,7 +32,14 @@ export function parseDuration(
 
 function examples(units: readonly DurationUnit[]): string {
   if (units.length === 1 && units[0] === 'ms') return 'milliseconds, such as "100ms"';
-  const known: Record<DurationUnit, string> = { ms: '"500ms"', s: '"30s"', m: '"5m"', h: '"1h"', d: '"1d"', w: '"1w"' };
+  const known: Record<DurationUnit, string> = {
+    ms: '"500ms"',
+    s: '"30s"',
+    m: '"5m"',
+    h: '"1h"',
+    d: '"1d"',
+    w: '"1w"',
+  };
   const shown = units.includes('d') ? units.filter((u) => u !== 'ms' && u !== 'm') : units;
   const words = shown.map((unit) => known[unit]);
   return `a duration such as ${words.slice(0, -1).join(', ')} or ${words[words.length - 1] ?? ''}`;
@@ -45,7 +52,8 @@ function examples(units: readonly DurationUnit[]): string {
 export function durationText(rule: DurationRule = {}) {
   const units = rule.units ?? timeUnits;
   const fractions = rule.fractions ?? !(units.includes('d') || units.includes('w'));
-  const bound = (text: string | undefined) => (text === undefined ? undefined : parseDuration(text, Object.keys(unitMs) as DurationUnit[]));
+  const bound = (text: string | undefined) =>
+    text === undefined ? undefined : parseDuration(text, Object.keys(unitMs) as DurationUnit[]);
   const min = bound(rule.min) ?? 0;
   const max = bound(rule.max) ?? Number.MAX_SAFE_INTEGER;
   const syntax = `must be ${examples(units)}`;
@@ -56,7 +64,8 @@ export function durationText(rule: DurationRule = {}) {
       const value = parseDuration(text, units, fractions);
       if (value === undefined) ctx.addIssue({ code: 'custom', message: syntax });
       else if (value < min) ctx.addIssue({ code: 'custom', message: `must be at least ${rule.min ?? '0'}` });
-      else if (value > max) ctx.addIssue({ code: 'custom', message: `must be at most ${rule.max ?? 'unbounded'}` });
+      else if (value > max)
+        ctx.addIssue({ code: 'custom', message: `must be at most ${rule.max ?? 'unbounded'}` });
     });
 }
 

@@ -5,17 +5,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { exitCodes } from '../client/exitCodes';
+import { pausePlan } from './support/plans';
+import { processState, startTestService, type TestService } from './support/services';
 import {
   cliPath,
-  pausePlan,
-  processState,
-  startInProcessWorker,
-  startTestService,
-  startTestTemporal,
   type InProcessWorker,
-  type TestService,
+  startInProcessWorker,
+  startTestTemporal,
   type TestTemporal,
-} from './support/harness';
+} from './support/temporal';
 
 interface CliResult {
   readonly code: number;

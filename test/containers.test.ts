@@ -14,7 +14,8 @@ import { rolledBack } from '../activities/faultSteps';
 import { faultKindFor } from '../activities/faults/inContainer';
 import { resolvePlan } from '../activities/resolve';
 import { planSchema } from '../plan/schema';
-import { localFaultContext, processState } from './support/harness';
+import { localFaultContext } from './support/faultContext';
+import { processState } from './support/services';
 import { startTestDocker, type TestDocker } from './support/docker';
 import { sshExecutorFor, startTestHosts, type TestHosts } from './support/hosts';
 

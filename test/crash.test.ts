@@ -1,24 +1,18 @@
 import assert from 'node:assert/strict';
 import type { Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { killPlan, pausePlan } from './support/plans';
+import { healthy, occupyPort, processState, releasePort, startTestService } from './support/services';
 import {
-  healthy,
-  killPlan,
-  occupyPort,
-  releasePort,
-  pausePlan,
-  processState,
-  sleep,
   spawnWorkerProcess,
   startPlan,
-  startTestService,
   startTestTemporal,
-  uniqueTaskQueue,
-  waitFor,
-  waitForPhase,
   type TestTemporal,
+  uniqueTaskQueue,
+  waitForPhase,
   type WorkerProcess,
-} from './support/harness';
+} from './support/temporal';
+import { sleep, waitFor } from './support/wait';
 import { freePort } from '../worker/ports';
 
 // The orchestrator dies (SIGKILL: no cleanup code runs) and a new worker must finish every rollback.

@@ -9,16 +9,16 @@ import { LocalExecutor } from '../activities/executors/local';
 import { UnsafeArgumentError } from '../activities/executors/shellQuote';
 import { processPause } from '../activities/faults/processPause';
 import { deadManSwitchFor, type DeadManSwitch } from '../workflows/definitions';
+import { localFaultContext } from './support/faultContext';
+import { gameDayPlan } from './support/plans';
 import {
-  gameDayPlan,
-  localFaultContext,
+  type InProcessWorker,
   startInProcessWorker,
   startPlan,
   startTestTemporal,
-  waitForPhase,
-  type InProcessWorker,
   type TestTemporal,
-} from './support/harness';
+  waitForPhase,
+} from './support/temporal';
 import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
 function processState(pid: number): string | undefined {

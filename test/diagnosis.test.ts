@@ -13,17 +13,17 @@ import { LocalExecutor } from '../activities/executors/local';
 import type { TrustedScript } from '../activities/executors/shellQuote';
 import { exitCodes } from '../client/exitCodes';
 import { renderReport } from '../client/render';
+import { pausePlan } from './support/plans';
+import { startTestService } from './support/services';
 import {
   cliPath,
-  pausePlan,
+  type InProcessWorker,
   startInProcessWorker,
   startPlan,
-  startTestService,
   startTestTemporal,
-  waitFor,
-  type InProcessWorker,
   type TestTemporal,
-} from './support/harness';
+} from './support/temporal';
+import { waitFor } from './support/wait';
 import { startTestDocker, type TestDocker } from './support/docker';
 import { sshExecutorFor, startTestHosts, type TestHosts } from './support/hosts';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { diskFill } from '../activities/faults/diskFill';
-import { localFaultContext } from './support/harness';
+import { localFaultContext } from './support/faultContext';
 
 const run = promisify(execFile);
 

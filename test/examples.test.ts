@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { faultKinds } from '../activities/faults/registry';
 import { projectRoot } from '../client/paths';
 import { loadPlanFile } from '../plan/load';
 import { loadWorkerConfig } from '../worker/config';
@@ -37,5 +38,15 @@ describe('examples', () => {
       const loaded = await loadPlanFile(join(projectRoot, 'examples', plan));
       assert.ok(loaded.ok, `${plan}: ${loaded.ok ? '' : JSON.stringify(loaded.errors)}`);
     }
+  });
+
+  it("the README's fault table lists every registered fault kind, and no other", () => {
+    const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+    const table = readme.slice(
+      readme.indexOf('Fault kinds (one file each'),
+      readme.indexOf('### Containers'),
+    );
+    const listed = [...table.matchAll(/^\| `([a-z-]+)` +\|/gm)].map((match) => match[1]);
+    assert.deepEqual([...listed].sort(), Object.keys(faultKinds).sort());
   });
 });

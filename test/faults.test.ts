@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { processKill } from '../activities/faults/processKill';
 import { processPause } from '../activities/faults/processPause';
-import { healthy, localFaultContext, processState, startTestService, waitFor } from './support/harness';
+import { localFaultContext } from './support/faultContext';
+import { healthy, processState, startTestService } from './support/services';
+import { waitFor } from './support/wait';
 
 const ctx = localFaultContext();
 

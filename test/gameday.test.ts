@@ -3,23 +3,17 @@ import type { Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { searchAttributes, abortUpdate, stateQuery } from '../workflows/definitions';
+import { killPlan, pausePlan } from './support/plans';
+import { healthy, occupyPort, processState, releasePort, startTestService } from './support/services';
 import {
-  healthy,
-  killPlan,
-  occupyPort,
-  releasePort,
-  pausePlan,
-  processState,
-  sleep,
+  type InProcessWorker,
   startInProcessWorker,
   startPlan,
-  startTestService,
   startTestTemporal,
-  waitFor,
-  waitForPhase,
-  type InProcessWorker,
   type TestTemporal,
-} from './support/harness';
+  waitForPhase,
+} from './support/temporal';
+import { sleep, waitFor } from './support/wait';
 
 describe('game day against a real Temporal dev server', () => {
   let temporal: TestTemporal;

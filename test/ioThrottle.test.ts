@@ -12,7 +12,8 @@ import { cgroupMounts, cgroupOf } from '../activities/faults/cgroups';
 import type { FaultContext } from '../activities/faults/contract';
 import { ioMaxLine, parseIoMax, parseV1, v1Line } from '../activities/faults/ioLimits';
 import { ioThrottle } from '../activities/faults/ioThrottle';
-import { localFaultContext, waitFor } from './support/harness';
+import { localFaultContext } from './support/faultContext';
+import { waitFor } from './support/wait';
 import { sshExecutorFor, startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
 const run = promisify(execFile);

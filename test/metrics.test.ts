@@ -7,21 +7,18 @@ import { stringify } from 'yaml';
 import { freePort } from '../worker/ports';
 import { loadWorkerConfig } from '../worker/config';
 import { abortUpdate } from '../workflows/definitions';
+import { killPlan, pausePlan } from './support/plans';
+import { occupyPort, releasePort, startTestService } from './support/services';
 import {
-  killPlan,
-  occupyPort,
-  pausePlan,
-  releasePort,
   spawnWorkerProcess,
   startPlan,
-  startTestService,
   startTestTemporal,
-  uniqueTaskQueue,
-  waitFor,
-  waitForPhase,
   type TestTemporal,
+  uniqueTaskQueue,
+  waitForPhase,
   type WorkerProcess,
-} from './support/harness';
+} from './support/temporal';
+import { waitFor } from './support/wait';
 import {
   alertRulesFile,
   exportedNames,

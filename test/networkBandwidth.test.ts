@@ -4,7 +4,7 @@ import type { SshExecutor } from '../activities/executors/ssh';
 import type { FaultContext } from '../activities/faults/contract';
 import { networkBandwidth } from '../activities/faults/networkBandwidth';
 import { rootQdisc } from '../activities/faults/trafficControl';
-import { localFaultContext } from './support/harness';
+import { localFaultContext } from './support/faultContext';
 import {
   measureBetween,
   sshExecutorFor,

@@ -4,7 +4,7 @@ import type { SshExecutor } from '../activities/executors/ssh';
 import type { FaultContext } from '../activities/faults/contract';
 import { networkLossIptables } from '../activities/faults/networkLossIptables';
 import { networkPartition } from '../activities/faults/networkPartition';
-import { localFaultContext } from './support/harness';
+import { localFaultContext } from './support/faultContext';
 import {
   measureBetween,
   sshExecutorFor,

@@ -14,20 +14,17 @@ import type { ProbeSpec } from '../plan/schema';
 import { parsedCheck } from './support/checks';
 import { loadWorkerConfig, workerConfigSchema } from '../worker/config';
 import { prometheusEndpoints } from '../worker/prometheusEndpoints';
+import { gameDayPlan } from './support/plans';
+import { healthy, processState, startTestService, type TestService } from './support/services';
 import {
-  gameDayPlan,
-  healthy,
-  processState,
-  sleep,
+  type InProcessWorker,
   startInProcessWorker,
   startPlan,
-  startTestService,
   startTestTemporal,
-  waitForPhase,
-  type InProcessWorker,
-  type TestService,
   type TestTemporal,
-} from './support/harness';
+  waitForPhase,
+} from './support/temporal';
+import { sleep } from './support/wait';
 import {
   day,
   startTestPrometheus,

@@ -7,25 +7,21 @@ import { processKill } from '../activities/faults/processKill';
 import { processPause } from '../activities/faults/processPause';
 import { projectRoot } from '../client/paths';
 import { freePort } from '../worker/ports';
+import { localFaultContext } from './support/faultContext';
+import { gameDayPlan, killPlan, pausePlan } from './support/plans';
+import { processState, startTestService, type TestService } from './support/services';
 import {
-  gameDayPlan,
-  killPlan,
-  localFaultContext,
-  pausePlan,
-  processState,
-  sleep,
+  type InProcessWorker,
   spawnWorkerProcess,
   startInProcessWorker,
   startPlan,
-  startTestService,
   startTestTemporal,
+  type TestTemporal,
   uniqueTaskQueue,
   waitForPhase,
-  type InProcessWorker,
-  type TestService,
-  type TestTemporal,
   type WorkerProcess,
-} from './support/harness';
+} from './support/temporal';
+import { sleep } from './support/wait';
 
 /** What a run left under /tmp by its tag (dead-man files, logs): nothing, once its faults are rolled back. */
 const leftoversOf = (tag: string) =>

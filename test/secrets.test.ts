@@ -11,15 +11,9 @@ import { workerConfigSchema } from '../worker/config';
 import { activityDepsFromConfig, createGameDayWorker } from '../worker/createWorker';
 import { freePort } from '../worker/ports';
 import { installRuntime } from '../worker/runtime';
-import {
-  gameDayPlan,
-  startPlan,
-  startTestService,
-  startTestTemporal,
-  uniqueTaskQueue,
-  type TestService,
-  type TestTemporal,
-} from './support/harness';
+import { gameDayPlan } from './support/plans';
+import { startTestService, type TestService } from './support/services';
+import { startPlan, startTestTemporal, type TestTemporal, uniqueTaskQueue } from './support/temporal';
 import { startTestPrometheus, TestExporter, waitForScrape, type TestPrometheus } from './support/prometheus';
 
 // A password that URL-encodes differently from itself (space, "/", "@", ":", "%", "+"), so that each form it
@@ -188,7 +182,9 @@ describe('secrets stay out of workflow history, reports and logs (real Prometheu
     // … a port where nothing listens fails with the connection error and the URL without credentials …
     assert.match(
       during('nowhere')?.firstDeviation?.detail ?? '',
-      new RegExp(`^could not ask: Prometheus endpoint "nowhere" \\(http://127\\.0\\.0\\.1:\\d+\\): .*ECONNREFUSED`),
+      new RegExp(
+        `^could not ask: Prometheus endpoint "nowhere" \\(http://127\\.0\\.0\\.1:\\d+\\): .*ECONNREFUSED`,
+      ),
     );
     // … and the echoing error page is shown, bounded, with its secrets replaced.
     for (const name of ['echo', 'echo-bearer']) {

@@ -12,7 +12,8 @@ import { serviceRestart } from '../activities/faults/serviceRestart';
 import { serviceStop } from '../activities/faults/serviceStop';
 import { parseShow } from '../activities/faults/systemdUnits';
 import { rolledBack } from '../activities/faultSteps';
-import { localFaultContext, waitFor } from './support/harness';
+import { localFaultContext } from './support/faultContext';
+import { waitFor } from './support/wait';
 import { sshdKeyOnlyRoot, startTestHosts, tcpOpen, type TestHosts } from './support/hosts';
 import { startTestSystemd, type TestSystemd } from './support/systemd';
 

@@ -11,7 +11,7 @@ import { processPause } from '../activities/faults/processPause';
 import { matchingPids, readStat } from '../activities/faults/processes';
 import { evaluate, probeEnvironment } from '../activities/checks/probe';
 import { parsedCheck } from './support/checks';
-import { sleep } from './support/harness';
+import { sleep } from './support/wait';
 import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
 // Real OpenSSH servers (Debian sshd) in network namespaces act as the hosts.

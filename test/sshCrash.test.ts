@@ -3,17 +3,17 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
+import { gameDayPlan } from './support/plans';
 import {
-  gameDayPlan,
-  sleep,
   spawnWorkerProcess,
   startPlan,
   startTestTemporal,
+  type TestTemporal,
   uniqueTaskQueue,
   waitForPhase,
-  type TestTemporal,
   type WorkerProcess,
-} from './support/harness';
+} from './support/temporal';
+import { sleep } from './support/wait';
 import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
 // Connects once and prints "open" or the error code.

@@ -2,16 +2,16 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { gameDayPlan } from './support/plans';
 import {
-  gameDayPlan,
+  type InProcessWorker,
   startInProcessWorker,
   startPlan,
   startTestTemporal,
-  waitFor,
-  waitForPhase,
-  type InProcessWorker,
   type TestTemporal,
-} from './support/harness';
+  waitForPhase,
+} from './support/temporal';
+import { waitFor } from './support/wait';
 import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 import { demoServiceScript } from '../client/demoService';
 

@@ -10,7 +10,9 @@ import type { SshExecutor } from '../activities/executors/ssh';
 import { shellCommand } from '../activities/executors/shellQuote';
 import type { FaultContext } from '../activities/faults/contract';
 import { selfTimeoutSeconds, stress } from '../activities/faults/stress';
-import { gameDayPlan, localFaultContext, planFrom, sleep, waitFor } from './support/harness';
+import { localFaultContext } from './support/faultContext';
+import { gameDayPlan, planFrom } from './support/plans';
+import { sleep, waitFor } from './support/wait';
 import { sshExecutorFor, startTestHosts, type TestHosts } from './support/hosts';
 
 const run = promisify(execFile);

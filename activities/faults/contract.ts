@@ -8,7 +8,7 @@ export interface FaultEnvironment {
   readonly target: Target;
   /** The plan's name for this fault: with the tag, it names what the fault leaves on a host. */
   readonly fault: string;
-  /** The run's short tag: everything a fault leaves on a host carries it, so the janitor can find it. */
+  /** The run's short tag: everything a fault leaves on a host carries it, so it can be found by the tag. */
   readonly tag: string;
   /** Processes a fault must never touch (the worker itself). */
   readonly protectedPids: readonly number[];

@@ -10,7 +10,7 @@ export type Hook = 'INPUT' | 'OUTPUT';
 
 /**
  * `GD-<tag>-<fault hash>-<I|O>`: unique per run, fault and direction, within iptables' 28-character limit,
- * and findable by the janitor from the tag alone.
+ * and found from the run's tag alone.
  */
 export function chainName(ctx: ChainOwner, hook: Hook): string {
   return `GD-${ctx.tag}-${faultHash(ctx.fault)}-${hook === 'INPUT' ? 'I' : 'O'}`;

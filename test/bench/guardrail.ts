@@ -4,19 +4,17 @@ import { createServer, type Server } from 'node:net';
 import type { WorkflowHandle } from '@temporalio/client';
 import { freePort } from '../../worker/ports';
 import type { gameDay } from '../../workflows/gameDay';
+import { pausePlan } from '../support/plans';
+import { processState, startTestService, type TestService } from '../support/services';
 import {
-  pausePlan,
-  processState,
-  sleep,
   spawnWorkerProcess,
   startPlan,
-  startTestService,
   startTestTemporal,
+  type TestTemporal,
   uniqueTaskQueue,
   waitForPhase,
-  type TestService,
-  type TestTemporal,
-} from '../support/harness';
+} from '../support/temporal';
+import { sleep } from '../support/wait';
 import { startTestPrometheus, TestExporter, waitForScrape } from '../support/prometheus';
 
 const reactionRuns = Number(process.env.BENCH_GUARDRAIL_RUNS ?? 10);

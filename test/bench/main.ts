@@ -5,21 +5,19 @@ import { join } from 'node:path';
 import { processPause } from '../../activities/faults/processPause';
 import { projectRoot } from '../../client/paths';
 import { abortUpdate } from '../../workflows/definitions';
+import { localFaultContext } from '../support/faultContext';
+import { pausePlan } from '../support/plans';
+import { processState, startTestService, type TestService } from '../support/services';
 import {
-  localFaultContext,
-  pausePlan,
-  processState,
-  sleep,
   spawnWorkerProcess,
   startPlan,
-  startTestService,
   startTestTemporal,
+  type TestTemporal,
   uniqueTaskQueue,
   waitForPhase,
-  type TestService,
-  type TestTemporal,
   type WorkerProcess,
-} from '../support/harness';
+} from '../support/temporal';
+import { sleep } from '../support/wait';
 import { guardrailBench } from './guardrail';
 import { sshBench } from './ssh';
 

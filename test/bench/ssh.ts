@@ -16,15 +16,15 @@ import { activityDepsFromConfig, createGameDayWorker } from '../../worker/create
 import { workerConfigSchema } from '../../worker/config';
 import { installRuntime } from '../../worker/runtime';
 import type { GameDayReport } from '../../workflows/definitions';
+import { gameDayPlan } from '../support/plans';
 import {
-  gameDayPlan,
-  sleep,
   spawnWorkerProcess,
   startPlan,
-  uniqueTaskQueue,
   type TestTemporal,
+  uniqueTaskQueue,
   type WorkerProcess,
-} from '../support/harness';
+} from '../support/temporal';
+import { sleep } from '../support/wait';
 import { sshExecutorFor, startTestHosts, type TestHost, type TestHosts } from '../support/hosts';
 
 const stepHosts = 4;

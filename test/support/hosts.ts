@@ -1,7 +1,7 @@
+import { LocalExecutor } from '../../activities/executors/local';
 import { SshExecutor } from '../../activities/executors/ssh';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,18 +44,11 @@ const hostsAtATime = 8;
 /** Host i gets 10.213.<subnet>.(10+i) on a /24; .250 stays free as the dead address. */
 const maxHosts = 230;
 
-/** Whether something accepts TCP connections at address:port (within half a second). */
+const local = new LocalExecutor();
+
+/** Whether something accepts TCP connections at address:port (within half a second), as the worker would see. */
 export function tcpOpen(address: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('error', () => done(false));
-    socket.connect(port, address, () => done(true));
-  });
+  return local.tcpReachable(address, port, 500);
 }
 
 /** Hosts 1…count, a few at a time: hundreds of hosts (the benchmark) start in seconds without a fork storm. */

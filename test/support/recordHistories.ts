@@ -6,18 +6,10 @@ import { join } from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { projectRoot } from '../../client/paths';
 import { abortUpdate } from '../../workflows/definitions';
-import {
-  killPlan,
-  occupyPort,
-  pausePlan,
-  releasePort,
-  sleep,
-  startInProcessWorker,
-  startPlan,
-  startTestService,
-  startTestTemporal,
-  waitForPhase,
-} from './harness';
+import { killPlan, pausePlan } from './plans';
+import { occupyPort, releasePort, startTestService } from './services';
+import { startInProcessWorker, startPlan, startTestTemporal, waitForPhase } from './temporal';
+import { sleep } from './wait';
 
 export const historiesDir = join(projectRoot, 'test', 'histories');
 /**
