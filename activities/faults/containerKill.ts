@@ -3,11 +3,11 @@ import type { FaultKind } from './contract';
 import {
   containerField,
   currentState,
-  describeState,
   dockerChecked,
   recordContainer,
   requireCurrent,
   requireRunning,
+  startedAgain,
   type SavedContainer,
 } from './containers';
 
@@ -54,19 +54,5 @@ export const containerKill: FaultKind<Params, SavedContainer> = {
     );
   },
 
-  async verify(ctx, _p, saved) {
-    const now = await currentState(ctx, saved);
-    return {
-      active: saved.running && now !== undefined && !now.running,
-      detail: describeState(saved, now),
-    };
-  },
-
-  async rollback(ctx, _p, saved) {
-    const now = await currentState(ctx, saved);
-    if (now === undefined || now.running || !saved.running) return;
-    await dockerChecked(ctx, ['start', saved.id]);
-  },
-
-  hostRevert: (_p, saved) => (saved.running ? [['docker', 'start', saved.id]] : []),
+  ...startedAgain,
 };

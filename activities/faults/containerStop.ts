@@ -2,12 +2,11 @@ import { z } from 'zod';
 import type { FaultKind } from './contract';
 import {
   containerField,
-  currentState,
-  describeState,
   dockerChecked,
   recordContainer,
   requireCurrent,
   requireRunning,
+  startedAgain,
   stopTimeout,
   waitingTimeoutMs,
   type SavedContainer,
@@ -38,21 +37,5 @@ export const containerStop: FaultKind<Params, SavedContainer> = {
     await dockerChecked(ctx, ['stop', '-t', String(p.timeout), saved.id], waitingTimeoutMs(p.timeout));
   },
 
-  async verify(ctx, _p, saved) {
-    const now = await currentState(ctx, saved);
-    return {
-      active: saved.running && now !== undefined && !now.running,
-      detail: describeState(saved, now),
-    };
-  },
-
-  async rollback(ctx, _p, saved) {
-    // Removed since: nothing to start. Stopped before the game day: left stopped, as recorded.
-    const now = await currentState(ctx, saved);
-    if (now === undefined || now.running || !saved.running) return;
-    await dockerChecked(ctx, ['start', saved.id]);
-  },
-
-  // `docker start` of a running container succeeds and does nothing.
-  hostRevert: (_p, saved) => (saved.running ? [['docker', 'start', saved.id]] : []),
+  ...startedAgain,
 };

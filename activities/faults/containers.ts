@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { containerName } from '../../plan/safeValues';
 import { ExecutorError, type Executor } from '../executors/executor';
-import { FaultUserError, type FaultContext } from './contract';
+import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 
 // What the container fault kinds share: finding a container with `docker inspect` (JSON, parsed here: no Go
 // templates, whose braces an SSH executor would refuse to send) and recording its state before a fault.
@@ -169,3 +169,27 @@ export const stopTimeout = z
 
 /** How long a docker command that waits `seconds` for a container may take, with margin. */
 export const waitingTimeoutMs = (seconds: number) => (seconds + 30) * 1000;
+
+/**
+ * Verify, rollback and host revert of a fault that leaves the container not running (stop, kill): active while
+ * it does not run; rollback starts it again if it ran when recorded. Removed since: nothing to start. Stopped
+ * before the game day: left stopped, as recorded.
+ */
+export const startedAgain: Pick<FaultKind<unknown, SavedContainer>, 'verify' | 'rollback' | 'hostRevert'> = {
+  async verify(ctx, _p, saved) {
+    const now = await currentState(ctx, saved);
+    return {
+      active: saved.running && now !== undefined && !now.running,
+      detail: describeState(saved, now),
+    };
+  },
+
+  async rollback(ctx, _p, saved) {
+    const now = await currentState(ctx, saved);
+    if (now === undefined || now.running || !saved.running) return;
+    await dockerChecked(ctx, ['start', saved.id]);
+  },
+
+  // `docker start` of a running container succeeds and does nothing.
+  hostRevert: (_p, saved) => (saved.running ? [['docker', 'start', saved.id]] : []),
+};
