@@ -83,17 +83,22 @@ export class CommandTimedOut extends ExecutorError {
 /** Exit statuses a shell (and `timeout`) use for "could not run it": 126 not executable, 127 not found. */
 export const couldNotRunExitCodes: readonly number[] = [126, 127];
 
-/** Runs a command and throws with its output (naming it, or `what`, and the host) when it does not exit 0. */
+/**
+ * Runs a command and throws with its output when it does not exit 0, naming the command (or `what`) and the
+ * host (or `on`, the name the user knows it by).
+ */
 export async function runChecked(
   exec: Executor,
   argv: readonly string[],
-  options: RunOptions & { readonly what?: string } = {},
+  options: RunOptions & { readonly what?: string; readonly on?: string } = {},
 ): Promise<CommandResult> {
-  const { what, ...runOptions } = options;
+  const { what, on, ...runOptions } = options;
   const result = await exec.run(argv, runOptions);
   if (result.exitCode !== 0) {
     const output = (result.stderr || result.stdout).trim().slice(0, 500);
-    throw new ExecutorError(`${what ?? argv.join(' ')} on ${exec.host} exited ${result.exitCode}: ${output}`);
+    throw new ExecutorError(
+      `${what ?? argv.join(' ')} on ${on ?? exec.host} exited ${result.exitCode}: ${output}`,
+    );
   }
   return result;
 }

@@ -12,7 +12,7 @@ export function faultHash(fault: string): string {
 export function faultContext(env: FaultEnvironment): FaultContext {
   const ctx: FaultContext = {
     ...env,
-    run: (argv, options) => runChecked(env.exec, argv, options),
+    run: (argv, options) => runChecked(env.exec, argv, { ...options, on: env.target.name }),
     async pollUntil(read, done, { timeoutMs, intervalMs }) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
