@@ -15,17 +15,29 @@ async function main() {
   if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
     spawnSync('bash', [join(root, 'scripts', 'install-test-deps.sh')], { stdio: 'inherit' });
   }
+  const only = process.argv.slice(2);
+  const files = readdirSync(testDir)
+    .filter((file) => file.endsWith('.test.js'))
+    .filter((file) => only.length === 0 || only.some((name) => file.includes(name)))
+    .map((file) => join(testDir, file));
   // Find or build the Temporal CLI before any test runs, so a first build shows its progress here.
   const { findTemporalCli } = require(join(root, 'dist', 'client', 'temporalCli.js'));
   const cli = await findTemporalCli((line) => console.error(`[tests] ${line}`));
   if (cli === undefined && process.env.CI === 'true') {
     console.error('[tests] no Temporal CLI could be found or built: in CI that is a failure, not a skip');
   }
-  const only = process.argv.slice(2);
-  const files = readdirSync(testDir)
-    .filter((file) => file.endsWith('.test.js'))
-    .filter((file) => only.length === 0 || only.some((name) => file.includes(name)))
-    .map((file) => join(testDir, file));
+  // The Kubernetes test control plane (etcd, kube-apiserver, …, kwok): built once into .tools by
+  // scripts/build-kube.sh when a selected test uses it (a cold build takes about a quarter of an hour).
+  let kubeBuildFailed = false;
+  if (files.some((file) => readFileSync(file, 'utf8').includes('support/kubernetes'))) {
+    const build = spawnSync('bash', [join(root, 'scripts', 'build-kube.sh')], { stdio: 'inherit' });
+    if (build.status !== 0) {
+      kubeBuildFailed = process.env.CI === 'true';
+      console.error(
+        `[tests] building the Kubernetes test control plane failed${kubeBuildFailed ? ': in CI that is a test failure' : ''}`,
+      );
+    }
+  }
   const work = mkdtempSync(join(tmpdir(), 'gameday-tap-'));
   const tap = join(work, 'results.tap');
   const result = spawnSync(
@@ -47,7 +59,11 @@ async function main() {
   rmSync(work, { recursive: true, force: true });
   const count = (name) => Number((summary.match(new RegExp(`^# ${name} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
   const passed = count('pass');
-  const failed = count('fail') + count('cancelled') + (result.status !== 0 && count('fail') === 0 ? 1 : 0);
+  const failed =
+    count('fail') +
+    count('cancelled') +
+    (result.status !== 0 && count('fail') === 0 ? 1 : 0) +
+    (kubeBuildFailed ? 1 : 0);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed > 0 || result.status !== 0 || passed === 0 ? 1 : 0);
 }
