@@ -10,7 +10,7 @@ import {
   VersionApi,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { waitFor } from './support/harness';
+import { waitFor } from './support/wait';
 import { startTestKubernetes, type TestKubernetes } from './support/kubernetes';
 
 const namespace = 'smoke';
