@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
-import type { Target } from '../plan/targets';
+import type { HostTarget } from '../plan/targets';
 import type { PrometheusEndpoints } from './checks/prometheusApi';
 import type { Executor } from './executors/executor';
+import type { KubernetesClusters } from './kubernetes/clusters';
 import type { GameDayMetrics } from './metrics';
 
 /** What activities need from the outside world; the worker builds it from its configuration, tests from real servers. */
 export interface ActivityDeps {
-  /** The executor that acts on a target (local now; SSH and Kubernetes later). */
-  executorFor(target: Target): Executor;
+  /** The executor that acts on a host target (local or SSH). */
+  executorFor(target: HostTarget): Executor;
   /** The executor that runs checks (probes run from the worker). */
   readonly checkExecutor: Executor;
   /** The worker's allow-list: may plans act on the worker's own machine? */
@@ -18,6 +19,8 @@ export interface ActivityDeps {
   readonly unverifiedSshHosts: readonly string[];
   /** Processes no fault may touch on the worker's own machine. */
   readonly protectedPids: readonly number[];
+  /** The worker's Kubernetes contexts and their allow-lists; absent when it has none. */
+  readonly kubernetes?: KubernetesClusters;
   /** Named Prometheus endpoints for `prometheus` checks; their credentials are read per request. */
   readonly prometheus?: PrometheusEndpoints;
   readonly log: Logger;

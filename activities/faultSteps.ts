@@ -1,23 +1,70 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Context } from '@temporalio/activity';
-import type { FaultActivityInput, RollbackResult, SavedFaultInput } from '../workflows/definitions';
-import { armDeadMan, disarmDeadMan } from './deadMan';
+import { isHostTarget } from '../plan/targets';
+import type {
+  DeadManSwitch,
+  FaultActivityInput,
+  RollbackResult,
+  SavedFaultInput,
+} from '../workflows/definitions';
+import { armDeadMan, disarmDeadMan, type Disarmed } from './deadMan';
 import type { ActivityDeps } from './deps';
-import { faultContext } from './faults/context';
-import { FaultUserError, type FaultContext, type FaultState } from './faults/contract';
+import { faultContext, kubernetesFaultContext } from './faults/context';
+import { FaultUserError, isKubernetesKind, type FaultState } from './faults/contract';
 import { faultKindFor } from './faults/inContainer';
 import { heartbeat, withHeartbeats } from './heartbeat';
+import { KubernetesError } from './kubernetes/client';
 
-function contextFor(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActivityInput): FaultContext {
-  return faultContext({
-    exec: deps.executorFor(step.target),
-    target: step.target,
+/** One step's kind bound to its target's context: hosts get an executor, Kubernetes objects a client. */
+interface BoundStep {
+  prepare(): Promise<unknown>;
+  inject(saved: unknown): Promise<void>;
+  verify(saved: unknown): Promise<FaultState>;
+  rollback(saved: unknown): Promise<void>;
+  /** The host's dead-man switch, armed before the inject; Kubernetes kinds have none of their own here. */
+  arm(saved: unknown, deadMan: DeadManSwitch): Promise<void>;
+  disarm(deadMan: DeadManSwitch): Promise<Disarmed>;
+}
+
+function bind(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActivityInput): BoundStep {
+  const kind = faultKindFor(step);
+  const { params, target } = step;
+  const env = {
     fault: step.fault,
     tag,
-    protectedPids: step.target.kind === 'local' ? deps.protectedPids : [],
-    heartbeat: (details) => heartbeat(ctx, details),
-    sleep: (ms) => ctx.sleep(ms),
+    heartbeat: (details?: unknown) => heartbeat(ctx, details),
+    sleep: (ms: number) => ctx.sleep(ms),
+  };
+  if (isKubernetesKind(kind)) {
+    if (target.kind !== 'kubernetes')
+      throw new Error(`${step.id}: ${kind.kind} acts on Kubernetes objects only`);
+    const clusters = deps.kubernetes;
+    if (clusters === undefined) throw new Error(`${step.id}: this worker has no Kubernetes contexts`);
+    const kctx = kubernetesFaultContext({ ...env, kube: clusters.client(target.context), target });
+    return {
+      prepare: () => kind.prepare(kctx, params),
+      inject: (saved) => kind.inject(kctx, params, saved),
+      verify: (saved) => kind.verify(kctx, params, saved),
+      rollback: (saved) => kind.rollback(kctx, params, saved),
+      arm: () => Promise.resolve(),
+      disarm: () => Promise.resolve({}),
+    };
+  }
+  if (!isHostTarget(target)) throw new Error(`${step.id}: ${kind.kind} acts on hosts only`);
+  const hctx = faultContext({
+    ...env,
+    exec: deps.executorFor(target),
+    target,
+    protectedPids: target.kind === 'local' ? deps.protectedPids : [],
   });
+  return {
+    prepare: () => kind.prepare(hctx, params),
+    inject: (saved) => kind.inject(hctx, params, saved),
+    verify: (saved) => kind.verify(hctx, params, saved),
+    rollback: (saved) => kind.rollback(hctx, params, saved),
+    arm: (saved, deadMan) => armDeadMan(hctx.exec, deadMan, kind.hostRevert(params, saved, hctx)),
+    disarm: (deadMan) => disarmDeadMan(hctx.exec, deadMan),
+  };
 }
 
 /** Names one fault of one run (by the run's tag), so metrics count it once however often activities retry. */
@@ -25,9 +72,9 @@ const faultKey = ({ step, tag }: FaultActivityInput): string => `${tag}/${step.i
 
 const secondsSince = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
 
-/** A mistake in the plan is reported once, clearly, instead of being retried. */
+/** A mistake in the plan (or a permission the worker lacks) is reported once, clearly, instead of retried. */
 function asUserFailure(error: unknown): unknown {
-  if (error instanceof FaultUserError) {
+  if (error instanceof FaultUserError || (error instanceof KubernetesError && error.refused)) {
     return ApplicationFailure.create({ type: 'FaultUserError', message: error.message, nonRetryable: true });
   }
   return error;
@@ -36,11 +83,11 @@ function asUserFailure(error: unknown): unknown {
 async function step<T>(
   deps: ActivityDeps,
   input: FaultActivityInput,
-  body: (ctx: FaultContext) => Promise<T>,
+  body: (bound: BoundStep) => Promise<T>,
 ): Promise<T> {
   return withHeartbeats(async (ctx) => {
     try {
-      return await body(contextFor(deps, ctx, input));
+      return await body(bind(deps, ctx, input));
     } catch (error) {
       throw asUserFailure(error);
     }
@@ -48,19 +95,16 @@ async function step<T>(
 }
 
 export function prepareFault(deps: ActivityDeps, input: FaultActivityInput): Promise<unknown> {
-  const kind = faultKindFor(input.step);
-  return step(deps, input, (ctx) => kind.prepare(ctx, input.step.params));
+  return step(deps, input, (bound) => bound.prepare());
 }
 
 export function injectFault(deps: ActivityDeps, input: SavedFaultInput): Promise<void> {
-  const kind = faultKindFor(input.step);
   deps.log.info({ step: input.step.id, tag: input.tag }, input.step.inject);
-  return step(deps, input, async (ctx) => {
+  return step(deps, input, async (bound) => {
     const started = process.hrtime.bigint();
-    const { deadMan, step: faultStep } = input;
-    await armDeadMan(ctx.exec, deadMan, kind.hostRevert(faultStep.params, input.saved, ctx));
-    await kind.inject(ctx, faultStep.params, input.saved);
-    deps.metrics.faultInjected(faultKey(input), faultStep.kind, secondsSince(started));
+    await bound.arm(input.saved, input.deadMan);
+    await bound.inject(input.saved);
+    deps.metrics.faultInjected(faultKey(input), input.step.kind, secondsSince(started));
   });
 }
 
@@ -69,9 +113,8 @@ export function verifyFault(
   deps: ActivityDeps,
   input: SavedFaultInput & { expectActive: boolean },
 ): Promise<FaultState> {
-  const kind = faultKindFor(input.step);
-  return step(deps, input, async (ctx) => {
-    const state = await kind.verify(ctx, input.step.params, input.saved);
+  return step(deps, input, async (bound) => {
+    const state = await bound.verify(input.saved);
     if (state.active !== input.expectActive) {
       throw new Error(`${input.step.id} is ${state.active ? 'still active' : 'not active'}: ${state.detail}`);
     }
@@ -84,19 +127,18 @@ export const rolledBack = (state: FaultState): boolean => state.recovered ?? !st
 
 /** Rolls back and verifies that the fault is gone; every error is retried, because rollbacks must finish. */
 export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promise<RollbackResult> {
-  const kind = faultKindFor(input.step);
   return withHeartbeats(async (ctx) => {
-    const faultCtx = contextFor(deps, ctx, input);
+    const bound = bind(deps, ctx, input);
     const attempt = ctx.info.attempt;
     const started = process.hrtime.bigint();
     const recordAttempt = (result: 'success' | 'failure') =>
       deps.metrics.rollbackAttempted(faultKey(input), input.step.kind, result, secondsSince(started));
     try {
-      await kind.rollback(faultCtx, input.step.params, input.saved);
-      const state = await kind.verify(faultCtx, input.step.params, input.saved);
+      await bound.rollback(input.saved);
+      const state = await bound.verify(input.saved);
       if (!rolledBack(state)) throw new Error(`still active after rollback: ${state.detail}`);
       // Only a verified rollback disarms the switch: until then the host can still revert by itself.
-      const disarmed = await disarmDeadMan(faultCtx.exec, input.deadMan);
+      const disarmed = await bound.disarm(input.deadMan);
       deps.log.info({ step: input.step.id, attempt }, input.step.rollback);
       recordAttempt('success');
       return {

@@ -5,7 +5,7 @@ import { collectIoEvidence } from './diagnosis/activity';
 import { injectFault, prepareFault, rollbackFault, verifyFault } from './faultSteps';
 import { keepLeases } from './leases';
 import { awaitRecovery, observe } from './observe';
-import { resolvePlan } from './resolve';
+import { resolvePlanOnWorker } from './resolve';
 import { withHeartbeats } from './heartbeat';
 
 export type { ActivityDeps } from './deps';
@@ -13,7 +13,7 @@ export type { ActivityDeps } from './deps';
 /** All activities, bound to injected clients: the worker passes its configured ones, tests pass real servers. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    resolvePlan: (input: Parameters<typeof resolvePlan>[1]) => Promise.resolve(resolvePlan(deps, input)),
+    resolvePlan: (input: Parameters<typeof resolvePlanOnWorker>[1]) => resolvePlanOnWorker(deps, input),
     runCheck: (check: ProbeSpec) =>
       withHeartbeats((ctx) => evaluate(probeEnvironment(deps, ctx.cancellationSignal), check)),
     observe: (input: Parameters<typeof observe>[1]) => observe(deps, input),

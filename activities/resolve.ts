@@ -1,18 +1,21 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { Plan } from '../plan/schema';
+import { describeSelection } from '../plan/kubernetes';
+import type { FaultSpec, Plan } from '../plan/schema';
 import { selectTargets } from '../plan/selection';
 import type { Target } from '../plan/targets';
 import type { FaultStep, ResolvedPlan } from '../workflows/definitions';
 import { describeProbe } from './checks/probe';
 import type { ActivityDeps } from './deps';
-import { faultKindFor } from './faults/inContainer';
+import { isKubernetesKind, type AnyFaultKind } from './faults/contract';
+import { describeStep, faultKindFor } from './faults/inContainer';
+import { resolveKubernetesGroups, type KubernetesGroups } from './kubernetes/resolveGroups';
 
 /**
  * Resolving reads only the allow-lists, so a dry run can use it without a worker; a dry run passes no SSH
  * inventory (`sshHosts` undefined) and so does not check host names.
  */
 export type ResolveDeps = Pick<ActivityDeps, 'allowLocalTargets'> &
-  Partial<Pick<ActivityDeps, 'sshHosts' | 'unverifiedSshHosts' | 'prometheus'>>;
+  Partial<Pick<ActivityDeps, 'sshHosts' | 'unverifiedSshHosts' | 'prometheus' | 'kubernetes'>>;
 
 export interface ResolveInput {
   readonly plan: Plan;
@@ -20,12 +23,35 @@ export interface ResolveInput {
   readonly tag: string;
 }
 
-function refuse(message: string): never {
+export function refuse(message: string): never {
   throw ApplicationFailure.create({ type: 'PlanRefused', message, nonRetryable: true });
 }
 
-/** Turns target groups into concrete targets, enforcing the worker's allow-lists. Nothing is changed. */
-function resolveGroup(deps: ResolveDeps, name: string, group: Plan['targets'][string]): Target[] {
+/**
+ * Turns target groups into concrete targets, enforcing the worker's allow-lists. Nothing is changed. Kubernetes
+ * groups come listed (`kubernetes`, by the worker); without that (a dry run) each stands for its selection.
+ */
+function resolveGroup(
+  deps: ResolveDeps,
+  name: string,
+  group: Plan['targets'][string],
+  kubernetes: KubernetesGroups | undefined,
+): Target[] {
+  if (group.kubernetes !== undefined) {
+    const listed = kubernetes?.get(name);
+    if (listed !== undefined) return [...listed.targets];
+    const selection = group.kubernetes;
+    return [
+      {
+        group: name,
+        kind: 'kubernetes',
+        name: describeSelection(selection),
+        context: selection.context,
+        ...(selection.namespace === undefined ? {} : { namespace: selection.namespace }),
+        resource: selection.kind,
+      },
+    ];
+  }
   if (group.local !== undefined) {
     if (!deps.allowLocalTargets) {
       refuse(
@@ -50,12 +76,64 @@ function resolveGroup(deps: ResolveDeps, name: string, group: Plan['targets'][st
   return refuse(`target group "${name}" has no target kind this worker knows`);
 }
 
-export function resolvePlan(deps: ResolveDeps, { plan, seed }: ResolveInput): ResolvedPlan {
+/** Whether some fault on the group acts on its objects (not only on its namespace). */
+export function groupNeedsObjects(plan: Plan, group: string): boolean {
+  return plan.faults.some((fault) => {
+    const kind = faultKindFor(fault);
+    return fault.target === group && !(isKubernetesKind(kind) && kind.kubernetes.scope === 'namespace');
+  });
+}
+
+/** The worker's resolution: Kubernetes groups listed from their clusters, then `resolvePlan`. */
+export async function resolvePlanOnWorker(deps: ResolveDeps, input: ResolveInput): Promise<ResolvedPlan> {
+  const kubernetes = await resolveKubernetesGroups(
+    deps.kubernetes,
+    input.plan,
+    (group) => groupNeedsObjects(input.plan, group),
+    refuse,
+  );
+  return resolvePlan(deps, input, kubernetes);
+}
+
+/** One fault on one target, in plain words. */
+function stepOf(fault: FaultSpec, kind: AnyFaultKind, target: Target): FaultStep {
+  const words = describeStep(kind, fault.params, target);
+  return {
+    id: `${fault.name}@${target.name}`,
+    fault: fault.name,
+    kind: fault.kind,
+    target,
+    ...(fault.container !== undefined ? { container: fault.container } : {}),
+    params: fault.params,
+    inject: words.inject,
+    rollback: words.rollback,
+  };
+}
+
+export function resolvePlan(
+  deps: ResolveDeps,
+  { plan, seed }: ResolveInput,
+  kubernetes?: KubernetesGroups,
+): ResolvedPlan {
   const groups = new Map(
-    Object.entries(plan.targets).map(([name, group]) => [name, resolveGroup(deps, name, group)]),
+    Object.entries(plan.targets).map(([name, group]) => [name, resolveGroup(deps, name, group, kubernetes)]),
   );
   const steps: FaultStep[] = [];
   plan.faults.forEach((fault, index) => {
+    const kind = faultKindFor(fault);
+    const listed = kubernetes?.get(fault.target);
+    if (isKubernetesKind(kind) && kind.kubernetes.scope === 'namespace') {
+      const namespace = listed?.namespace ?? groups.get(fault.target)?.[0];
+      if (namespace === undefined) return refuse(`fault ${fault.name}: no target group "${fault.target}"`);
+      steps.push(stepOf(fault, kind, namespace));
+      return;
+    }
+    if (listed?.wholeNamespace && fault.select.mode !== 'all') {
+      refuse(
+        `fault ${fault.name}: group ${fault.target} selects every pod of its namespace; narrow its labels, or ` +
+          'say select: { mode: all } if the whole namespace is meant',
+      );
+    }
     const candidates =
       groups.get(fault.target) ?? refuse(`fault ${fault.name}: no target group "${fault.target}"`);
     let chosen: Target[];
@@ -64,20 +142,7 @@ export function resolvePlan(deps: ResolveDeps, { plan, seed }: ResolveInput): Re
     } catch (error) {
       return refuse(`fault ${fault.name} on group ${fault.target}: ${(error as Error).message}`);
     }
-    const kind = faultKindFor(fault);
-    for (const target of chosen) {
-      const words = kind.describe(fault.params, target);
-      steps.push({
-        id: `${fault.name}@${target.name}`,
-        fault: fault.name,
-        kind: fault.kind,
-        target,
-        ...(fault.container !== undefined ? { container: fault.container } : {}),
-        params: fault.params,
-        inject: words.inject,
-        rollback: words.rollback,
-      });
-    }
+    for (const target of chosen) steps.push(stepOf(fault, kind, target));
   });
   const allChecks = [...plan.checks, ...plan.observation.guardrails];
   for (const check of allChecks) {

@@ -152,3 +152,40 @@ export const containerName = z
     'must be a container name: letters, digits and _ . - (starting with a letter or digit)',
   )
   .max(128, 'must be at most 128 characters');
+
+/** A Kubernetes namespace or object name (a DNS label or subdomain, as the API itself allows them). */
+export const kubernetesName = z
+  .string()
+  .max(253, 'must be at most 253 characters')
+  .regex(
+    /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+    'must be a Kubernetes name: lower-case letters, digits, "-" and "."',
+  );
+
+/** A context of the worker's Kubernetes configuration, by name. */
+export const kubernetesContext = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(
+    /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+    'must be a context name from the worker configuration',
+  );
+
+/** A label key or value as Kubernetes allows it ("app", "app.kubernetes.io/component", "querynode"). */
+const labelPart = z
+  .string()
+  .max(317)
+  .regex(
+    /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$|^$/,
+    'must be a Kubernetes label key or value',
+  );
+
+/**
+ * A selector as `kubectl get -l` and `--field-selector` take it ("app=kafka,tier in (a,b)"), or labels as a
+ * map. It goes to the API as a query parameter (never a shell), which parses it; its characters are bounded.
+ */
+export const selectorText = z
+  .string()
+  .max(1000, 'must be at most 1000 characters')
+  .regex(/^[A-Za-z0-9_./=!,() -]*$/, 'may contain only letters, digits, spaces and _ . / = ! , ( ) -');
+export const labelSelector = z.union([selectorText, boundedRecord(labelPart, labelPart, 50)]);

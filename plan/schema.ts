@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { describedOutcomes } from '../activities/checks/contract';
 import { checkKeys, checkKinds, type CheckKey } from '../activities/checks/registry';
-import type { FaultKind } from '../activities/faults/contract';
+import { isKubernetesKind, type AnyFaultKind } from '../activities/faults/contract';
 import { faultKinds } from '../activities/faults/registry';
 import { duration } from './duration';
+import { kubernetesSelection } from './kubernetes';
 import { boundedRecord, containerName, freeText, hostName, identifier } from './safeValues';
 
 export const planApiVersion = 'gameday.dev/v1alpha1';
@@ -113,9 +114,14 @@ const targetGroupSchema = z
       })
       .optional()
       .describe('hosts reached over SSH; the worker holds their addresses, keys and credentials'),
+    kubernetes: kubernetesSelection
+      .optional()
+      .describe(
+        'Kubernetes objects in a context of the worker; its credentials stay in the worker configuration',
+      ),
   })
   .refine((group) => Object.values(group).filter(Boolean).length === 1, {
-    message: 'give exactly one target kind: local or ssh',
+    message: 'give exactly one target kind: local, ssh or kubernetes',
   });
 
 const selectionSchema = z
@@ -229,8 +235,7 @@ export const planSchema = z
         });
       }
       faultNames.add(f.name);
-      const faultKind = faultKinds[f.kind as keyof typeof faultKinds] as
-        FaultKind<unknown, unknown> | undefined;
+      const faultKind = (faultKinds as Record<string, AnyFaultKind>)[f.kind];
       for (const problem of faultKind?.planProblems?.(f.params, { windowMs: plan.observation.window }) ??
         []) {
         ctx.addIssue({
@@ -250,8 +255,9 @@ export const planSchema = z
         return;
       }
       // What resolve would refuse, refused here, so that a valid plan always resolves (and dry-runs).
+      // (A Kubernetes group's size is known only when the worker lists its objects.)
       const groupSize = group.ssh?.hosts.length ?? 1;
-      if (f.select.mode === 'fixed' && f.select.count > groupSize) {
+      if (f.select.mode === 'fixed' && group.kubernetes === undefined && f.select.count > groupSize) {
         ctx.addIssue({
           code: 'custom',
           path: ['faults', i, 'select', 'count'],
@@ -260,14 +266,40 @@ export const planSchema = z
             (group.local !== undefined ? " (local: the worker's own machine)" : ''),
         });
       }
-      if (f.container !== undefined && faultKind?.networkNamespace !== true) {
-        const network = Object.values(faultKinds as Record<string, FaultKind<unknown, unknown>>)
-          .filter((kind) => kind.networkNamespace === true)
+      const onNetworkNamespace =
+        faultKind !== undefined && !isKubernetesKind(faultKind) && faultKind.networkNamespace === true;
+      if (f.container !== undefined && !onNetworkNamespace) {
+        const network = Object.values(faultKinds as Record<string, AnyFaultKind>)
+          .filter((kind) => !isKubernetesKind(kind) && kind.networkNamespace === true)
           .map((kind) => kind.kind);
         ctx.addIssue({
           code: 'custom',
           path: ['faults', i, 'container'],
           message: `fault kind ${f.kind} does not act on a network namespace, so it cannot take "container" (network kinds can: ${network.join(', ')}); container kinds name theirs in params`,
+        });
+      }
+      const resources =
+        faultKind !== undefined && isKubernetesKind(faultKind) ? faultKind.kubernetes : undefined;
+      if (
+        group.kubernetes !== undefined &&
+        resources?.scope === 'objects' &&
+        !resources.resources.includes(group.kubernetes.kind)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'target'],
+          message: `fault kind ${f.kind} acts on ${resources.resources.join(' or ')}s, and group "${f.target}" selects ${group.kubernetes.kind}s`,
+        });
+      }
+      if (
+        group.kubernetes !== undefined &&
+        resources?.scope === 'namespace' &&
+        group.kubernetes.namespace === undefined
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'target'],
+          message: `fault kind ${f.kind} acts in a namespace, and group "${f.target}" has none`,
         });
       }
       const kinds: readonly string[] = faultKind?.targetKinds ?? [];

@@ -1,11 +1,37 @@
-/** The kinds of thing a target group can name. Later kinds (kubernetes, toxiproxy) extend this union. */
-export type TargetKind = 'local' | 'ssh';
+/** The kinds of thing a target group can name. */
+export type TargetKind = 'local' | 'ssh' | 'kubernetes';
 
-/** One concrete thing a fault acts on, produced by the resolve phase. */
-export interface Target {
+/** A machine a fault acts on through an executor: the worker's own, or a host of its SSH inventory. */
+export interface HostTarget {
   /** The plan's target group this target came from. */
   readonly group: string;
-  readonly kind: TargetKind;
-  /** Human-readable and unique within the game day: "local", later "kafka-1" or "ns/pod". */
+  readonly kind: 'local' | 'ssh';
+  /** Human-readable and unique within the game day: "local", "kafka-1". */
   readonly name: string;
 }
+
+/** Kubernetes objects a group selects, by the names `kubectl get` uses. */
+export const kubernetesResources = ['pod', 'node', 'deployment', 'statefulset'] as const;
+export type KubernetesResource = (typeof kubernetesResources)[number];
+
+/** One Kubernetes object a fault acts on, or (for kinds that act on a namespace) the namespace itself. */
+export interface KubernetesTarget {
+  readonly group: string;
+  readonly kind: 'kubernetes';
+  /** Unique within the game day: "kafka/broker-0", a node's name, or a namespace for namespace-scoped kinds. */
+  readonly name: string;
+  /** The worker's context name (worker configuration `kubernetes.contexts`). */
+  readonly context: string;
+  /** Absent for nodes. */
+  readonly namespace?: string;
+  readonly resource: KubernetesResource | 'namespace';
+  /** The object's name (absent for a namespace target). */
+  readonly object?: string;
+  /** The object's UID when it was resolved: a re-created object with the same name is another one. */
+  readonly uid?: string;
+}
+
+/** One concrete thing a fault acts on, produced by the resolve phase. */
+export type Target = HostTarget | KubernetesTarget;
+
+export const isHostTarget = (target: Target): target is HostTarget => target.kind !== 'kubernetes';

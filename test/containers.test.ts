@@ -11,7 +11,7 @@ import { containerRestart } from '../activities/faults/containerRestart';
 import { containerStop } from '../activities/faults/containerStop';
 import { FaultUserError, type FaultContext, type FaultKind } from '../activities/faults/contract';
 import { rolledBack } from '../activities/faultSteps';
-import { faultKindFor } from '../activities/faults/inContainer';
+import { hostKindFor } from '../activities/faults/inContainer';
 import { resolvePlan } from '../activities/resolve';
 import { planSchema } from '../plan/schema';
 import { localFaultContext } from './support/faultContext';
@@ -305,7 +305,7 @@ describe('network faults inside a container network namespace (nsenter), on a re
   it('network-bandwidth shapes the container lo, not the host lo; rollback and the host revert remove it', async () => {
     const name = await docker.runContainer('tbf');
     const pid = (await docker.inspect(name)).State.Pid;
-    const kind = faultKindFor({ kind: 'network-bandwidth', container: name });
+    const kind = hostKindFor({ kind: 'network-bandwidth', container: name });
     const p = kind.params.parse({ interface: 'lo', rate: '1mbit' });
     assert.match(kind.describe(p, ctx().target).inject, new RegExp(`inside container ${name}$`));
     const saved = await kind.prepare(ctx(), p);
@@ -348,7 +348,7 @@ describe('network faults inside a container network namespace (nsenter), on a re
   it('network-partition rejects traffic inside the container only, read back with iptables -S', async () => {
     const name = await docker.runContainer('partition');
     const pid = (await docker.inspect(name)).State.Pid;
-    const kind = faultKindFor({ kind: 'network-partition', container: name });
+    const kind = hostKindFor({ kind: 'network-partition', container: name });
     const p = kind.params.parse({ ports: [{ port: 5300 }], direction: 'outbound', action: 'reject' });
     const node = [process.execPath, '-e', selfConnect];
     assert.equal((await inNamespace(pid, node)).trim(), 'open');
@@ -367,7 +367,7 @@ describe('network faults inside a container network namespace (nsenter), on a re
 
   it('a container stopped or removed with the fault in it: verify says gone, rollback succeeds', async () => {
     const name = await docker.runContainer('net-gone');
-    const kind = faultKindFor({ kind: 'network-bandwidth', container: name });
+    const kind = hostKindFor({ kind: 'network-bandwidth', container: name });
     const p = kind.params.parse({ interface: 'lo', rate: '1mbit' });
     const saved = await kind.prepare(ctx(), p);
     await kind.inject(ctx(), p, saved);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isNode, LineCounter, parseDocument, stringify } from 'yaml';
-import { faultKinds, type FaultKindName } from '../activities/faults/registry';
+import { isKubernetesKind } from '../activities/faults/contract';
+import { faultKinds, getFaultKind, type FaultKindName } from '../activities/faults/registry';
 import { main } from '../client/main';
 import { projectRoot } from '../client/paths';
 import { planSchema } from '../plan/schema';
@@ -59,7 +60,21 @@ const validParams = {
   'container-stop': { container: 'kafka-1' },
   'container-kill': { container: 'kafka-1' },
   'container-restart': { container: 'kafka-1' },
+  'pod-delete': { gracePeriod: '30s', readyTimeout: '2m' },
 } satisfies Record<FaultKindName, unknown>;
+
+/** The group a kind acts on: Kubernetes pods for Kubernetes kinds, SSH hosts for the others. */
+const groupFor = (kind: string) => (isKubernetesKind(getFaultKind(kind)) ? 'pods' : 'brokers');
+const fuzzGroups = {
+  brokers: { ssh: { hosts: ['kafka-1', 'kafka-2'] } },
+  pods: {
+    kubernetes: {
+      context: 'prod',
+      namespace: 'kafka',
+      selector: { labels: 'app=kafka', fields: 'status.phase=Running' },
+    },
+  },
+};
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -100,8 +115,8 @@ function plan(kind: string, params: Json, extra: Record<string, unknown> = {}) {
     apiVersion: 'gameday.dev/v1alpha1',
     kind: 'GameDay',
     metadata: { name: 'fuzz', owner: 'tests' },
-    targets: { hosts: { ssh: { hosts: ['kafka-1'] } } },
-    faults: [{ name: 'f', kind, target: 'hosts', params, ...extra }],
+    targets: fuzzGroups,
+    faults: [{ name: 'f', kind, target: groupFor(kind), params, ...extra }],
     observation: { window: '10s' },
   });
 }
@@ -152,7 +167,7 @@ const everyKindPlan: { [key: string]: Json } = {
   apiVersion: 'gameday.dev/v1alpha1',
   kind: 'GameDay',
   metadata: { name: 'fuzz', owner: 'sre team', description: 'Every check kind\nand every fault kind.' },
-  targets: { brokers: { ssh: { hosts: ['kafka-1', 'kafka-2'] } }, here: { local: {} } },
+  targets: { ...fuzzGroups, here: { local: {} } },
   checks: [
     {
       name: 'web',
@@ -205,7 +220,7 @@ const everyKindPlan: { [key: string]: Json } = {
     ...Object.entries(validParams).map(([kind, params], i): Json => ({
       name: `f${i}`,
       kind,
-      target: 'brokers',
+      target: groupFor(kind),
       select: i % 2 === 0 ? { mode: 'fixed', count: 2 } : { mode: 'one' },
       params,
     })),
@@ -328,7 +343,8 @@ describe('hostile plans through the CLI: every string field', () => {
   it('the plan with every check and fault kind is valid (the baseline the fuzzing changes)', async () => {
     const outcome = await cli('validate', planFile(everyKindPlan));
     assert.equal(outcome.code, 0, outcome.lines.join('\n'));
-    assert.match(outcome.stdout, /valid \(19 fault\(s\), 5 check\(s\)\)/);
+    const faults = Object.keys(validParams).length + 1; // every kind, and one in a container
+    assert.match(outcome.stdout, new RegExp(`valid \\(${faults} fault\\(s\\), 5 check\\(s\\)\\)`));
   });
 
   const leaves = stringLeaves(everyKindPlan);

@@ -139,6 +139,45 @@ export const workerConfigSchema = z.strictObject({
         }
       }
     }),
+  kubernetes: z
+    .strictObject({
+      contexts: z
+        .record(
+          z
+            .string()
+            .regex(
+              /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+              'context names are letters, digits, "-", "_" and "."',
+            ),
+          z
+            .strictObject({
+              kubeconfig: z.string().min(1).optional().describe('path of a kubeconfig file on the worker'),
+              context: z
+                .string()
+                .min(1)
+                .optional()
+                .describe("the kubeconfig's context (default: its current one)"),
+              inCluster: z
+                .boolean()
+                .default(false)
+                .describe("the worker's own service account (when it runs in the cluster)"),
+              namespaces: z
+                .array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name'))
+                .min(1)
+                .describe('the only namespaces plans may act in'),
+              requireOptIn: z
+                .boolean()
+                .default(false)
+                .describe('act only in namespaces annotated gameday.dev/chaos: enabled'),
+            })
+            .refine((c) => (c.kubeconfig !== undefined) !== c.inCluster, {
+              message: 'give kubeconfig (with an optional context) or inCluster: true',
+            }),
+        )
+        .default({}),
+    })
+    .default({ contexts: {} })
+    .describe('Kubernetes contexts plans may name, each with its allowed namespaces'),
   prometheus: z
     .strictObject({
       endpoints: z

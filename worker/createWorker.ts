@@ -4,6 +4,7 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { LocalExecutor } from '../activities/executors/local';
 import { createGameDayMetrics, type GameDayMetrics } from '../activities/metrics';
 import type { WorkerConfig } from './config';
+import { kubernetesClusters } from './kubernetesClusters';
 import { prometheusEndpoints } from './prometheusEndpoints';
 import { redactingActivityInterceptors } from './redactingInterceptor';
 import { gameDaySinks } from './sinks';
@@ -34,6 +35,9 @@ export function activityDepsFromConfig(
     unverifiedSshHosts: inventory.unverifiedHostNames,
     protectedPids: [process.pid, process.ppid],
     prometheus: prometheusEndpoints(config.prometheus),
+    ...(Object.keys(config.kubernetes.contexts).length > 0
+      ? { kubernetes: kubernetesClusters(config.kubernetes) }
+      : {}),
     log,
     metrics,
     close: () => inventory.close(),

@@ -2,7 +2,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Plan, ProbeSpec } from '../plan/schema';
-import type { Target } from '../plan/targets';
+import type { HostTarget, Target } from '../plan/targets';
 import type { IoEvidenceCollection } from '../activities/diagnosis/evidence';
 
 export const gameDayWorkflowType = 'gameDay';
@@ -160,7 +160,7 @@ export interface FaultActivityInput {
 
 /** Renews the leases of armed faults, grouped by target, until cancelled. */
 export interface KeepLeasesInput {
-  readonly leases: readonly { readonly target: Target; readonly switches: readonly DeadManSwitch[] }[];
+  readonly leases: readonly { readonly target: HostTarget; readonly switches: readonly DeadManSwitch[] }[];
   readonly leaseMs: number;
 }
 

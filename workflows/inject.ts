@@ -1,4 +1,5 @@
 import { deprecatePatch } from '@temporalio/workflow';
+import { isHostTarget, type HostTarget } from '../plan/targets';
 import { activities, changing, duration, leaseKeeperOptions } from './activityOptions';
 import { deadManSwitchFor, type DeadManSwitch, type FaultRecord, type FaultStep } from './definitions';
 import { failureMessage, groupedByFault, now, type GameDayRun } from './gameDayRun';
@@ -71,12 +72,14 @@ function keepLeasesWhileFaultsAreIn(
   steps: readonly FaultStep[],
   switches: readonly DeadManSwitch[],
 ): void {
-  const byTarget = new Map<string, { target: FaultStep['target']; switches: DeadManSwitch[] }>();
-  steps.forEach((step, i) => {
-    const entry = byTarget.get(step.target.name) ?? { target: step.target, switches: [] };
+  const byTarget = new Map<string, { target: HostTarget; switches: DeadManSwitch[] }>();
+  steps.forEach(({ target }, i) => {
+    if (!isHostTarget(target)) return; // a Kubernetes object has no host to hold a switch
+    const entry = byTarget.get(target.name) ?? { target, switches: [] };
     entry.switches.push(switches[i] as DeadManSwitch);
-    byTarget.set(step.target.name, entry);
+    byTarget.set(target.name, entry);
   });
+  if (byTarget.size === 0) return;
   const leaseMs = run.plan.deadManSwitch.lease;
   run.leaseKeeper
     .run(() =>

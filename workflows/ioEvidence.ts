@@ -1,4 +1,5 @@
 import { isCancellation } from '@temporalio/workflow';
+import { isHostTarget } from '../plan/targets';
 import { activities, evidenceOptions } from './activityOptions';
 import type { ObserveResult } from './definitions';
 import { failureMessage, type GameDayRun } from './gameDayRun';
@@ -37,7 +38,8 @@ export async function collectIoEvidence(
   intervalMs: number,
 ): Promise<void> {
   const hosts = new Map(run.rollbacks.map((entry) => [entry.step.target.name, entry.step.target]));
-  const targets = [...hosts.values()];
+  // Kubernetes objects have no host to diagnose.
+  const targets = [...hosts.values()].filter(isHostTarget);
   if (targets.length === 0) return;
   try {
     const evidence = await activities({

@@ -1,4 +1,4 @@
-import type { Target } from '../../plan/targets';
+import type { HostTarget } from '../../plan/targets';
 import type { ActivityDeps } from '../deps';
 import { withHeartbeats } from '../heartbeat';
 import { diagnoseIo } from './collect';
@@ -6,7 +6,7 @@ import type { IoEvidenceCollection } from './evidence';
 
 export interface CollectIoEvidenceInput {
   /** The hosts to look at: the game day's fault targets. */
-  readonly targets: readonly Target[];
+  readonly targets: readonly HostTarget[];
   readonly when: IoEvidenceCollection['when'];
   /** Why evidence is collected ("check api-latency deviated"), for the report. */
   readonly reason: string;

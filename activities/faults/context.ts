@@ -1,11 +1,42 @@
 import { createHash } from 'node:crypto';
 import { taggedPath } from '../../workflows/definitions';
 import { runChecked } from '../executors/executor';
-import type { FaultContext, FaultEnvironment } from './contract';
+import type { KubernetesTarget } from '../../plan/targets';
+import type { KubernetesClient } from '../kubernetes/client';
+import type {
+  FaultContext,
+  FaultEnvironment,
+  KubernetesFaultContext,
+  PollTiming,
+  StepEnvironment,
+} from './contract';
 
 /** A short, stable name of a plan's fault, for names on a host (chains, files): the same on every worker. */
 export function faultHash(fault: string): string {
   return createHash('sha256').update(fault).digest('hex').slice(0, 6);
+}
+
+/** Reads until `done` holds or the time is up, heartbeating between reads; returns the last reading. */
+async function pollUntil<T>(
+  env: StepEnvironment,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  { timeoutMs, intervalMs }: PollTiming,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() >= deadline) return value;
+    env.heartbeat();
+    await env.sleep(intervalMs);
+  }
+}
+
+/** A Kubernetes fault step's context: the client of its target's context, and the shared habits. */
+export function kubernetesFaultContext(
+  env: StepEnvironment & { readonly kube: KubernetesClient; readonly target: KubernetesTarget },
+): KubernetesFaultContext {
+  return { ...env, pollUntil: (read, done, timing) => pollUntil(env, read, done, timing) };
 }
 
 /** A fault step's context: its environment plus the habits every kind shares. */
@@ -13,15 +44,7 @@ export function faultContext(env: FaultEnvironment): FaultContext {
   const ctx: FaultContext = {
     ...env,
     run: (argv, options) => runChecked(env.exec, argv, { ...options, on: env.target.name }),
-    async pollUntil(read, done, { timeoutMs, intervalMs }) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const value = await read();
-        if (done(value) || Date.now() >= deadline) return value;
-        env.heartbeat();
-        await env.sleep(intervalMs);
-      }
-    },
+    pollUntil: (read, done, timing) => pollUntil(env, read, done, timing),
     artifactPath: (what, dir) => taggedPath(env.tag, `${what}-${faultHash(env.fault)}`, dir),
   };
   return ctx;

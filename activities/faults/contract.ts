@@ -1,20 +1,25 @@
 import type { z } from 'zod';
-import type { Target, TargetKind } from '../../plan/targets';
+import type { HostTarget, KubernetesResource, KubernetesTarget, TargetKind } from '../../plan/targets';
 import type { CommandResult, Executor, RunOptions } from '../executors/executor';
+import type { KubernetesClient } from '../kubernetes/client';
 
-/** Where a fault step runs: its host's executor, its target, its names, its activity's heartbeat and sleep. */
-export interface FaultEnvironment {
-  readonly exec: Executor;
-  readonly target: Target;
-  /** The plan's name for this fault: with the tag, it names what the fault leaves on a host. */
+/** What every fault step has, whatever it acts on: its names and its activity's heartbeat and sleep. */
+export interface StepEnvironment {
+  /** The plan's name for this fault: with the tag, it names what the fault leaves behind. */
   readonly fault: string;
-  /** The run's short tag: everything a fault leaves on a host carries it, so it can be found by the tag. */
+  /** The run's short tag: everything a fault leaves carries it, so it can be found by the tag. */
   readonly tag: string;
-  /** Processes a fault must never touch (the worker itself). */
-  readonly protectedPids: readonly number[];
   heartbeat(details?: unknown): void;
   /** Sleeps, but rejects as soon as the activity is cancelled. */
   sleep(ms: number): Promise<void>;
+}
+
+/** Where a host fault step runs: its host's executor and target. A host kind never sees a Kubernetes client. */
+export interface FaultEnvironment extends StepEnvironment {
+  readonly exec: Executor;
+  readonly target: HostTarget;
+  /** Processes a fault must never touch (the worker itself). */
+  readonly protectedPids: readonly number[];
 }
 
 /** How long to wait for a condition, and how often to look. */
@@ -39,6 +44,16 @@ export interface FaultContext extends FaultEnvironment {
   artifactPath(what: string, dir?: string): string;
 }
 
+/**
+ * What a Kubernetes fault step is handed: the client of its target's context and the object (or namespace).
+ * A Kubernetes kind never sees an executor or SSH details.
+ */
+export interface KubernetesFaultContext extends StepEnvironment {
+  readonly kube: KubernetesClient;
+  readonly target: KubernetesTarget;
+  pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, timing: PollTiming): Promise<T>;
+}
+
 /** The fault's real state on the target, read back from the system. */
 export interface FaultState {
   /**
@@ -57,7 +72,7 @@ export interface FaultState {
 
 /** What a fault's host-side revert may use: it is computed without I/O, before the fault is injected. */
 export interface RevertContext {
-  readonly target: Target;
+  readonly target: HostTarget;
   readonly fault: string;
   readonly tag: string;
 }
@@ -99,7 +114,7 @@ export interface FaultKind<Params, Saved> {
   readonly params: z.ZodType<Params>;
   /** What the kind needs of the rest of the plan (e.g. to last the window), checked at validation. */
   planProblems?(params: Params, plan: PlanFacts): readonly PlanProblem[];
-  describe(params: Params, target: Target): FaultDescription;
+  describe(params: Params, target: HostTarget): FaultDescription;
   prepare(ctx: FaultContext, params: Params): Promise<Saved>;
   inject(ctx: FaultContext, params: Params, saved: Saved): Promise<void>;
   verify(ctx: FaultContext, params: Params, saved: Saved): Promise<FaultState>;
@@ -111,6 +126,34 @@ export interface FaultKind<Params, Saved> {
    */
   hostRevert(params: Params, saved: Saved, ctx: RevertContext): readonly RevertCommand[];
 }
+
+/**
+ * One fault kind acting on Kubernetes objects, in one file, with the same four idempotent steps and the same
+ * rule (prepare reads what rollback restores; rollback of something gone succeeds). Its host-side dead-man
+ * switch is Kubernetes' own, where there is one (a Chaos Mesh experiment's duration).
+ */
+export interface KubernetesFaultKind<Params, Saved> {
+  readonly kind: string;
+  readonly description: string;
+  readonly targetKinds: readonly ['kubernetes'];
+  /** What one step acts on: each selected object of these resources, or its group's namespace (once). */
+  readonly kubernetes:
+    | { readonly scope: 'objects'; readonly resources: readonly KubernetesResource[] }
+    | { readonly scope: 'namespace' };
+  readonly params: z.ZodType<Params>;
+  planProblems?(params: Params, plan: PlanFacts): readonly PlanProblem[];
+  describe(params: Params, target: KubernetesTarget): FaultDescription;
+  prepare(ctx: KubernetesFaultContext, params: Params): Promise<Saved>;
+  inject(ctx: KubernetesFaultContext, params: Params, saved: Saved): Promise<void>;
+  verify(ctx: KubernetesFaultContext, params: Params, saved: Saved): Promise<FaultState>;
+  rollback(ctx: KubernetesFaultContext, params: Params, saved: Saved): Promise<void>;
+}
+
+/** Any registered kind: on hosts, or on Kubernetes objects. */
+export type AnyFaultKind = FaultKind<unknown, unknown> | KubernetesFaultKind<unknown, unknown>;
+
+export const isKubernetesKind = (kind: AnyFaultKind): kind is KubernetesFaultKind<unknown, unknown> =>
+  'kubernetes' in kind;
 
 /** A problem the plan's author must fix (no such process, bad path): retrying will not help. */
 export class FaultUserError extends Error {

@@ -1,6 +1,14 @@
 import { ContainerNetworkExecutor, wrapRevertForContainer } from '../executors/containerNetwork';
 import { faultContext } from './context';
-import { FaultUserError, type FaultContext, type FaultKind } from './contract';
+import { isHostTarget, type Target } from '../../plan/targets';
+import {
+  FaultUserError,
+  isKubernetesKind,
+  type AnyFaultKind,
+  type FaultContext,
+  type FaultDescription,
+  type FaultKind,
+} from './contract';
 import { inspectContainer, recordContainer, shortId, type ContainerState } from './containers';
 import { getFaultKind } from './registry';
 
@@ -98,7 +106,28 @@ export function inContainerNetwork(
 export function faultKindFor(step: {
   readonly kind: string;
   readonly container?: string | undefined;
-}): FaultKind<unknown, unknown> {
+}): AnyFaultKind {
   const kind = getFaultKind(step.kind);
-  return step.container === undefined ? kind : inContainerNetwork(kind, step.container);
+  if (step.container === undefined) return kind;
+  if (isKubernetesKind(kind))
+    throw new Error(`fault kind ${kind.kind} acts on Kubernetes: it cannot target a container`);
+  return inContainerNetwork(kind, step.container);
+}
+
+/** A host step's kind (its container's network namespace when it names one); fails for a Kubernetes kind. */
+export function hostKindFor(step: { readonly kind: string; readonly container?: string | undefined }) {
+  const kind = faultKindFor(step);
+  if (isKubernetesKind(kind)) throw new Error(`fault kind ${kind.kind} acts on Kubernetes, not on hosts`);
+  return kind;
+}
+
+/** A step's plain words, from the kind that acts on its kind of target. */
+export function describeStep(kind: AnyFaultKind, params: unknown, target: Target): FaultDescription {
+  if (isKubernetesKind(kind)) {
+    if (target.kind !== 'kubernetes')
+      throw new Error(`fault kind ${kind.kind} acts on Kubernetes objects only`);
+    return kind.describe(params, target);
+  }
+  if (!isHostTarget(target)) throw new Error(`fault kind ${kind.kind} acts on hosts only`);
+  return kind.describe(params, target);
 }

@@ -1,4 +1,4 @@
-import type { FaultKind } from './contract';
+import { isKubernetesKind, type AnyFaultKind, type FaultKind } from './contract';
 import { containerKill } from './containerKill';
 import { containerPause } from './containerPause';
 import { containerRestart } from './containerRestart';
@@ -12,6 +12,7 @@ import { networkDuplicate } from './networkDuplicate';
 import { networkLoss } from './networkLoss';
 import { networkLossIptables } from './networkLossIptables';
 import { networkPartition } from './networkPartition';
+import { podDelete } from './podDelete';
 import { processKill } from './processKill';
 import { processPause } from './processPause';
 import { serviceRestart } from './serviceRestart';
@@ -38,12 +39,20 @@ export const faultKinds = {
   'container-stop': containerStop,
   'container-kill': containerKill,
   'container-restart': containerRestart,
-} as const satisfies Record<string, FaultKind<unknown, unknown>>;
+  'pod-delete': podDelete,
+} as const satisfies Record<string, AnyFaultKind>;
 
 export type FaultKindName = keyof typeof faultKinds;
 
-export function getFaultKind(kind: string): FaultKind<unknown, unknown> {
-  const found = (faultKinds as Record<string, FaultKind<unknown, unknown>>)[kind];
+export function getFaultKind(kind: string): AnyFaultKind {
+  const found = (faultKinds as Record<string, AnyFaultKind>)[kind];
   if (found === undefined) throw new Error(`unknown fault kind "${kind}"`);
+  return found;
+}
+
+/** A kind that acts on hosts, by name (fails for a Kubernetes kind). */
+export function getHostFaultKind(kind: string): FaultKind<unknown, unknown> {
+  const found = getFaultKind(kind);
+  if (isKubernetesKind(found)) throw new Error(`fault kind "${kind}" acts on Kubernetes, not on hosts`);
   return found;
 }

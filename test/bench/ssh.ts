@@ -10,7 +10,7 @@ import pino from 'pino';
 import type { SshExecutor } from '../../activities/executors/ssh';
 import { faultContext } from '../../activities/faults/context';
 import type { FaultContext } from '../../activities/faults/contract';
-import { getFaultKind } from '../../activities/faults/registry';
+import { getHostFaultKind } from '../../activities/faults/registry';
 import type { Target } from '../../plan/targets';
 import { activityDepsFromConfig, createGameDayWorker } from '../../worker/createWorker';
 import { workerConfigSchema } from '../../worker/config';
@@ -120,7 +120,7 @@ async function executorSteps(
   const started = performance.now();
   const applied = [];
   for (const fault of faults) {
-    const kind = getFaultKind(fault.kind);
+    const kind = getHostFaultKind(fault.kind);
     const target: Target = { group: fault.host.name, kind: 'ssh', name: fault.host.name };
     const ctx: FaultContext = faultContext({
       exec: executors.get(fault.host.name) as SshExecutor,
