@@ -8,6 +8,7 @@ import { describeProbe } from './checks/probe';
 import type { ActivityDeps } from './deps';
 import { isKubernetesKind, type AnyFaultKind } from './faults/contract';
 import { describeStep, faultKindFor } from './faults/inContainer';
+import { KubernetesError } from './kubernetes/client';
 import { resolveKubernetesGroups, type KubernetesGroups } from './kubernetes/resolveGroups';
 
 /**
@@ -86,12 +87,19 @@ export function groupNeedsObjects(plan: Plan, group: string): boolean {
 
 /** The worker's resolution: Kubernetes groups listed from their clusters, then `resolvePlan`. */
 export async function resolvePlanOnWorker(deps: ResolveDeps, input: ResolveInput): Promise<ResolvedPlan> {
-  const kubernetes = await resolveKubernetesGroups(
-    deps.kubernetes,
-    input.plan,
-    (group) => groupNeedsObjects(input.plan, group),
-    refuse,
-  );
+  let kubernetes: KubernetesGroups;
+  try {
+    kubernetes = await resolveKubernetesGroups(
+      deps.kubernetes,
+      input.plan,
+      (group) => groupNeedsObjects(input.plan, group),
+      refuse,
+    );
+  } catch (error) {
+    // A permission the worker lacks (or a selector the API rejects) is said once, not retried.
+    if (error instanceof KubernetesError && error.refused) refuse(error.message);
+    throw error;
+  }
   return resolvePlan(deps, input, kubernetes);
 }
 

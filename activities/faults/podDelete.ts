@@ -151,6 +151,18 @@ export const podDelete: KubernetesFaultKind<Params, Saved> = {
   },
 
   async rollback(ctx, p, saved) {
+    const untouched = await recordedPod(ctx, saved);
+    if (untouched !== undefined && untouched.metadata?.deletionTimestamp === undefined) {
+      // Never deleted (the inject failed, e.g. not allowed): take our annotation off again.
+      const at = { namespace: saved.namespace, name: saved.pod };
+      await ctx.kube.callIfExists({ verb: 'patch', resource: 'pods', ...at }, () =>
+        ctx.kube.core.patchNamespacedPod(
+          { ...at, body: { metadata: { annotations: { [runLabel]: null } } } },
+          mergePatch,
+        ),
+      );
+      return;
+    }
     if (saved.owner === undefined) return; // nothing brings an ownerless pod back: verify says so
     const state = await ctx.pollUntil(
       () => podDelete.verify(ctx, p, saved),
