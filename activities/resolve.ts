@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { describeSelection } from '../plan/kubernetes';
+import { selectionPlaceholder } from '../plan/kubernetes';
 import type { FaultSpec, Plan } from '../plan/schema';
 import { selectTargets } from '../plan/selection';
 import type { Target } from '../plan/targets';
@@ -46,7 +46,7 @@ function resolveGroup(
       {
         group: name,
         kind: 'kubernetes',
-        name: describeSelection(selection),
+        name: selectionPlaceholder(selection),
         context: selection.context,
         ...(selection.namespace === undefined ? {} : { namespace: selection.namespace }),
         resource: selection.kind,

@@ -38,7 +38,13 @@ export function renderDryRun(planToRun: Plan, resolvedPlan: ResolvedPlan, seed: 
   lines.push(
     `1. resolve targets: ${resolved.targets.join(', ') || 'none'} (allow-lists are enforced by the worker)`,
   );
-  if (plan.faults.some((fault) => fault.select.mode !== 'all')) {
+  if (Object.values(plan.targets).some((group) => group.kubernetes !== undefined)) {
+    lines.push(
+      '   Kubernetes groups are listed by the worker as the game day starts: {…} stands for what they select',
+    );
+  }
+  const onHosts = (fault: Plan['faults'][number]) => plan.targets[fault.target]?.kubernetes === undefined;
+  if (plan.faults.some((fault) => fault.select.mode !== 'all' && onHosts(fault))) {
     lines.push(
       `   random target choices shown for seed ${seed}; run with --seed ${seed} to get exactly these`,
     );

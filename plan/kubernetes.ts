@@ -41,6 +41,14 @@ export function labelSelectorText(labels: KubernetesSelection['selector']['label
   return pairs.length === 0 ? undefined : pairs.join(',');
 }
 
+/** "kafka/{app=broker}": the objects a selection stands for until the worker lists them (dry runs). */
+export function selectionPlaceholder(selection: KubernetesSelection): string {
+  const labels = labelSelectorText(selection.selector.labels);
+  const fields = selection.selector.fields;
+  const which = `{${[labels, fields].filter(Boolean).join(', ') || 'all'}}`;
+  return selection.namespace === undefined ? which : `${selection.namespace}/${which}`;
+}
+
 /** "pods app=kafka in kafka (context prod)", for dry runs and messages. */
 export function describeSelection(selection: KubernetesSelection): string {
   const labels = labelSelectorText(selection.selector.labels);
