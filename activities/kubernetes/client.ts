@@ -76,8 +76,12 @@ export class KubernetesClient {
     this.custom = config.makeApiClient(CustomObjectsApi);
   }
 
+  /** Requests made through `call` and `callIfExists`, for benchmarks (API calls per target). */
+  requests = 0;
+
   /** Runs a call; its failure becomes a KubernetesError naming the verb, resource and namespace. */
   async call<T>(action: KubernetesAction, request: () => Promise<T>): Promise<T> {
+    this.requests++;
     try {
       return await request();
     } catch (error) {
@@ -87,6 +91,7 @@ export class KubernetesClient {
 
   /** Like `call`, but a 404 (the object is gone) is `undefined`: a rollback of something gone succeeds. */
   async callIfExists<T>(action: KubernetesAction, request: () => Promise<T>): Promise<T | undefined> {
+    this.requests++;
     try {
       return await request();
     } catch (error) {

@@ -19,6 +19,7 @@ import {
 } from '../support/temporal';
 import { sleep } from '../support/wait';
 import { guardrailBench } from './guardrail';
+import { kubernetesBench } from './kubernetes';
 import { sshBench } from './ssh';
 
 const faultCount = 10;
@@ -201,10 +202,10 @@ async function localBench(temporal: TestTemporal): Promise<Record<string, unknow
   }
 }
 
-const benches = { local: localBench, ssh: sshBench } as const;
+const benches = { local: localBench, ssh: sshBench, kubernetes: kubernetesBench } as const;
 type BenchName = keyof typeof benches;
 
-/** `--only local|ssh` runs one bench; without it, all of them. */
+/** `--only local|ssh|kubernetes` runs one bench; without it, all of them. */
 function chosenBenches(argv: readonly string[]): BenchName[] {
   const at = argv.indexOf('--only');
   if (at === -1) return Object.keys(benches) as BenchName[];

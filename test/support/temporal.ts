@@ -10,6 +10,7 @@ import pino from 'pino';
 import { startGameDay } from '../../client/gameDays';
 import { startDevServer, type DevServer } from '../../client/devServer';
 import { projectRoot } from '../../client/paths';
+import type { ActivityDeps } from '../../activities/deps';
 import { activityDepsFromConfig, createGameDayWorker } from '../../worker/createWorker';
 import { installRuntime } from '../../worker/runtime';
 import { workerConfigSchema } from '../../worker/config';
@@ -51,6 +52,8 @@ export async function startTestTemporal(): Promise<TestTemporal> {
 
 export interface InProcessWorker {
   readonly taskQueue: string;
+  /** What its activities use (executors, Kubernetes clients, metrics), for tests that look inside. */
+  readonly deps: ActivityDeps;
   stop(): Promise<void>;
 }
 
@@ -81,6 +84,7 @@ export async function startInProcessWorker(
   const running = worker.run();
   return {
     taskQueue,
+    deps,
     stop: async () => {
       worker.shutdown();
       await running;
