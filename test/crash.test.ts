@@ -73,18 +73,20 @@ describe('SIGKILL of the worker process', () => {
       await sleep(1500);
       listener = await occupyPort(port);
       await sleep(1500);
+      const killedAt = Date.now();
       await first.kill('SIGKILL');
       workers.push(await spawnWorkerProcess(temporal, taskQueue));
       const report = await handle.result();
       const answers = report.checks.during.find((summary) => summary.name === 'answers');
       assert.ok(answers, 'the during check has a summary');
-      // About 12 samples before the kill, none while no worker ran (~3 s), then the rest of the window.
-      assert.ok(answers.samples >= 14, `samples before the kill are counted: ${answers.samples}`);
+      // The port was closed only in the first 1.5 s, long before the kill: a deviation in the verdict can only
+      // come from the dead worker's samples (how many a loaded machine took varies: no count is asserted).
       assert.ok(
         answers.held < answers.samples,
         `the early deviation is kept: ${answers.held}/${answers.samples}`,
       );
       assert.ok(answers.firstDeviation, 'the first deviation is reported');
+      assert.ok(Date.parse(answers.firstDeviation.at) < killedAt, 'and it was seen before the kill');
       assert.equal(report.outcome, 'failed', report.reason);
       assert.notEqual(processState(service.currentPid()), 'T', 'the paused process runs again');
     } finally {
