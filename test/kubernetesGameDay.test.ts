@@ -1,14 +1,21 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
 import { startTestKubernetes, type TestKubernetes } from './support/kubernetes';
 import { gameDayPlan } from './support/plans';
 import {
+  spawnWorkerProcess,
   startInProcessWorker,
   startPlan,
   startTestTemporal,
+  uniqueTaskQueue,
+  waitForPhase,
   type InProcessWorker,
   type TestTemporal,
+  type WorkerProcess,
 } from './support/temporal';
 import { waitFor } from './support/wait';
 
@@ -38,14 +45,15 @@ describe('game days on Kubernetes (real control plane, kwok nodes, real dev serv
       60_000,
     );
 
-  const plan = (fault: Record<string, unknown>, group: Record<string, unknown> = {}) =>
+  const workers: WorkerProcess[] = [];
+  const plan = (fault: Record<string, unknown>, group: Record<string, unknown> = {}, window = '1s') =>
     gameDayPlan({
       metadata: { name: 'k8s-pod-delete', owner: 'tests' },
       targets: {
         brokers: { kubernetes: { context: 'test', namespace, selector: { labels }, ...group } },
       },
       faults: [{ name: 'delete-broker', kind: 'pod-delete', target: 'brokers', ...fault }],
-      observation: { window: '1s', sampleInterval: '500ms' },
+      observation: { window, sampleInterval: '500ms' },
     });
 
   before(async () => {
@@ -54,7 +62,7 @@ describe('game days on Kubernetes (real control plane, kwok nodes, real dev serv
     worker = await startInProcessWorker(temporal, undefined, {
       kubernetes: {
         contexts: {
-          test: { kubeconfig: kube.kubeconfigPath, namespaces: [namespace, 'opted-out'] },
+          test: { kubeconfig: kube.kubeconfigPath, namespaces: [namespace, 'opted-out', 'doomed'] },
           strict: { kubeconfig: kube.kubeconfigPath, namespaces: ['opted-out'], requireOptIn: true },
         },
       },
@@ -93,6 +101,7 @@ describe('game days on Kubernetes (real control plane, kwok nodes, real dev serv
     await readyBrokers();
   });
   after(async () => {
+    for (const spawned of workers) await spawned.kill('SIGKILL');
     await worker?.stop();
     await Promise.all([kube?.stop(), temporal?.stop()]);
   });
@@ -124,7 +133,7 @@ describe('game days on Kubernetes (real control plane, kwok nodes, real dev serv
       ],
       [
         { namespace: 'kube-system' },
-        /acts in namespace kube-system, which context test does not allow \(allowed: kafka, opted-out\)/,
+        /acts in namespace kube-system, which context test does not allow \(allowed: kafka, opted-out, doomed\)/,
       ],
       [
         { selector: { labels: { app: 'nope' } } },
@@ -176,5 +185,92 @@ describe('game days on Kubernetes (real control plane, kwok nodes, real dev serv
     );
     assert.ok(await core.readNamespacedPod({ name: 'lonely', namespace }), 'nothing was deleted');
     await core.deleteNamespacedPod({ name: 'lonely', namespace, gracePeriodSeconds: 0 });
+  });
+
+  it('a worker SIGKILLed mid-fault: another worker process finishes the rollback', async () => {
+    const configFile = join(kube.dir, 'worker.yaml');
+    writeFileSync(
+      configFile,
+      stringify({
+        kubernetes: { contexts: { test: { kubeconfig: kube.kubeconfigPath, namespaces: [namespace] } } },
+      }),
+    );
+    const taskQueue = uniqueTaskQueue('k8s-crash');
+    const first = await spawnWorkerProcess(temporal, taskQueue, configFile);
+    workers.push(first);
+    const handle = await startPlan(
+      temporal,
+      plan({ select: { mode: 'one' }, params: { force: true } }, {}, '4s'),
+      taskQueue,
+    );
+    await waitForPhase(handle, 'observe');
+    await first.kill('SIGKILL');
+    workers.push(await spawnWorkerProcess(temporal, taskQueue, configFile));
+    const report = await handle.result();
+    assert.equal(report.outcome, 'passed', report.reason);
+    assert.equal(report.faults[0]?.status, 'rolled-back');
+    await readyBrokers();
+  });
+
+  it('the owner, then the whole namespace, gone mid-fault: the rollback succeeds with a note', async () => {
+    const apps = kube.kubeConfig.makeApiClient(AppsV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'doomed' } } });
+    const make = (name: string) =>
+      apps.createNamespacedDeployment({
+        namespace: 'doomed',
+        body: {
+          metadata: { name },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: { app: name } },
+            template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: 'x' }] } },
+          },
+        },
+      });
+    await make('web');
+    await make('other');
+    await waitFor('the pods of doomed', async () => {
+      const pods = (await core.listNamespacedPod({ namespace: 'doomed' })).items;
+      return pods.length === 2 && pods.every(isReady) ? pods : undefined;
+    });
+    const doomed = (window: string) =>
+      gameDayPlan({
+        metadata: { name: 'k8s-owner-gone', owner: 'tests' },
+        targets: {
+          web: { kubernetes: { context: 'test', namespace: 'doomed', selector: { labels: { app: 'web' } } } },
+        },
+        faults: [
+          {
+            name: 'delete-web',
+            kind: 'pod-delete',
+            target: 'web',
+            params: { force: true, readyTimeout: '1m' },
+          },
+        ],
+        observation: { window, sampleInterval: '1s' },
+      });
+    // The Deployment (the pod's owner is its ReplicaSet) is deleted while the fault is in place.
+    const ownerGone = await startPlan(temporal, doomed('4s'), worker.taskQueue);
+    await waitForPhase(ownerGone, 'observe');
+    await apps.deleteNamespacedDeployment({
+      name: 'web',
+      namespace: 'doomed',
+      propagationPolicy: 'Foreground',
+    });
+    const first = await ownerGone.result();
+    assert.equal(first.outcome, 'passed', first.reason);
+    assert.match(first.faults[0]?.detail ?? '', /its owner ReplicaSet web-\S+ is not waited for \(gone/);
+    // Then the namespace itself goes while the fault is in place.
+    await make('web');
+    await waitFor('web again', async () => {
+      const pods = (await core.listNamespacedPod({ namespace: 'doomed', labelSelector: 'app=web' })).items;
+      return pods.length === 1 && pods.every(isReady) ? pods : undefined;
+    });
+    const namespaceGone = await startPlan(temporal, doomed('4s'), worker.taskQueue);
+    await waitForPhase(namespaceGone, 'observe');
+    await core.deleteNamespace({ name: 'doomed' });
+    const second = await namespaceGone.result();
+    assert.equal(second.outcome, 'passed', second.reason);
+    assert.equal(second.faults[0]?.status, 'rolled-back');
   });
 });
