@@ -28,13 +28,11 @@ const run = promisify(execFile);
 
 /**
  * Where the Chaos Mesh v2.8.3 CRDs are looked for (their controller does not run here): GAMEDAY_CHAOS_MESH_CRDS,
- * else the project's shared fixtures next to the repository (../shared from the main checkout, ../../shared from
- * a worktree under wt/).
+ * else the copy in the repository (test/fixtures/chaos-mesh-crds, with its attribution).
  */
 export function chaosMeshCrdsDirs(): string[] {
-  const shared = (...up: string[]) => join(projectRoot, ...up, 'shared', 'fixtures', 'chaos-mesh-crds');
   const override = process.env.GAMEDAY_CHAOS_MESH_CRDS;
-  return [...(override ? [override] : []), shared('..'), shared('..', '..')];
+  return [...(override ? [override] : []), join(projectRoot, 'test', 'fixtures', 'chaos-mesh-crds')];
 }
 
 /** What kwok's node-initialize stage and the harness's node selector look for on a fake node. */
