@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import {
   createWriteStream,
   existsSync,
@@ -73,19 +73,43 @@ export interface KubeBinaries {
   readonly kwok: string;
   /** kwok's default node and pod stages, copied from its module by the build. */
   readonly kwokStages: string;
+  /** kwok's Exec CRD (what an exec in a pod's container runs), copied from its module by the build. */
+  readonly kwokExecCrd: string;
+  /** kwok's Logs CRD (which files are a container's current and previous logs). */
+  readonly kwokLogsCrd: string;
+}
+
+/**
+ * The build dir of kwok: kwok-<version>, plus -patched-<hash> when scripts/kube/kwok/patches has patches (the
+ * hash of their bytes in name order, as scripts/build-kube.sh computes it).
+ */
+function kwokBuildName(version: string): string {
+  const patches = join(projectRoot, 'scripts', 'kube', 'kwok', 'patches');
+  const files = existsSync(patches)
+    ? readdirSync(patches)
+        .filter((file) => file.endsWith('.patch'))
+        .sort()
+    : [];
+  if (files.length === 0) return `kwok-${version}`;
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(readFileSync(join(patches, file)));
+  return `kwok-${version}-patched-${hash.digest('hex').slice(0, 12)}`;
 }
 
 /** Where scripts/build-kube.sh puts the binaries of the pinned versions (GAMEDAY_TOOLS_DIR moves the tools dir). */
 export function kubeBinaries(versions = kubeVersions()): KubeBinaries {
   const tools = join(process.env.GAMEDAY_TOOLS_DIR ?? join(projectRoot, '.tools'), 'kube');
   const kubernetesBin = join(tools, `kubernetes-${versions.kubernetes}`, 'bin');
+  const kwokDir = join(tools, kwokBuildName(versions.kwok));
   return {
     etcd: join(tools, `etcd-${versions.etcd}`, 'bin', 'etcd'),
     kubeApiserver: join(kubernetesBin, 'kube-apiserver'),
     kubeControllerManager: join(kubernetesBin, 'kube-controller-manager'),
     kubeScheduler: join(kubernetesBin, 'kube-scheduler'),
-    kwok: join(tools, `kwok-${versions.kwok}`, 'bin', 'kwok'),
-    kwokStages: join(tools, `kwok-${versions.kwok}`, 'stages.yaml'),
+    kwok: join(kwokDir, 'bin', 'kwok'),
+    kwokStages: join(kwokDir, 'stages.yaml'),
+    kwokExecCrd: join(kwokDir, 'crds', 'kwok.x-k8s.io_execs.yaml'),
+    kwokLogsCrd: join(kwokDir, 'crds', 'kwok.x-k8s.io_logs.yaml'),
   };
 }
 
