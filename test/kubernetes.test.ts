@@ -245,7 +245,7 @@ describe('Kubernetes test control plane: etcd, kube-apiserver, controller manage
 
     before(async () => {
       await core.createNamespace({ body: { metadata: { name: ns } } });
-      // The declaration comes first: the Deployment's pods get their containers as they appear.
+      // The declaration comes first: the Deployment's pods are prepared as they are created.
       await kube.declareContainers({
         namespace: ns,
         labels: querynode,
@@ -285,8 +285,8 @@ describe('Kubernetes test control plane: etcd, kube-apiserver, controller manage
     });
 
     it('exec runs argv in the container: stdout, stderr and the exit status (0, non-zero, missing command)', async () => {
+      // Straight after Ready, without asking the harness first: a declared pod is served once it exists.
       const pod = await querynodePod();
-      await kube.container(ns, pod);
       const target = { namespace: ns, pod, container: 'querynode' };
 
       const keys = await execInPod(kube, target, [
@@ -353,7 +353,7 @@ describe('Kubernetes test control plane: etcd, kube-apiserver, controller manage
       const never = await refusal(() => read({ previous: true }));
       assert.equal(never.code, 400);
 
-      // The container ran for an hour, then failed (stderr, like most runtimes' last words) and was restarted.
+      // The container ran for an hour, then failed with its last words on stderr, and was restarted.
       container.log('[INFO] querynode started', { previous: true, at: new Date(Date.now() - 3_600_000) });
       container.log(['[ERROR] querynode lost its etcd session', 'panic: session expired'], {
         previous: true,
