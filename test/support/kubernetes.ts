@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import {
+  copyFileSync,
   createWriteStream,
   existsSync,
   mkdtempSync,
@@ -23,18 +24,19 @@ import {
 import { parseAllDocuments, stringify } from 'yaml';
 import { projectRoot } from '../../client/paths';
 import { freePort } from '../../worker/ports';
+import { FakeContainers, KwokRoot, type ContainerDeclaration, type FakeContainer } from './kwokContainers';
+
+export type { ContainerDeclaration, ContainerImage, FakeContainer, LogOptions } from './kwokContainers';
 
 const run = promisify(execFile);
 
 /**
  * Where the Chaos Mesh v2.8.3 CRDs are looked for (their controller does not run here): GAMEDAY_CHAOS_MESH_CRDS,
- * else the project's shared fixtures next to the repository (../shared from the main checkout, ../../shared from
- * a worktree under wt/).
+ * else the copy in the repository (test/fixtures/chaos-mesh-crds, with its attribution).
  */
 export function chaosMeshCrdsDirs(): string[] {
-  const shared = (...up: string[]) => join(projectRoot, ...up, 'shared', 'fixtures', 'chaos-mesh-crds');
   const override = process.env.GAMEDAY_CHAOS_MESH_CRDS;
-  return [...(override ? [override] : []), shared('..'), shared('..', '..')];
+  return [...(override ? [override] : []), join(projectRoot, 'test', 'fixtures', 'chaos-mesh-crds')];
 }
 
 /** What kwok's node-initialize stage and the harness's node selector look for on a fake node. */
@@ -75,19 +77,43 @@ export interface KubeBinaries {
   readonly kwok: string;
   /** kwok's default node and pod stages, copied from its module by the build. */
   readonly kwokStages: string;
+  /** kwok's Exec CRD (what an exec in a pod's container runs), copied from its module by the build. */
+  readonly kwokExecCrd: string;
+  /** kwok's Logs CRD (which files are a container's current and previous logs). */
+  readonly kwokLogsCrd: string;
+}
+
+/**
+ * The build dir of kwok: kwok-<version>, plus -patched-<hash> when scripts/kube/kwok/patches has patches (the
+ * hash of their bytes in name order, as scripts/build-kube.sh computes it).
+ */
+function kwokBuildName(version: string): string {
+  const patches = join(projectRoot, 'scripts', 'kube', 'kwok', 'patches');
+  const files = existsSync(patches)
+    ? readdirSync(patches)
+        .filter((file) => file.endsWith('.patch'))
+        .sort()
+    : [];
+  if (files.length === 0) return `kwok-${version}`;
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(readFileSync(join(patches, file)));
+  return `kwok-${version}-patched-${hash.digest('hex').slice(0, 12)}`;
 }
 
 /** Where scripts/build-kube.sh puts the binaries of the pinned versions (GAMEDAY_TOOLS_DIR moves the tools dir). */
 export function kubeBinaries(versions = kubeVersions()): KubeBinaries {
   const tools = join(process.env.GAMEDAY_TOOLS_DIR ?? join(projectRoot, '.tools'), 'kube');
   const kubernetesBin = join(tools, `kubernetes-${versions.kubernetes}`, 'bin');
+  const kwokDir = join(tools, kwokBuildName(versions.kwok));
   return {
     etcd: join(tools, `etcd-${versions.etcd}`, 'bin', 'etcd'),
     kubeApiserver: join(kubernetesBin, 'kube-apiserver'),
     kubeControllerManager: join(kubernetesBin, 'kube-controller-manager'),
     kubeScheduler: join(kubernetesBin, 'kube-scheduler'),
-    kwok: join(tools, `kwok-${versions.kwok}`, 'bin', 'kwok'),
-    kwokStages: join(tools, `kwok-${versions.kwok}`, 'stages.yaml'),
+    kwok: join(kwokDir, 'bin', 'kwok'),
+    kwokStages: join(kwokDir, 'stages.yaml'),
+    kwokExecCrd: join(kwokDir, 'crds', 'kwok.x-k8s.io_execs.yaml'),
+    kwokLogsCrd: join(kwokDir, 'crds', 'kwok.x-k8s.io_logs.yaml'),
   };
 }
 
@@ -109,6 +135,21 @@ export interface TestKubernetes {
   readonly nodeNames: readonly string[];
   readonly dir: string;
   applyChaosMeshCrds(): Promise<void>;
+  /**
+   * Declares the containers of a pod (by name) or of pods (by labels) that exec and logs work in, through the
+   * apiserver and kwok's kubelet API as in a real cluster: each matching pod container gets its own
+   * filesystem (busybox plus the declaration's files and directories; exec'd commands run chrooted there,
+   * never on the machine) and its current and previous log. Resolves once the pods that already match are
+   * served; a matching pod created later is served before the apiserver stores it (an admission webhook of
+   * the harness prepares it), so a Ready pod never answers "not found". The first declaration matching a
+   * container wins. Exec and logs of a container that no declaration matches fail at once with kwok's
+   * "no exec found" / "no logs found" for it.
+   */
+  declareContainers(declaration: ContainerDeclaration): Promise<void>;
+  /** A declared pod container (default: the pod's first declared one), once kwok serves it. */
+  container(namespace: string, pod: string, container?: string): Promise<FakeContainer>;
+  /** kwok's kubelet API (exec, logs; what the apiserver dials for every fake node): https://127.0.0.1:<port> */
+  readonly kubeletServer: string;
   /** The last lines a component wrote (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok). */
   logTail(component: string, lines?: number): string;
   /** Kills every component and removes the temp dir. */
@@ -119,6 +160,8 @@ interface Component {
   readonly name: string;
   readonly child: ChildProcess;
   readonly logFile: string;
+  /** What stop() sends first (then SIGKILL after 10 s). */
+  readonly stopSignal: NodeJS.Signals;
 }
 
 function tail(file: string, lines: number): string {
@@ -244,7 +287,8 @@ function chaosMeshCrdFiles(): string[] {
 /**
  * A real Kubernetes control plane for one suite: etcd, kube-apiserver (RBAC and Node authorization, default
  * admission), kube-controller-manager, kube-scheduler, and kwok playing the kubelets of `nodes` fake nodes, so
- * Deployments create pods that are bound, run and become Ready. Every component listens on free loopback ports
+ * Deployments create pods that are bound, run and become Ready, and with its kubelet API (exec, logs) for the
+ * containers a test declares (`declareContainers`). Every component listens on free loopback ports
  * and keeps its data and certificates under one temp dir. Built by scripts/build-kube.sh (run by
  * scripts/run-tests.js); without the binaries or without root this throws, so a suite never passes by skipping.
  */
@@ -263,12 +307,14 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
   const stopAll = async () => {
     stopping = true;
     process.removeListener('exit', killAllNow);
+    await fakeContainers?.stop().catch(() => undefined);
     // Reverse start order: kwok and the controllers go before the apiserver they talk to, etcd last.
     for (const component of [...components].reverse()) {
       const { child } = component;
       if (child.exitCode !== null || child.signalCode !== null) continue;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
+      // 'close': the output pipes are closed by every process holding them (kwok runs as unshare's child).
+      const exited = new Promise((resolve) => child.once('close', resolve));
+      child.kill(component.stopSignal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
@@ -279,13 +325,23 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
   const killAllNow = () => components.forEach(({ child }) => child.kill('SIGKILL'));
   process.once('exit', killAllNow);
 
-  const startComponent = (name: string, binary: string, args: readonly string[]): Component => {
+  let fakeContainers: FakeContainers | undefined;
+  const startComponent = (
+    name: string,
+    binary: string,
+    args: readonly string[],
+    options: { env?: NodeJS.ProcessEnv; stopSignal?: NodeJS.Signals } = {},
+  ): Component => {
     const file = logFile(name);
     const output = createWriteStream(file);
-    const child = spawn(binary, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, args, {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.env ? { env: options.env } : {}),
+    });
     child.stdout?.pipe(output, { end: false });
     child.stderr?.pipe(output, { end: false });
-    const component = { name, child, logFile: file };
+    const component = { name, child, logFile: file, stopSignal: options.stopSignal ?? 'SIGTERM' };
     components.push(component);
     return component;
   };
@@ -326,6 +382,9 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
       kwokUser,
       controllerServing,
       schedulerServing,
+      kubeletServing,
+      apiserverKubeletClient,
+      webhookServing,
     ] = await Promise.all([
       pki.issue('kube-apiserver', '/CN=kube-apiserver', [
         'IP:127.0.0.1',
@@ -345,6 +404,12 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
       pki.issue('kwok', '/O=system:masters/CN=kwok'),
       pki.issue('kube-controller-manager-serving', '/CN=kube-controller-manager', ['IP:127.0.0.1']),
       pki.issue('kube-scheduler-serving', '/CN=kube-scheduler', ['IP:127.0.0.1']),
+      // kwok's kubelet API, which the apiserver dials (and verifies) for exec and logs on every fake node.
+      pki.issue('kwok-kubelet-serving', '/CN=kwok-kubelet', ['IP:127.0.0.1']),
+      // The apiserver's client identity there (kwok's server does not check clients; a kubelet would).
+      pki.issue('kube-apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client'),
+      // The harness's admission webhook, which prepares declared containers before their pod is stored.
+      pki.issue('containers-webhook-serving', '/CN=gameday-test-containers', ['IP:127.0.0.1']),
     ]);
     // The service-account token signing key pair (the apiserver signs tokens, the controller manager too).
     const serviceAccount = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -355,8 +420,8 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
     });
     writeFileSync(serviceAccountPub, serviceAccount.publicKey.export({ type: 'spki', format: 'pem' }));
 
-    const [etcdClientPort, etcdPeerPort, apiserverPort, controllerManagerPort, schedulerPort] =
-      await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [etcdClientPort, etcdPeerPort, apiserverPort, controllerManagerPort, schedulerPort, kubeletPort] =
+      await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
     const etcdPeerUrl = `http://127.0.0.1:${etcdPeerPort}`;
     const etcd = startComponent('etcd', binaries.etcd, [
@@ -393,6 +458,11 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
       '--allow-privileged=true',
       // The `kubernetes` Service's Endpoints would have to name the loopback address, which validation refuses.
       '--endpoint-reconciler-type=none',
+      // Exec and logs: the nodes' InternalIP (loopback; their Hostname would need DNS) and kwok's serving cert.
+      '--kubelet-preferred-address-types=InternalIP',
+      `--kubelet-certificate-authority=${pki.caCert}`,
+      `--kubelet-client-certificate=${apiserverKubeletClient.cert}`,
+      `--kubelet-client-key=${apiserverKubeletClient.key}`,
       '--profiling=false',
     ]);
     await waitReady(
@@ -410,7 +480,46 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
     };
     const controllerManagerKubeconfig = componentKubeconfig('kube-controller-manager', controllerManager);
     const schedulerKubeconfig = componentKubeconfig('kube-scheduler', scheduler);
-    const kwokKubeconfig = componentKubeconfig('kwok', kwokUser);
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(kubeconfigPath);
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+
+    /** Applies CRD files and waits until the apiserver serves them (Established). */
+    const applyCrds = async (files: readonly string[], what: string) => {
+      const extensions = kubeConfig.makeApiClient(ApiextensionsV1Api);
+      const crds = files.map((file) => {
+        const text = readFileSync(file, 'utf8');
+        const name = (parseAllDocuments(text)[0]?.toJS() as V1CustomResourceDefinition | null)?.metadata
+          ?.name;
+        if (!name) throw new Error(`${file} holds no named CustomResourceDefinition`);
+        return { file, text, name };
+      });
+      // Server-side apply of each file's YAML as it is: the typed client would drop the schemas' `enum` and
+      // `x-kubernetes-*` keys (its models spell them `_enum`, `xKubernetes…`), leaving fields unvalidated.
+      for (const crd of crds) {
+        const url = `${server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.name}`;
+        const answer = await tlsRequest(`${url}?fieldManager=gameday-test&force=true`, pki.caCert, admin, {
+          method: 'PATCH',
+          contentType: 'application/apply-patch+yaml',
+          body: crd.text,
+        });
+        if (answer.status !== 200 && answer.status !== 201) {
+          throw new Error(`applying ${crd.file} answered ${answer.status}: ${answer.body.slice(0, 2000)}`);
+        }
+      }
+      await waitReady(apiserver, `the ${what} to be Established`, async () => {
+        const established = await Promise.all(
+          crds.map(async (crd) => {
+            const current = await extensions.readCustomResourceDefinition({ name: crd.name });
+            return (
+              current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ??
+              false
+            );
+          }),
+        );
+        return established.every(Boolean);
+      });
+    };
 
     const controllerManagerProcess = startComponent(
       'kube-controller-manager',
@@ -446,15 +555,40 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
       '--leader-elect=false',
       '--profiling=false',
     ]);
-    // Only stages in its --config: a KwokConfiguration given there would lose kwok's defaults (parallelism 0).
-    const kwok = startComponent('kwok', binaries.kwok, [
-      `--config=${binaries.kwokStages}`,
+    // kwok's server reads what exec runs and where logs are from these objects, which it watches.
+    await applyCrds([binaries.kwokExecCrd, binaries.kwokLogsCrd], "kwok's Exec and Logs CRDs");
+    // kwok runs chrooted in its own root (see kwokContainers.ts): its files are copied in, named from there.
+    const kwokRoot = await KwokRoot.create(join(dir, 'kwok-root'), binaries.kwok);
+    const intoKwokRoot = (file: string, name: string) => {
+      copyFileSync(file, kwokRoot.hostPath(`/etc/kwok/${name}`));
+      return `/etc/kwok/${name}`;
+    };
+    const kwokKubeconfig = '/etc/kwok/kubeconfig';
+    writeKubeconfig(kwokRoot.hostPath(kwokKubeconfig), server, intoKwokRoot(pki.caCert, 'ca.crt'), {
+      cert: intoKwokRoot(kwokUser.cert, 'kwok.crt'),
+      key: intoKwokRoot(kwokUser.key, 'kwok.key'),
+    });
+    const kubeletServer = `https://127.0.0.1:${kubeletPort}`;
+    const kwokLaunch = kwokRoot.spawnArgs([
+      // Only stages in its --config: a KwokConfiguration given there would lose kwok's defaults (parallelism 0).
+      `--config=${intoKwokRoot(binaries.kwokStages, 'stages.yaml')}`,
       `--cidr=${podCidr}`,
       // The kubelet address written into node status: loopback, so nothing the apiserver dials leaves the host.
       '--node-ip=127.0.0.1',
+      // Every node's kubelet port (node status daemonEndpoints) is kwok's server: the kubelet API for exec, logs.
+      `--node-port=${kubeletPort}`,
+      `--server-address=127.0.0.1:${kubeletPort}`,
+      `--tls-cert-file=${intoKwokRoot(kubeletServing.cert, 'kubelet.crt')}`,
+      `--tls-private-key-file=${intoKwokRoot(kubeletServing.key, 'kubelet.key')}`,
+      '--enable-crds=Exec,Logs',
       `--kubeconfig=${kwokKubeconfig}`,
       `--manage-nodes-with-annotation-selector=${fakeNodeAnnotation.key}=${fakeNodeAnnotation.value}`,
     ]);
+    // SIGKILL: unshare ignores SIGTERM while it waits for kwok, and kwok keeps no state of its own.
+    const kwok = startComponent('kwok', kwokLaunch.command, kwokLaunch.args, {
+      env: kwokLaunch.env,
+      stopSignal: 'SIGKILL',
+    });
     await Promise.all([
       waitReady(controllerManagerProcess, 'its /healthz', async () => {
         return (await probeStatus(`https://127.0.0.1:${controllerManagerPort}/healthz`, pki.caCert)) === 200;
@@ -462,11 +596,41 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
       waitReady(schedulerProcess, 'its /healthz', async () => {
         return (await probeStatus(`https://127.0.0.1:${schedulerPort}/healthz`, pki.caCert)) === 200;
       }),
+      waitReady(kwok, 'its kubelet API', async () => {
+        return (await probeStatus(`${kubeletServer}/healthz`, pki.caCert)) === 200;
+      }),
     ]);
-
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(kubeconfigPath);
-    const core = kubeConfig.makeApiClient(CoreV1Api);
+    // kwok's kubelet API as the apiserver reaches it (the harness asks it whether a pod is served yet).
+    const kubeletKubeConfig = new KubeConfig();
+    kubeletKubeConfig.loadFromOptions({
+      clusters: [{ name: 'kwok', server: kubeletServer, caFile: pki.caCert, skipTLSVerify: false }],
+      users: [
+        { name: 'apiserver', certFile: apiserverKubeletClient.cert, keyFile: apiserverKubeletClient.key },
+      ],
+      contexts: [{ name: 'kwok', cluster: 'kwok', user: 'apiserver' }],
+      currentContext: 'kwok',
+    });
+    fakeContainers = new FakeContainers({
+      kubeConfig,
+      kwokRoot,
+      kubelet: kubeletKubeConfig,
+      webhookServing,
+      caCert: pki.caCert,
+      apply: async (plural, namespace, name, body) => {
+        const url = `${server}/apis/kwok.x-k8s.io/v1alpha1/namespaces/${namespace}/${plural}/${name}`;
+        const answer = await tlsRequest(`${url}?fieldManager=gameday-test&force=true`, pki.caCert, admin, {
+          method: 'PATCH',
+          contentType: 'application/apply-patch+yaml',
+          body: JSON.stringify(body),
+        });
+        if (answer.status !== 200 && answer.status !== 201) {
+          throw new Error(
+            `applying kwok ${plural} ${namespace}/${name} answered ${answer.status}: ${answer.body}`,
+          );
+        }
+      },
+    });
+    const containers = fakeContainers;
     // Pods need their namespace's default service account (the controller manager's serviceaccount controller).
     await waitReady(controllerManagerProcess, 'the default service account', async () => {
       await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
@@ -501,41 +665,7 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
       return nodes.items.filter(isReady).length === nodeNames.length;
     });
 
-    const applyChaosMeshCrds = async () => {
-      const extensions = kubeConfig.makeApiClient(ApiextensionsV1Api);
-      const crds = chaosMeshCrdFiles().map((file) => {
-        const text = readFileSync(file, 'utf8');
-        const name = (parseAllDocuments(text)[0]?.toJS() as V1CustomResourceDefinition | null)?.metadata
-          ?.name;
-        if (!name) throw new Error(`${file} holds no named CustomResourceDefinition`);
-        return { file, text, name };
-      });
-      // Server-side apply of each file's YAML as it is: the typed client would drop the schemas' `enum` and
-      // `x-kubernetes-*` keys (its models spell them `_enum`, `xKubernetes…`), leaving fields unvalidated.
-      for (const crd of crds) {
-        const url = `${server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.name}`;
-        const answer = await tlsRequest(`${url}?fieldManager=gameday-test&force=true`, pki.caCert, admin, {
-          method: 'PATCH',
-          contentType: 'application/apply-patch+yaml',
-          body: crd.text,
-        });
-        if (answer.status !== 200 && answer.status !== 201) {
-          throw new Error(`applying ${crd.file} answered ${answer.status}: ${answer.body.slice(0, 2000)}`);
-        }
-      }
-      await waitReady(apiserver, 'the Chaos Mesh CRDs to be Established', async () => {
-        const established = await Promise.all(
-          crds.map(async (crd) => {
-            const current = await extensions.readCustomResourceDefinition({ name: crd.name });
-            return (
-              current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ??
-              false
-            );
-          }),
-        );
-        return established.every(Boolean);
-      });
-    };
+    const applyChaosMeshCrds = () => applyCrds(chaosMeshCrdFiles(), 'Chaos Mesh CRDs');
     if (options.chaosMeshCrds) await applyChaosMeshCrds();
 
     return {
@@ -546,6 +676,9 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
       nodeNames,
       dir,
       applyChaosMeshCrds,
+      declareContainers: (declaration) => containers.declare(declaration),
+      container: (namespace, pod, container) => containers.container(namespace, pod, container),
+      kubeletServer,
       logTail: (component, lines = 30) => tail(logFile(component), lines),
       stop: stopAll,
     };
