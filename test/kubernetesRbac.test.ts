@@ -76,11 +76,11 @@ describe('least-privilege RBAC in deploy/kubernetes (real API server)', () => {
         case 'ServiceAccount':
           await core.createNamespacedServiceAccount({
             namespace: 'gameday',
-            body: manifest as V1ServiceAccount,
+            body: manifest,
           });
           break;
         case 'ClusterRole':
-          await rbac.createClusterRole({ body: manifest as V1ClusterRole });
+          await rbac.createClusterRole({ body: manifest });
           break;
         case 'ClusterRoleBinding':
           await rbac.createClusterRoleBinding({ body: manifest as V1ClusterRoleBinding });
