@@ -7,10 +7,8 @@ import {
   AuthorizationV1Api,
   CoreV1Api,
   RbacAuthorizationV1Api,
-  type V1ClusterRole,
   type V1ClusterRoleBinding,
   type V1RoleBinding,
-  type V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { projectRoot } from '../client/paths';
