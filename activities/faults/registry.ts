@@ -12,6 +12,7 @@ import { networkDuplicate } from './networkDuplicate';
 import { networkLoss } from './networkLoss';
 import { networkLossIptables } from './networkLossIptables';
 import { networkPartition } from './networkPartition';
+import { nodeCordon } from './nodeCordon';
 import { podDelete } from './podDelete';
 import { processKill } from './processKill';
 import { processPause } from './processPause';
@@ -40,6 +41,7 @@ export const faultKinds = {
   'container-kill': containerKill,
   'container-restart': containerRestart,
   'pod-delete': podDelete,
+  'node-cordon': nodeCordon,
 } as const satisfies Record<string, AnyFaultKind>;
 
 export type FaultKindName = keyof typeof faultKinds;
