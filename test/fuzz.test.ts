@@ -62,6 +62,7 @@ const validParams = {
   'container-restart': { container: 'kafka-1' },
   'pod-delete': { gracePeriod: '30s', readyTimeout: '2m' },
   'node-cordon': {},
+  'node-drain': { deleteEmptyDirData: true, timeout: '20s', readyTimeout: '2m' },
 } satisfies Record<FaultKindName, unknown>;
 
 /** Kinds that take no string parameter at all: nothing of theirs to fuzz. */

@@ -13,6 +13,7 @@ import { networkLoss } from './networkLoss';
 import { networkLossIptables } from './networkLossIptables';
 import { networkPartition } from './networkPartition';
 import { nodeCordon } from './nodeCordon';
+import { nodeDrain } from './nodeDrain';
 import { podDelete } from './podDelete';
 import { processKill } from './processKill';
 import { processPause } from './processPause';
@@ -42,6 +43,7 @@ export const faultKinds = {
   'container-restart': containerRestart,
   'pod-delete': podDelete,
   'node-cordon': nodeCordon,
+  'node-drain': nodeDrain,
 } as const satisfies Record<string, AnyFaultKind>;
 
 export type FaultKindName = keyof typeof faultKinds;
