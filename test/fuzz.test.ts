@@ -63,6 +63,7 @@ const validParams = {
   'pod-delete': { gracePeriod: '30s', readyTimeout: '2m' },
   'node-cordon': {},
   'node-drain': { deleteEmptyDirData: true, timeout: '20s', readyTimeout: '2m' },
+  scale: { delta: -1, readyTimeout: '2m' },
 } satisfies Record<FaultKindName, unknown>;
 
 /** Kinds that take no string parameter at all: nothing of theirs to fuzz. */
@@ -85,6 +86,14 @@ const fuzzGroups = {
     },
   },
   nodes: { kubernetes: { context: 'prod', kind: 'node', selector: { labels: 'pool=kafka' } } },
+  deployments: {
+    kubernetes: {
+      context: 'prod',
+      namespace: 'kafka',
+      kind: 'deployment',
+      selector: { labels: 'app=kafka' },
+    },
+  },
 };
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };

@@ -17,6 +17,7 @@ import { nodeDrain } from './nodeDrain';
 import { podDelete } from './podDelete';
 import { processKill } from './processKill';
 import { processPause } from './processPause';
+import { scale } from './scale';
 import { serviceRestart } from './serviceRestart';
 import { serviceStop } from './serviceStop';
 import { stress } from './stress';
@@ -44,6 +45,7 @@ export const faultKinds = {
   'pod-delete': podDelete,
   'node-cordon': nodeCordon,
   'node-drain': nodeDrain,
+  scale,
 } as const satisfies Record<string, AnyFaultKind>;
 
 export type FaultKindName = keyof typeof faultKinds;
