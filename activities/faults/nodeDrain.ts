@@ -234,7 +234,7 @@ async function evict(
           'a drain only evicts and never deletes past a PodDisruptionBudget: give the budget room, or a longer timeout',
       );
     }
-    ctx.heartbeat({ waitingOn: podName(pod), refusal: answer.refusal });
+    ctx.heartbeat();
     // The last attempt is made at the deadline itself.
     await ctx.sleep(Math.min(backoff, deadline - now));
   }
