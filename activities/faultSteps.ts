@@ -40,7 +40,10 @@ function bind(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActivityInpu
       throw new Error(`${step.id}: ${kind.kind} acts on Kubernetes objects only`);
     const clusters = deps.kubernetes;
     if (clusters === undefined) throw new Error(`${step.id}: this worker has no Kubernetes contexts`);
-    const kctx = kubernetesFaultContext({ ...env, kube: clusters.client(target.context), target });
+    const policy = clusters.policy(target.context);
+    if (policy === undefined)
+      throw new Error(`${step.id}: this worker has no Kubernetes context "${target.context}"`);
+    const kctx = kubernetesFaultContext({ ...env, kube: clusters.client(target.context), target, policy });
     return {
       prepare: () => kind.prepare(kctx, params),
       inject: (saved) => kind.inject(kctx, params, saved),

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import { taggedPath } from '../../workflows/definitions';
 import { runChecked } from '../executors/executor';
-import type { KubernetesTarget } from '../../plan/targets';
-import type { KubernetesClient } from '../kubernetes/client';
 import type {
   FaultContext,
   FaultEnvironment,
@@ -34,7 +32,7 @@ async function pollUntil<T>(
 
 /** A Kubernetes fault step's context: the client of its target's context, and the shared habits. */
 export function kubernetesFaultContext(
-  env: StepEnvironment & { readonly kube: KubernetesClient; readonly target: KubernetesTarget },
+  env: StepEnvironment & Pick<KubernetesFaultContext, 'kube' | 'target' | 'policy'>,
 ): KubernetesFaultContext {
   return { ...env, pollUntil: (read, done, timing) => pollUntil(env, read, done, timing) };
 }

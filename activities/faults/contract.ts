@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { HostTarget, KubernetesResource, KubernetesTarget, TargetKind } from '../../plan/targets';
 import type { CommandResult, Executor, RunOptions } from '../executors/executor';
 import type { KubernetesClient } from '../kubernetes/client';
+import type { KubernetesContextPolicy } from '../kubernetes/clusters';
 
 /** What every fault step has, whatever it acts on: its names and its activity's heartbeat and sleep. */
 export interface StepEnvironment {
@@ -51,6 +52,11 @@ export interface FaultContext extends FaultEnvironment {
 export interface KubernetesFaultContext extends StepEnvironment {
   readonly kube: KubernetesClient;
   readonly target: KubernetesTarget;
+  /**
+   * What the worker allows in the target's context: a kind acting on a cluster-wide object (a node) touches
+   * namespaced objects (its pods) only in the allowed namespaces.
+   */
+  readonly policy: KubernetesContextPolicy;
   pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, timing: PollTiming): Promise<T>;
 }
 

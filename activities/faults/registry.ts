@@ -12,9 +12,12 @@ import { networkDuplicate } from './networkDuplicate';
 import { networkLoss } from './networkLoss';
 import { networkLossIptables } from './networkLossIptables';
 import { networkPartition } from './networkPartition';
+import { nodeCordon } from './nodeCordon';
+import { nodeDrain } from './nodeDrain';
 import { podDelete } from './podDelete';
 import { processKill } from './processKill';
 import { processPause } from './processPause';
+import { scale } from './scale';
 import { serviceRestart } from './serviceRestart';
 import { serviceStop } from './serviceStop';
 import { stress } from './stress';
@@ -40,6 +43,9 @@ export const faultKinds = {
   'container-kill': containerKill,
   'container-restart': containerRestart,
   'pod-delete': podDelete,
+  'node-cordon': nodeCordon,
+  'node-drain': nodeDrain,
+  scale,
 } as const satisfies Record<string, AnyFaultKind>;
 
 export type FaultKindName = keyof typeof faultKinds;
