@@ -583,6 +583,9 @@ export async function startTestKubernetes(options: TestKubernetesOptions = {}): 
       '--enable-crds=Exec,Logs',
       `--kubeconfig=${kwokKubeconfig}`,
       `--manage-nodes-with-annotation-selector=${fakeNodeAnnotation.key}=${fakeNodeAnnotation.value}`,
+      // Node leases renewed by kwok: without them node status arrives only every ~50 s, the controller manager
+      // marks every node not-Ready after its grace period, and every pod Ready=False for good.
+      '--node-lease-duration-seconds=40',
     ]);
     // SIGKILL: unshare ignores SIGTERM while it waits for kwok, and kwok keeps no state of its own.
     const kwok = startComponent('kwok', kwokLaunch.command, kwokLaunch.args, {
