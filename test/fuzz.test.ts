@@ -61,6 +61,14 @@ const validParams = {
   'container-kill': { container: 'kafka-1' },
   'container-restart': { container: 'kafka-1' },
   'pod-delete': { gracePeriod: '30s', readyTimeout: '2m' },
+  // Its spec goes to the API as data (never a shell); these strings are enums, a label value and a duration.
+  'chaos-mesh': {
+    experiment: {
+      kind: 'PodChaos',
+      spec: { action: 'pod-failure', mode: 'one', selector: { labelSelectors: { app: 'kafka' } } },
+    },
+    injectTimeout: '20s',
+  },
 } satisfies Record<FaultKindName, unknown>;
 
 /** The group a kind acts on: Kubernetes pods for Kubernetes kinds, SSH hosts for the others. */

@@ -105,7 +105,7 @@ export interface PlanFacts {
 
 /** A problem with a fault's params in the light of the whole plan; `path` is inside `params`. */
 export interface PlanProblem {
-  readonly path: readonly string[];
+  readonly path: readonly (string | number)[];
   readonly message: string;
 }
 

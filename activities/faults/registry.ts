@@ -1,3 +1,4 @@
+import { chaosMesh } from './chaosMesh';
 import { isKubernetesKind, type AnyFaultKind, type FaultKind } from './contract';
 import { containerKill } from './containerKill';
 import { containerPause } from './containerPause';
@@ -40,6 +41,7 @@ export const faultKinds = {
   'container-kill': containerKill,
   'container-restart': containerRestart,
   'pod-delete': podDelete,
+  'chaos-mesh': chaosMesh,
 } as const satisfies Record<string, AnyFaultKind>;
 
 export type FaultKindName = keyof typeof faultKinds;
