@@ -202,6 +202,21 @@ async function notInjected(ctx: KubernetesFaultContext, ref: ExperimentRef, p: P
 
 // ---- rollback -------------------------------------------------------------------------------------------
 
+/**
+ * The namespace, 'gone', or undefined when it cannot be read: a worker whose Roles are per namespace may not
+ * read Namespace objects (cluster-scoped), and nothing here depends on it (the create says what is missing).
+ */
+async function readNamespace(ctx: KubernetesFaultContext, name: string) {
+  try {
+    const found = await ctx.kube.callIfExists({ verb: 'get', resource: 'namespaces', name }, () =>
+      ctx.kube.core.readNamespace({ name }),
+    );
+    return found ?? 'gone';
+  } catch {
+    return undefined;
+  }
+}
+
 async function readPod(ctx: KubernetesFaultContext, namespace: string, name: string) {
   return ctx.kube.callIfExists({ verb: 'get', resource: 'pods', namespace, name }, () =>
     ctx.kube.core.readNamespacedPod({ namespace, name }),
@@ -507,11 +522,7 @@ export const chaosMesh: KubernetesFaultKind<Params, Saved> = {
 
   async prepare(ctx, p) {
     const ref = refOf(ctx, p);
-    const namespace = await ctx.kube.callIfExists(
-      { verb: 'get', resource: 'namespaces', name: ref.namespace },
-      () => ctx.kube.core.readNamespace({ name: ref.namespace }),
-    );
-    if (namespace === undefined) {
+    if ((await readNamespace(ctx, ref.namespace)) === 'gone') {
       throw new FaultUserError(`namespace ${ref.namespace} does not exist (context ${ctx.kube.context})`);
     }
     if ((await readExperiment(ctx.kube, ref)) !== undefined) {
@@ -610,12 +621,9 @@ export const chaosMesh: KubernetesFaultKind<Params, Saved> = {
 
   async rollback(ctx, p, ref) {
     const progress = (ctx.resumed ?? {}) as RollbackProgress;
-    const namespace = await ctx.kube.callIfExists(
-      { verb: 'get', resource: 'namespaces', name: ref.namespace },
-      () => ctx.kube.core.readNamespace({ name: ref.namespace }),
-    );
-    if (namespace === undefined) ctx.note(`namespace ${ref.namespace} is gone, and the experiment with it`);
-    else if (namespace.metadata?.deletionTimestamp !== undefined)
+    const namespace = await readNamespace(ctx, ref.namespace);
+    if (namespace === 'gone') ctx.note(`namespace ${ref.namespace} is gone, and the experiment with it`);
+    else if (namespace?.metadata?.deletionTimestamp !== undefined)
       ctx.note(`namespace ${ref.namespace} is being deleted`);
     const object = await readExperiment(ctx.kube, ref);
     let injected = progress.injected;
