@@ -174,10 +174,11 @@ describe('chaos-mesh game days on Kubernetes (real control plane with the Chaos 
     await readyPods('component=querynode', 2);
     const report = await started.result();
     assert.equal(report.outcome, 'passed', report.reason);
+    // How often the harness re-injects depends on the pod states it happens to see; once at least.
     assert.match(
       report.faults[0]?.detail ?? '',
       new RegExp(
-        `note: pod ${id} was replaced during the window \\(new UID\\); Chaos Mesh re-injected it \\(injectedCount 1 → 2\\)`,
+        `note: pod ${id} was replaced during the window \\(new UID\\); Chaos Mesh re-injected it \\(injectedCount 1 → [2-9]\\)`,
       ),
     );
   });

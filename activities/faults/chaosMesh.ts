@@ -1,8 +1,27 @@
-import { posix } from 'node:path';
-import type { V1Pod } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { duration, formatDuration } from '../../plan/duration';
 import type { KubernetesTarget } from '../../plan/targets';
+import {
+  checkLeftovers,
+  deleteExperiment,
+  readNamespace,
+  type RollbackProgress,
+} from '../kubernetes/chaosMeshCleanup';
+import {
+  coordinates,
+  describeConditions,
+  describeExperiment,
+  experimentEvents,
+  isInjected,
+  previewSelection,
+  readExperiment,
+  recordFailures,
+  recordsOf,
+  resourceName,
+  type ChaosObject,
+  type ExperimentRef,
+} from '../kubernetes/chaosMeshExperiment';
+import { injectedAnnotation, injectedOf, injectedPods, noteRestarts } from '../kubernetes/chaosMeshInjected';
 import {
   chaosMeshApiVersion,
   chaosMeshKinds,
@@ -13,24 +32,8 @@ import {
   selectorsOf,
   type ChaosMeshKind,
 } from '../kubernetes/chaosMeshSpec';
-import {
-  coordinates,
-  describeConditions,
-  describeExperiment,
-  experimentEvents,
-  isInjected,
-  podOfRecord,
-  previewSelection,
-  readExperiment,
-  recordFailures,
-  recordsOf,
-  resourceName,
-  type ChaosObject,
-  type ExperimentRef,
-} from '../kubernetes/chaosMeshExperiment';
 import { KubernetesError, mergePatch } from '../kubernetes/client';
 import { runLabel } from '../kubernetes/clusters';
-import { controllerOf } from '../kubernetes/owners';
 import { faultHash } from './context';
 import {
   FaultUserError,
@@ -92,25 +95,6 @@ type Params = z.infer<typeof params>;
 
 type Saved = ExperimentRef;
 
-/** What the first rollback attempt read before deleting, for the attempts after it (the experiment is gone). */
-interface RollbackProgress {
-  readonly injected?: readonly InjectedPod[];
-  readonly restarted?: readonly string[];
-}
-
-/** A pod the experiment injected, as it was once Chaos Mesh said AllInjected. */
-interface InjectedPod {
-  /** The record's id: `namespace/pod` or `namespace/pod/container`. */
-  readonly id: string;
-  readonly uid?: string;
-  readonly restarts?: number;
-  readonly injectedCount?: number;
-}
-
-/** The annotation that carries the injected pods from inject to rollback, on the experiment itself. */
-const injectedAnnotation = 'gameday.dev/injected';
-const maxRecordedPods = 200;
-
 const experimentName = (tag: string, fault: string) => `gd-${tag}-${faultHash(fault)}`;
 
 function refOf(ctx: KubernetesFaultContext, p: Params): ExperimentRef {
@@ -147,41 +131,6 @@ function describeSpec(p: Params): string {
 
 // ---- inject ---------------------------------------------------------------------------------------------
 
-/** The injected pods, with each one's UID and restart count now (the baseline rollback compares with). */
-async function injectedPods(ctx: KubernetesFaultContext, object: ChaosObject): Promise<InjectedPod[]> {
-  const pods = new Map<string, V1Pod | undefined>();
-  const result: InjectedPod[] = [];
-  for (const record of recordsOf(object).slice(0, maxRecordedPods)) {
-    const where = podOfRecord(record.id);
-    if (where === undefined) continue;
-    const key = `${where.namespace}/${where.pod}`;
-    if (!pods.has(key)) pods.set(key, await readPod(ctx, where.namespace, where.pod));
-    const pod = pods.get(key);
-    const statuses = pod?.status?.containerStatuses ?? [];
-    const restarts = where.container
-      ? statuses.find((status) => status.name === where.container)?.restartCount
-      : statuses.reduce((sum, status) => sum + status.restartCount, 0);
-    result.push({
-      id: record.id,
-      ...(pod?.metadata?.uid ? { uid: pod.metadata.uid } : {}),
-      ...(restarts === undefined ? {} : { restarts }),
-      ...(record.injectedCount === undefined ? {} : { injectedCount: record.injectedCount }),
-    });
-  }
-  return result;
-}
-
-function injectedOf(object: ChaosObject | undefined): InjectedPod[] | undefined {
-  const text = object?.metadata?.annotations?.[injectedAnnotation];
-  if (text === undefined) return undefined;
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    return Array.isArray(parsed) ? (parsed as InjectedPod[]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function notInjected(ctx: KubernetesFaultContext, ref: ExperimentRef, p: Params, object?: ChaosObject) {
   const what = describeExperiment(ref);
   const within = formatDuration(p.injectTimeout);
@@ -198,232 +147,6 @@ async function notInjected(ctx: KubernetesFaultContext, ref: ExperimentRef, p: P
     (failures.length > 0 ? `; ${failures.slice(0, 5).join('; ')}` : '') +
     `; events: ${await experimentEvents(ctx.kube, ref)}`
   );
-}
-
-// ---- rollback -------------------------------------------------------------------------------------------
-
-/**
- * The namespace, 'gone', or undefined when it cannot be read: a worker whose Roles are per namespace may not
- * read Namespace objects (cluster-scoped), and nothing here depends on it (the create says what is missing).
- */
-async function readNamespace(ctx: KubernetesFaultContext, name: string) {
-  try {
-    const found = await ctx.kube.callIfExists({ verb: 'get', resource: 'namespaces', name }, () =>
-      ctx.kube.core.readNamespace({ name }),
-    );
-    return found ?? 'gone';
-  } catch {
-    return undefined;
-  }
-}
-
-async function readPod(ctx: KubernetesFaultContext, namespace: string, name: string) {
-  return ctx.kube.callIfExists({ verb: 'get', resource: 'pods', namespace, name }, () =>
-    ctx.kube.core.readNamespacedPod({ namespace, name }),
-  );
-}
-
-/** Notes, per injected pod, whether it restarted or was replaced during the window, and whether Chaos Mesh re-injected it. */
-async function noteRestarts(
-  ctx: KubernetesFaultContext,
-  object: ChaosObject,
-  injected: readonly InjectedPod[],
-) {
-  for (const pod of injected) {
-    const where = podOfRecord(pod.id);
-    if (where === undefined) continue;
-    const now = await readPod(ctx, where.namespace, where.pod);
-    const record = recordsOf(object).find((r) => r.id === pod.id);
-    const before = pod.injectedCount ?? 0;
-    const after = record?.injectedCount ?? 0;
-    const reinjected =
-      record === undefined
-        ? 'its record is gone from the experiment'
-        : after > before
-          ? `Chaos Mesh re-injected it (injectedCount ${before} → ${after})`
-          : `Chaos Mesh did not re-inject it (injectedCount still ${after})`;
-    const container = where.container
-      ? now?.status?.containerStatuses?.find((s) => s.name === where.container)
-      : undefined;
-    const restarts = where.container
-      ? container?.restartCount
-      : (now?.status?.containerStatuses ?? []).reduce((sum, s) => sum + s.restartCount, 0);
-    if (now === undefined)
-      ctx.note(`pod ${where.namespace}/${where.pod} was deleted during the window; ${reinjected}`);
-    else if (pod.uid !== undefined && now.metadata?.uid !== pod.uid)
-      ctx.note(`pod ${where.namespace}/${where.pod} was replaced during the window (new UID); ${reinjected}`);
-    else if (restarts !== undefined && pod.restarts !== undefined && restarts > pod.restarts)
-      ctx.note(
-        `${pod.id} restarted ${restarts - pod.restarts} time(s) during the window (restarts ${pod.restarts} → ${restarts}); ${reinjected}`,
-      );
-  }
-}
-
-const deletedAt = (object: ChaosObject): number | undefined => {
-  const at = object.metadata?.deletionTimestamp as Date | string | undefined;
-  return at === undefined ? undefined : new Date(at).getTime();
-};
-
-/** Removes Chaos Mesh's records finalizer, keeping any other (a JSON patch that tests the list it read). */
-async function removeRecordsFinalizer(ctx: KubernetesFaultContext, ref: ExperimentRef, object: ChaosObject) {
-  const finalizers = object.metadata?.finalizers ?? [];
-  const action = {
-    verb: 'patch',
-    resource: resourceName(ref.kind),
-    namespace: ref.namespace,
-    name: ref.name,
-  };
-  try {
-    await ctx.kube.callIfExists(action, () =>
-      ctx.kube.custom.patchNamespacedCustomObject({
-        ...coordinates(ref),
-        name: ref.name,
-        body: [
-          { op: 'test', path: '/metadata/finalizers', value: finalizers },
-          {
-            op: 'replace',
-            path: '/metadata/finalizers',
-            value: finalizers.filter((finalizer) => finalizer !== recordsFinalizer),
-          },
-        ],
-      }),
-    );
-  } catch (error) {
-    // The list changed under us (the controller let go at last): the next look decides.
-    if (error instanceof KubernetesError && (error.status === 409 || error.status === 422)) return;
-    throw error;
-  }
-}
-
-/**
- * Deletes the experiment and waits for it to go; past `deleteTimeout` after its deletion it removes the records
- * finalizer Chaos Mesh cannot let go of (its daemon lost the process it would undo: seed 000's stuck IOChaos).
- */
-async function deleteExperiment(ctx: KubernetesFaultContext, p: Params, ref: ExperimentRef) {
-  const what = describeExperiment(ref);
-  const action = {
-    verb: 'delete',
-    resource: resourceName(ref.kind),
-    namespace: ref.namespace,
-    name: ref.name,
-  };
-  await ctx.kube.callIfExists(action, () =>
-    ctx.kube.custom.deleteNamespacedCustomObject({ ...coordinates(ref), name: ref.name }),
-  );
-  // Each round waits out the bound or removes the finalizer once; a finalizer that comes back is not chased.
-  for (let round = 0; round < 5; round++) {
-    const object = await readExperiment(ctx.kube, ref);
-    if (object === undefined) return;
-    const since = deletedAt(object) ?? Date.now();
-    const left = since + p.deleteTimeout - Date.now();
-    const finalizers = object.metadata?.finalizers ?? [];
-    if (left > 0) {
-      const gone = await ctx.pollUntil(
-        () => readExperiment(ctx.kube, ref),
-        (now) => now === undefined,
-        { timeoutMs: left, intervalMs: 500 },
-      );
-      if (gone === undefined) return;
-      continue;
-    }
-    if (!finalizers.includes(recordsFinalizer)) {
-      throw new Error(
-        `${what} is still being deleted, held by ${finalizers.join(', ') || 'nothing'}: not Chaos Mesh's ` +
-          'finalizer, so gameday leaves it to its owner',
-      );
-    }
-    const failures = recordFailures(object);
-    await removeRecordsFinalizer(ctx, ref, object);
-    ctx.intervene(
-      `removed finalizer ${recordsFinalizer} from ${what}, still being deleted ${formatDuration(p.deleteTimeout)} ` +
-        `after its deletion (Chaos Mesh could not recover it${failures.length ? `: ${failures.slice(0, 3).join('; ')}` : ''}); ` +
-        `as kubectl patch ${ref.kind.toLowerCase()} ${ref.name} -n ${ref.namespace} --type=merge -p '{"metadata":{"finalizers":null}}'`,
-    );
-  }
-  throw new Error(`${what} is still there after its ${recordsFinalizer} finalizer was removed`);
-}
-
-/**
- * IOChaos mounts a FUSE proxy at `__chaosfs__<dir>__` next to its volumePath; a recovery that failed leaves it,
- * and the next IOChaos on the pod fails. Each injected pod still there is looked at (`ls` of the parent) and,
- * when the plan allows, restarted. A pod that is gone, or that cannot be asked, is a note: never an endless wait.
- */
-async function checkLeftovers(
-  ctx: KubernetesFaultContext,
-  p: Params,
-  injected: readonly InjectedPod[] | undefined,
-  progress: RollbackProgress,
-) {
-  const volumePath =
-    typeof p.experiment.spec.volumePath === 'string' ? p.experiment.spec.volumePath : undefined;
-  if (volumePath === undefined || posix.basename(volumePath) === '') return;
-  const parent = posix.dirname(volumePath);
-  const leftover = `__chaosfs__${posix.basename(volumePath)}__`;
-  const shown = posix.join(parent, leftover);
-  if (injected === undefined) {
-    ctx.note(`no record of injected pods (the experiment was already gone): ${shown} not looked for`);
-    return;
-  }
-  const restarted = [...(progress.restarted ?? [])];
-  const seen = new Set<string>();
-  for (const record of injected) {
-    const where = podOfRecord(record.id);
-    if (where === undefined) continue;
-    const podName = `${where.namespace}/${where.pod}`;
-    if (seen.has(podName) || restarted.includes(podName)) continue;
-    seen.add(podName);
-    const pod = await readPod(ctx, where.namespace, where.pod);
-    if (pod === undefined || pod.metadata?.deletionTimestamp !== undefined) {
-      ctx.note(`pod ${podName} is gone: no ${shown} left in it to look for`);
-      continue;
-    }
-    const container = where.container ?? pod.spec?.containers[0]?.name ?? '';
-    let listing;
-    try {
-      listing = await ctx.execInPod(where.namespace, where.pod, container, ['ls', parent]);
-    } catch (error) {
-      ctx.note(
-        `could not look for a leftover ${shown} in ${podName}: ${(error as Error).message.slice(0, 300)}`,
-      );
-      continue;
-    }
-    if (listing.exitCode !== 0) {
-      const said = listing.stderr.trim().slice(0, 200);
-      ctx.note(
-        `could not look for a leftover ${shown} in ${podName}: ls exited ${listing.exitCode}${said ? ` (${said})` : ''}`,
-      );
-      continue;
-    }
-    if (!listing.stdout.split('\n').some((line) => line.trim() === leftover)) continue;
-    const owner = controllerOf(pod.metadata?.ownerReferences);
-    const fix = `kubectl delete pod ${where.pod} -n ${where.namespace}`;
-    if (!p.restartPodsWithLeftovers) {
-      ctx.note(
-        `${podName} still has ${shown}: a later IOChaos on it will fail until it restarts (${fix}, or say ` +
-          'restartPodsWithLeftovers: true)',
-      );
-      continue;
-    }
-    if (owner === undefined) {
-      ctx.note(`${podName} still has ${shown}, and no owner would bring it back: not restarted (${fix})`);
-      continue;
-    }
-    await ctx.kube.callIfExists(
-      { verb: 'delete', resource: 'pods', namespace: where.namespace, name: where.pod },
-      () =>
-        ctx.kube.core.deleteNamespacedPod({
-          namespace: where.namespace,
-          name: where.pod,
-          // Only the pod that has the leftover: never its replacement.
-          body: pod.metadata?.uid ? { preconditions: { uid: pod.metadata.uid } } : {},
-        }),
-    );
-    restarted.push(podName);
-    ctx.checkpoint({ ...progress, restarted });
-    ctx.intervene(
-      `restarted pod ${podName} (${owner.kind} ${owner.name}): it still had ${shown} (as ${fix})`,
-    );
-  }
 }
 
 // ---- plan rules -----------------------------------------------------------------------------------------
@@ -635,10 +358,14 @@ export const chaosMesh: KubernetesFaultKind<Params, Saved> = {
       }
       // Kept for the attempts after this one: the experiment, and its record of the pods, go next.
       if (injected !== undefined) ctx.checkpoint({ ...progress, injected });
-      await deleteExperiment(ctx, p, ref);
+      await deleteExperiment(ctx, ref, p.deleteTimeout);
     }
     if (ref.kind === 'IOChaos') {
-      await checkLeftovers(ctx, p, injected, { ...progress, ...(injected ? { injected } : {}) });
+      const volumePath = p.experiment.spec.volumePath;
+      if (typeof volumePath === 'string') {
+        const options = { ref, volumePath, restart: p.restartPodsWithLeftovers };
+        await checkLeftovers(ctx, options, injected, { ...progress, ...(injected ? { injected } : {}) });
+      }
     }
   },
 };

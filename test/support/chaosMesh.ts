@@ -41,8 +41,8 @@ export interface ChaosMeshHarness {
     string,
     { kind: string; spec: Record<string, unknown>; labels: Record<string, string> }
   >;
-  /** Milliseconds from an experiment's creation to the harness writing AllInjected, by `namespace/name`. */
-  readonly injectedAfterMs: ReadonlyMap<string, number>;
+  /** When (epoch ms) the harness wrote AllInjected, and let go of the finalizer, by `namespace/name`. */
+  readonly timings: ReadonlyMap<string, { injectedAt?: number; releasedAt?: number }>;
   stop(): Promise<void>;
 }
 
@@ -89,7 +89,8 @@ export function startChaosMeshHarness(
     string,
     { kind: string; spec: Record<string, unknown>; labels: Record<string, string> }
   >();
-  const injectedAfterMs = new Map<string, number>();
+  const timings = new Map<string, { injectedAt?: number; releasedAt?: number }>();
+  const timing = (key: string) => timings.get(key) ?? timings.set(key, {}).get(key) ?? {};
   /** The pod behind each record when last injected: a new UID or more restarts is re-injected. */
   const injectedPods = new Map<string, { uid: string; restarts: number }>();
   let stopped = false;
@@ -214,6 +215,7 @@ export function startChaosMeshHarness(
         ],
         true,
       );
+      timing(key).releasedAt = Date.now();
       return;
     }
     if (!finalizers.includes(recordsFinalizer)) {
@@ -236,10 +238,7 @@ export function startChaosMeshHarness(
           experiment: { desiredPhase: 'Run', containerRecords: created },
         },
       });
-      if (!failed) {
-        const createdAt = new Date(object.metadata?.creationTimestamp as unknown as string).getTime();
-        injectedAfterMs.set(key, Date.now() - createdAt);
-      }
+      if (!failed && pods.length > 0) timing(key).injectedAt = Date.now();
       if (failed) {
         await core.createNamespacedEvent({
           namespace,
@@ -326,7 +325,7 @@ export function startChaosMeshHarness(
   return {
     behaviour: current,
     seen,
-    injectedAfterMs,
+    timings,
     stop: async () => {
       stopped = true;
       await loop;
