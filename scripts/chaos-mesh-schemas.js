@@ -91,7 +91,7 @@ async function main() {
   const options = { ...(await prettier.resolveConfig(join(outDir, 'x.json'))), parser: 'json' };
   const readme = join(dir, 'README.md');
   const release =
-    (existsSync(readme) && /Chaos Mesh (v\d+\.\d+\.\d+)/.exec(readFileSync(readme, 'utf8'))?.[1]) || '';
+    (existsSync(readme) && /\b(v\d+\.\d+\.\d+)\b/.exec(readFileSync(readme, 'utf8'))?.[1]) || '';
   const files = readdirSync(dir)
     .filter((file) => file.endsWith('.yaml'))
     .sort();

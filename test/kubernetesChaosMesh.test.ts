@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { faultHash } from '../activities/faults/context';
@@ -117,7 +118,13 @@ describe('chaos-mesh game days on Kubernetes (real control plane with the Chaos 
         contexts: { test: { kubeconfig: kube.kubeconfigPath, namespaces: [namespace, 'doomed'] } },
       },
     });
-    harness = startChaosMeshHarness(kube.kubeConfig);
+    // Only the indexnode pods have declared containers (exec, filesystem); the others answer no exec at once.
+    harness = startChaosMeshHarness(kube.kubeConfig, undefined, {
+      containers: (ns, pod, container) =>
+        pod.startsWith('indexnode-')
+          ? kube.container(ns, pod, container)
+          : Promise.reject(new Error('not declared')),
+    });
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await statefulSet('querynode', querynodes, 2);
     // Another workload in the namespace: the querynodes are not every pod of it.
@@ -262,8 +269,8 @@ describe('chaos-mesh game days on Kubernetes (real control plane with the Chaos 
         `note: pod chaos-testing/${deletedPod} is gone: no /var/lib/milvus/__chaosfs__data__ left in it to look for`,
       ),
     );
-    // The other pod is still there; kwok gives it no exec (until the harness has exec support), so gameday says
-    // it could not look, rather than calling it clean.
+    // The other pod is still there, but it has no exec (no declared container): gameday says it could not look,
+    // rather than calling it clean.
     const keptPod = keptId.split('/').slice(0, 2).join('/');
     assert.match(
       detail,
@@ -271,6 +278,70 @@ describe('chaos-mesh game days on Kubernetes (real control plane with the Chaos 
     );
     assert.deepEqual(await experiments('IOChaos'), [], 'nothing left');
     await apps.deleteNamespacedDeployment({ namespace, name: 'datanode' });
+  });
+
+  it('IOChaos that left its __chaosfs__ directory: ls in the pod finds it; reported, then with restartPodsWithLeftovers the pod is restarted, an intervention (the harness plays a stuck Chaos Mesh controller whose toda left the directory; kwok serves exec in the pod)', async () => {
+    const labels = { component: 'indexnode' };
+    await kube.declareContainers({ namespace, labels, directories: ['/var/lib/milvus/data'] });
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name: 'indexnode' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: { containers: [{ name: 'indexnode', image: 'registry.invalid/indexnode:1' }] },
+          },
+        },
+      },
+    });
+    const [before] = await readyPods('component=indexnode', 1);
+    const pod = before?.metadata?.name ?? '';
+    harness.behaviour.finalizer = 'stuck';
+    const ioChaos = (restartPodsWithLeftovers: boolean) => ({
+      experiment: {
+        kind: 'IOChaos',
+        spec: {
+          action: 'latency',
+          delay: '100ms',
+          mode: 'one',
+          selector: { labelSelectors: labels },
+          volumePath: '/var/lib/milvus/data',
+        },
+      },
+      deleteTimeout: '1s',
+      restartPodsWithLeftovers,
+    });
+    const leftover = '/var/lib/milvus/__chaosfs__data__';
+    const reported = await run(plan(ioChaos(false)));
+    assert.equal(reported.outcome, 'passed', reported.reason);
+    assert.match(
+      reported.faults[0]?.detail ?? '',
+      new RegExp(
+        `note: chaos-testing/${pod} still has ${leftover}: a later IOChaos on it will fail until it restarts ` +
+          `\\(kubectl delete pod ${pod} -n chaos-testing, or say restartPodsWithLeftovers: true\\)`,
+      ),
+    );
+    const container = await kube.container(namespace, pod, 'indexnode');
+    assert.ok(existsSync(container.hostPath(leftover)), 'left as it was');
+
+    const restarted = await run(plan(ioChaos(true)));
+    assert.equal(restarted.outcome, 'passed', restarted.reason);
+    assert.match(
+      restarted.faults[0]?.detail ?? '',
+      new RegExp(
+        `intervention: restarted pod chaos-testing/${pod} \\(ReplicaSet indexnode-\\w+\\): it still had ${leftover} ` +
+          `\\(as kubectl delete pod ${pod} -n chaos-testing\\)`,
+      ),
+    );
+    const [after] = await readyPods('component=indexnode', 1);
+    assert.notEqual(after?.metadata?.uid, before?.metadata?.uid, 'a new pod');
+    const fresh = await kube.container(namespace, after?.metadata?.name ?? '', 'indexnode');
+    assert.equal(existsSync(fresh.hostPath(leftover)), false, 'the new pod starts clean');
+    assert.deepEqual(await experiments('IOChaos'), [], 'nothing left');
+    await apps.deleteNamespacedDeployment({ namespace, name: 'indexnode' });
   });
 
   it('the namespace deleted mid-fault: the rollback succeeds, with a stuck finalizer in the way (the harness plays a stuck Chaos Mesh controller)', async () => {

@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { posix } from 'node:path';
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -14,6 +16,7 @@ import {
 } from '../../activities/kubernetes/chaosMeshSpec';
 import type { ChaosObject, ContainerRecord } from '../../activities/kubernetes/chaosMeshExperiment';
 import { labelSelectorOf } from '../../activities/kubernetes/chaosMeshExperiment';
+import type { FakeContainer } from './kubernetes';
 
 // No Chaos Mesh controller can run here (it needs a container runtime and its daemon on every node). This harness
 // plays its part through the API, as the controller's reconcilers would: it adds the chaos-mesh/records finalizer,
@@ -76,11 +79,27 @@ function chosen(pods: V1Pod[], spec: Record<string, unknown>): V1Pod[] {
 const restartsOf = (pod: V1Pod) =>
   (pod.status?.containerStatuses ?? []).reduce((sum, status) => sum + status.restartCount, 0);
 
-/** Plays the Chaos Mesh controller for every experiment in the cluster, polling every `intervalMs`. */
+/** A pod container's filesystem, where the harness plays toda's FUSE proxy directory (TestKubernetes.container). */
+export type ContainerFilesystem = (
+  namespace: string,
+  pod: string,
+  container: string,
+) => Promise<FakeContainer>;
+
+/** The `__chaosfs__<dir>__` an IOChaos mounts next to its volumePath, as a path in the container. */
+export function chaosfsPath(volumePath: string): string {
+  return posix.join(posix.dirname(volumePath), `__chaosfs__${posix.basename(volumePath)}__`);
+}
+
+/**
+ * Plays the Chaos Mesh controller for every experiment in the cluster, polling every `intervalMs`. With
+ * `containers`, an IOChaos injected into a declared container makes its `__chaosfs__` directory there (what
+ * toda's FUSE proxy is), removed when it recovers and left behind when it is stuck.
+ */
 export function startChaosMeshHarness(
   kubeConfig: KubeConfig,
   behaviour: Partial<ChaosMeshBehaviour> = {},
-  intervalMs = 200,
+  { intervalMs = 200, containers }: { intervalMs?: number; containers?: ContainerFilesystem } = {},
 ): ChaosMeshHarness {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
@@ -149,6 +168,21 @@ export function startChaosMeshHarness(
     });
   };
 
+  /** Does `act` on the `__chaosfs__` path of each IOChaos record's container that the test declared. */
+  const chaosfs = async (
+    kind: string,
+    spec: Record<string, unknown>,
+    records: readonly ContainerRecord[],
+    act: (container: FakeContainer, path: string) => void,
+  ) => {
+    if (kind !== 'IOChaos' || containers === undefined || typeof spec.volumePath !== 'string') return;
+    for (const record of records) {
+      const [namespace, pod, container] = record.id.split('/');
+      const filesystem = await containers(namespace ?? '', pod ?? '', container ?? '').catch(() => undefined);
+      if (filesystem !== undefined) act(filesystem, chaosfsPath(spec.volumePath));
+    }
+  };
+
   const conditions = (injected: boolean, recovered: boolean) => [
     { type: 'Selected', status: 'True' },
     { type: 'AllInjected', status: injected ? 'True' : 'False' },
@@ -195,6 +229,9 @@ export function startChaosMeshHarness(
         phase: 'Not Injected',
         recoveredCount: (record.recoveredCount ?? 0) + 1,
       }));
+      await chaosfs(kind, spec, records, (container, path) =>
+        rmSync(container.hostPath(path), { recursive: true, force: true }),
+      );
       await patch(kind, namespace, name, {
         status: {
           conditions: conditions(false, true),
@@ -239,6 +276,7 @@ export function startChaosMeshHarness(
         },
       });
       if (!failed && pods.length > 0) timing(key).injectedAt = Date.now();
+      if (!failed) await chaosfs(kind, spec, created, (container, path) => container.mkdir(path));
       if (failed) {
         await core.createNamespacedEvent({
           namespace,
