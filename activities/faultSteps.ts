@@ -9,14 +9,23 @@ import type {
 } from '../workflows/definitions';
 import { armDeadMan, disarmDeadMan, type Disarmed } from './deadMan';
 import type { ActivityDeps } from './deps';
-import { faultContext, kubernetesFaultContext } from './faults/context';
+import {
+  faultContext,
+  kubernetesFaultContext,
+  resumedProgress,
+  withProgress,
+  type StepProgress,
+} from './faults/context';
 import { FaultUserError, isKubernetesKind, type FaultState } from './faults/contract';
 import { faultKindFor } from './faults/inContainer';
 import { heartbeat, withHeartbeats } from './heartbeat';
 import { KubernetesError } from './kubernetes/client';
+import { podExec } from './kubernetes/podExec';
 
 /** One step's kind bound to its target's context: hosts get an executor, Kubernetes objects a client. */
 interface BoundStep {
+  /** What the step said and saved so far (Kubernetes kinds), sent with every heartbeat. */
+  readonly progress?: StepProgress;
   prepare(): Promise<unknown>;
   inject(saved: unknown): Promise<void>;
   verify(saved: unknown): Promise<FaultState>;
@@ -43,8 +52,21 @@ function bind(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActivityInpu
     const policy = clusters.policy(target.context);
     if (policy === undefined)
       throw new Error(`${step.id}: this worker has no Kubernetes context "${target.context}"`);
-    const kctx = kubernetesFaultContext({ ...env, kube: clusters.client(target.context), target, policy });
+    const kube = clusters.client(target.context);
+    const progress = resumedProgress(ctx.info.heartbeatDetails);
+    const kctx = kubernetesFaultContext({
+      ...env,
+      // The step's progress goes with every heartbeat: each one replaces the details of the one before.
+      heartbeat: () => heartbeat(ctx, progress),
+      kube,
+      target,
+      policy,
+      windowMs: step.windowMs,
+      execInPod: podExec(kube),
+      progress,
+    });
     return {
+      progress,
       prepare: () => kind.prepare(kctx, params),
       inject: (saved) => kind.inject(kctx, params, saved),
       verify: (saved) => kind.verify(kctx, params, saved),
@@ -88,14 +110,23 @@ async function step<T>(
   input: FaultActivityInput,
   body: (bound: BoundStep) => Promise<T>,
 ): Promise<T> {
-  return withHeartbeats(async (ctx) => {
-    try {
-      return await body(bind(deps, ctx, input));
-    } catch (error) {
-      throw asUserFailure(error);
-    }
-  });
+  let bound: BoundStep | undefined;
+  return withHeartbeats(
+    async (ctx) => {
+      try {
+        bound = bind(deps, ctx, input);
+        return await body(bound);
+      } catch (error) {
+        throw asUserFailure(error);
+      }
+    },
+    () => bound?.progress,
+  );
 }
+
+/** A step's detail, with what a Kubernetes kind said on the way (its interventions and notes). */
+const detailOf = (bound: BoundStep, state: FaultState): string =>
+  bound.progress === undefined ? state.detail : withProgress(state.detail, bound.progress);
 
 export function prepareFault(deps: ActivityDeps, input: FaultActivityInput): Promise<unknown> {
   return step(deps, input, (bound) => bound.prepare());
@@ -121,7 +152,7 @@ export function verifyFault(
     if (state.active !== input.expectActive) {
       throw new Error(`${input.step.id} is ${state.active ? 'still active' : 'not active'}: ${state.detail}`);
     }
-    return state;
+    return { ...state, detail: detailOf(bound, state) };
   });
 }
 
@@ -130,29 +161,34 @@ export const rolledBack = (state: FaultState): boolean => state.recovered ?? !st
 
 /** Rolls back and verifies that the fault is gone; every error is retried, because rollbacks must finish. */
 export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promise<RollbackResult> {
-  return withHeartbeats(async (ctx) => {
-    const bound = bind(deps, ctx, input);
-    const attempt = ctx.info.attempt;
-    const started = process.hrtime.bigint();
-    const recordAttempt = (result: 'success' | 'failure') =>
-      deps.metrics.rollbackAttempted(faultKey(input), input.step.kind, result, secondsSince(started));
-    try {
-      await bound.rollback(input.saved);
-      const state = await bound.verify(input.saved);
-      if (!rolledBack(state)) throw new Error(`still active after rollback: ${state.detail}`);
-      // Only a verified rollback disarms the switch: until then the host can still revert by itself.
-      const disarmed = await bound.disarm(input.deadMan);
-      deps.log.info({ step: input.step.id, attempt }, input.step.rollback);
-      recordAttempt('success');
-      return {
-        attempt,
-        detail: state.detail,
-        ...(disarmed.firedLog !== undefined ? { revertedByHost: disarmed.firedLog } : {}),
-      };
-    } catch (error) {
-      recordAttempt('failure');
-      deps.log.warn({ step: input.step.id, attempt, err: error }, 'rollback attempt failed');
-      throw error instanceof Error ? new Error(`${input.step.rollback}: ${error.message}`) : error;
-    }
-  });
+  let progress: StepProgress | undefined;
+  return withHeartbeats(
+    async (ctx) => {
+      const bound = bind(deps, ctx, input);
+      progress = bound.progress;
+      const attempt = ctx.info.attempt;
+      const started = process.hrtime.bigint();
+      const recordAttempt = (result: 'success' | 'failure') =>
+        deps.metrics.rollbackAttempted(faultKey(input), input.step.kind, result, secondsSince(started));
+      try {
+        await bound.rollback(input.saved);
+        const state = await bound.verify(input.saved);
+        if (!rolledBack(state)) throw new Error(`still active after rollback: ${state.detail}`);
+        // Only a verified rollback disarms the switch: until then the host can still revert by itself.
+        const disarmed = await bound.disarm(input.deadMan);
+        deps.log.info({ step: input.step.id, attempt }, input.step.rollback);
+        recordAttempt('success');
+        return {
+          attempt,
+          detail: detailOf(bound, state),
+          ...(disarmed.firedLog !== undefined ? { revertedByHost: disarmed.firedLog } : {}),
+        };
+      } catch (error) {
+        recordAttempt('failure');
+        deps.log.warn({ step: input.step.id, attempt, err: error }, 'rollback attempt failed');
+        throw error instanceof Error ? new Error(`${input.step.rollback}: ${error.message}`) : error;
+      }
+    },
+    () => progress,
+  );
 }

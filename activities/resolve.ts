@@ -104,7 +104,7 @@ export async function resolvePlanOnWorker(deps: ResolveDeps, input: ResolveInput
 }
 
 /** One fault on one target, in plain words. */
-function stepOf(fault: FaultSpec, kind: AnyFaultKind, target: Target): FaultStep {
+function stepOf(plan: Plan, fault: FaultSpec, kind: AnyFaultKind, target: Target): FaultStep {
   const words = describeStep(kind, fault.params, target);
   return {
     id: `${fault.name}@${target.name}`,
@@ -115,6 +115,7 @@ function stepOf(fault: FaultSpec, kind: AnyFaultKind, target: Target): FaultStep
     params: fault.params,
     inject: words.inject,
     rollback: words.rollback,
+    windowMs: plan.observation.window,
   };
 }
 
@@ -133,7 +134,7 @@ export function resolvePlan(
     if (isKubernetesKind(kind) && kind.kubernetes.scope === 'namespace') {
       const namespace = listed?.namespace ?? groups.get(fault.target)?.[0];
       if (namespace === undefined) return refuse(`fault ${fault.name}: no target group "${fault.target}"`);
-      steps.push(stepOf(fault, kind, namespace));
+      steps.push(stepOf(plan, fault, kind, namespace));
       return;
     }
     if (listed?.wholeNamespace && fault.select.mode !== 'all') {
@@ -150,7 +151,7 @@ export function resolvePlan(
     } catch (error) {
       return refuse(`fault ${fault.name} on group ${fault.target}: ${(error as Error).message}`);
     }
-    for (const target of chosen) steps.push(stepOf(fault, kind, target));
+    for (const target of chosen) steps.push(stepOf(plan, fault, kind, target));
   });
   const allChecks = [...plan.checks, ...plan.observation.guardrails];
   for (const check of allChecks) {

@@ -236,8 +236,11 @@ export const planSchema = z
       }
       faultNames.add(f.name);
       const faultKind = (faultKinds as Record<string, AnyFaultKind>)[f.kind];
-      for (const problem of faultKind?.planProblems?.(f.params, { windowMs: plan.observation.window }) ??
-        []) {
+      const facts = {
+        windowMs: plan.observation.window,
+        namespace: plan.targets[f.target]?.kubernetes?.namespace,
+      };
+      for (const problem of faultKind?.planProblems?.(f.params, facts) ?? []) {
         ctx.addIssue({
           code: 'custom',
           path: ['faults', i, 'params', ...problem.path],

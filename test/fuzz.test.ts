@@ -64,6 +64,14 @@ const validParams = {
   'node-cordon': {},
   'node-drain': { deleteEmptyDirData: true, timeout: '20s', readyTimeout: '2m' },
   scale: { delta: -1, readyTimeout: '2m' },
+  // Its spec goes to the API as data (never a shell); these strings are enums, a label value and a duration.
+  'chaos-mesh': {
+    experiment: {
+      kind: 'PodChaos',
+      spec: { action: 'pod-failure', mode: 'one', selector: { labelSelectors: { app: 'kafka' } } },
+    },
+    injectTimeout: '20s',
+  },
 } satisfies Record<FaultKindName, unknown>;
 
 /** Kinds that take no string parameter at all: nothing of theirs to fuzz. */

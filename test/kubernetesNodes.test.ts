@@ -8,12 +8,13 @@ import {
   type V1Pod,
   type V1PodSpec,
 } from '@kubernetes/client-node';
-import { kubernetesFaultContext } from '../activities/faults/context';
+import { kubernetesFaultContext, resumedProgress } from '../activities/faults/context';
 import type { KubernetesFaultContext, KubernetesFaultKind } from '../activities/faults/contract';
 import { nodeCordon } from '../activities/faults/nodeCordon';
 import { nodeDrain } from '../activities/faults/nodeDrain';
 import { scale } from '../activities/faults/scale';
 import { KubernetesClient } from '../activities/kubernetes/client';
+import { podExec } from '../activities/kubernetes/podExec';
 import type { KubernetesTarget } from '../plan/targets';
 import { fakeNodeAnnotation, startTestKubernetes, type TestKubernetes } from './support/kubernetes';
 import { gameDayPlan } from './support/plans';
@@ -458,6 +459,9 @@ describe('node-cordon, node-drain and scale on Kubernetes (real control plane, k
         kube: client,
         target,
         policy: { namespaces: [namespace], requireOptIn: false },
+        windowMs: undefined,
+        execInPod: podExec(client),
+        progress: resumedProgress(undefined),
       });
     };
 

@@ -69,6 +69,8 @@ export interface FaultStep {
   /** Plain words for the UI: "pause pidfile /run/x.pid on local (SIGSTOP)". */
   readonly inject: string;
   readonly rollback: string;
+  /** The plan's observation window, for kinds that end by themselves and must outlast it. */
+  readonly windowMs?: number;
 }
 
 export interface ResolvedPlan {

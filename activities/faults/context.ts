@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { taggedPath } from '../../workflows/definitions';
 import { runChecked } from '../executors/executor';
+import type { KubernetesTarget } from '../../plan/targets';
+import type { KubernetesClient } from '../kubernetes/client';
+import type { ExecInPod } from '../kubernetes/podExec';
 import type {
   FaultContext,
   FaultEnvironment,
@@ -30,11 +33,69 @@ async function pollUntil<T>(
   }
 }
 
+/**
+ * What a step has said (notes, interventions) and saved (its checkpoint). It travels with every heartbeat, so
+ * a later attempt of the same activity (after a crash or a failure) starts from it.
+ */
+export interface StepProgress {
+  readonly notes: string[];
+  readonly interventions: string[];
+  checkpoint?: unknown;
+}
+
+const strings = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+
+/** The progress an earlier attempt heartbeated, or a fresh one. */
+export function resumedProgress(heartbeatDetails: unknown): StepProgress {
+  const earlier = (
+    typeof heartbeatDetails === 'object' && heartbeatDetails !== null ? heartbeatDetails : {}
+  ) as Partial<Record<keyof StepProgress, unknown>>;
+  return {
+    notes: strings(earlier.notes),
+    interventions: strings(earlier.interventions),
+    ...(earlier.checkpoint === undefined ? {} : { checkpoint: earlier.checkpoint }),
+  };
+}
+
+/** A step's detail with what it said: "…; intervention: removed …; note: …". */
+export function withProgress(detail: string, progress: StepProgress): string {
+  return [
+    detail,
+    ...progress.interventions.map((text) => `intervention: ${text}`),
+    ...progress.notes.map((text) => `note: ${text}`),
+  ].join('; ');
+}
+
 /** A Kubernetes fault step's context: the client of its target's context, and the shared habits. */
 export function kubernetesFaultContext(
-  env: StepEnvironment & Pick<KubernetesFaultContext, 'kube' | 'target' | 'policy'>,
+  env: StepEnvironment & {
+    readonly kube: KubernetesClient;
+    readonly target: KubernetesTarget;
+    readonly windowMs: number | undefined;
+    readonly execInPod: ExecInPod;
+    readonly progress: StepProgress;
+    readonly policy: KubernetesFaultContext['policy'];
+  },
 ): KubernetesFaultContext {
-  return { ...env, pollUntil: (read, done, timing) => pollUntil(env, read, done, timing) };
+  const { progress, ...rest } = env;
+  const once = (list: string[], text: string) => {
+    if (!list.includes(text)) list.push(text);
+    env.heartbeat();
+  };
+  return {
+    ...rest,
+    pollUntil: (read, done, timing) => pollUntil(env, read, done, timing),
+    note: (text) => once(progress.notes, text),
+    intervene: (text) => once(progress.interventions, text),
+    get resumed() {
+      return progress.checkpoint;
+    },
+    checkpoint: (value) => {
+      progress.checkpoint = value;
+      env.heartbeat();
+    },
+  };
 }
 
 /** A fault step's context: its environment plus the habits every kind shares. */

@@ -3,6 +3,7 @@ import type { HostTarget, KubernetesResource, KubernetesTarget, TargetKind } fro
 import type { CommandResult, Executor, RunOptions } from '../executors/executor';
 import type { KubernetesClient } from '../kubernetes/client';
 import type { KubernetesContextPolicy } from '../kubernetes/clusters';
+import type { ExecInPod } from '../kubernetes/podExec';
 
 /** What every fault step has, whatever it acts on: its names and its activity's heartbeat and sleep. */
 export interface StepEnvironment {
@@ -58,6 +59,21 @@ export interface KubernetesFaultContext extends StepEnvironment {
    */
   readonly policy: KubernetesContextPolicy;
   pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, timing: PollTiming): Promise<T>;
+  /** The plan's observation window: what a fault that ends by itself (a Chaos Mesh duration) must outlast. */
+  readonly windowMs: number | undefined;
+  /** Runs argv in a pod's container through the exec subresource (no shell); a non-zero exit is an answer. */
+  readonly execInPod: ExecInPod;
+  /**
+   * Says something in the step's detail (the report): what it found and let be. Kept across the attempts of
+   * the step (sent with its heartbeats), and added to the detail of its verify or rollback.
+   */
+  note(text: string): void;
+  /** Like `note`, for what a person would otherwise have done by hand (a finalizer removed, a pod restarted). */
+  intervene(text: string): void;
+  /** The last `checkpoint` of this step: of this attempt, or of an earlier one that died or failed. */
+  readonly resumed: unknown;
+  /** Saves what a later attempt of this step needs to finish the work (sent with its heartbeats). */
+  checkpoint(progress: unknown): void;
 }
 
 /** The fault's real state on the target, read back from the system. */
@@ -89,11 +105,13 @@ export type RevertCommand = readonly string[];
 /** What a kind may know of the plan around its fault, at validation. */
 export interface PlanFacts {
   readonly windowMs: number;
+  /** The namespace of the fault's Kubernetes target group, when it has one. */
+  readonly namespace?: string;
 }
 
 /** A problem with a fault's params in the light of the whole plan; `path` is inside `params`. */
 export interface PlanProblem {
-  readonly path: readonly string[];
+  readonly path: readonly (string | number)[];
   readonly message: string;
 }
 

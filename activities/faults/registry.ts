@@ -1,3 +1,4 @@
+import { chaosMesh } from './chaosMesh';
 import { isKubernetesKind, type AnyFaultKind, type FaultKind } from './contract';
 import { containerKill } from './containerKill';
 import { containerPause } from './containerPause';
@@ -46,6 +47,7 @@ export const faultKinds = {
   'node-cordon': nodeCordon,
   'node-drain': nodeDrain,
   scale,
+  'chaos-mesh': chaosMesh,
 } as const satisfies Record<string, AnyFaultKind>;
 
 export type FaultKindName = keyof typeof faultKinds;
