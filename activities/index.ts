@@ -1,10 +1,12 @@
 import type { ProbeSpec } from '../plan/schema';
+import type { GameDayCheckContext } from '../workflows/definitions';
 import { evaluate, probeEnvironment } from './checks/probe';
 import type { ActivityDeps } from './deps';
 import { collectIoEvidence } from './diagnosis/activity';
 import { injectFault, prepareFault, rollbackFault, verifyFault } from './faultSteps';
 import { keepLeases } from './leases';
 import { awaitRecovery, observe } from './observe';
+import { runRecoveryAction } from './recoveryActions';
 import { resolvePlanOnWorker } from './resolve';
 import { withHeartbeats } from './heartbeat';
 
@@ -14,8 +16,13 @@ export type { ActivityDeps } from './deps';
 export function createActivities(deps: ActivityDeps) {
   return {
     resolvePlan: (input: Parameters<typeof resolvePlanOnWorker>[1]) => resolvePlanOnWorker(deps, input),
-    runCheck: (check: ProbeSpec) =>
-      withHeartbeats((ctx) => evaluate(probeEnvironment(deps, ctx.cancellationSignal), check)),
+    runCheck: (check: ProbeSpec, gameDay?: GameDayCheckContext) =>
+      withHeartbeats((ctx) =>
+        evaluate(
+          probeEnvironment(deps, { signal: ctx.cancellationSignal, ...(gameDay ? { gameDay } : {}) }),
+          check,
+        ),
+      ),
     observe: (input: Parameters<typeof observe>[1]) => observe(deps, input),
     awaitRecovery: (input: Parameters<typeof awaitRecovery>[1]) => awaitRecovery(deps, input),
     prepareFault: (input: Parameters<typeof prepareFault>[1]) => prepareFault(deps, input),
@@ -24,5 +31,6 @@ export function createActivities(deps: ActivityDeps) {
     rollbackFault: (input: Parameters<typeof rollbackFault>[1]) => rollbackFault(deps, input),
     keepLeases: (input: Parameters<typeof keepLeases>[1]) => keepLeases(deps, input),
     collectIoEvidence: (input: Parameters<typeof collectIoEvidence>[1]) => collectIoEvidence(deps, input),
+    runRecoveryAction: (input: Parameters<typeof runRecoveryAction>[1]) => runRecoveryAction(deps, input),
   };
 }

@@ -2,6 +2,7 @@ import type { Context } from '@temporalio/activity';
 import type { ProbeSpec } from '../plan/schema';
 import type {
   CheckResult,
+  GameDayCheckContext,
   ObserveInput,
   ObserveResult,
   RecoveryResult,
@@ -53,8 +54,10 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
       const resumed = ctx.info.heartbeatDetails as ObserveProgress | undefined;
       if (resumed) progress = resumed;
       // The window started when this activity was first scheduled (a retry keeps that time).
-      const probeCtx = probeEnvironment(deps, ctx.cancellationSignal, {
-        startMs: ctx.info.scheduledTimestampMs,
+      const probeCtx = probeEnvironment(deps, {
+        signal: ctx.cancellationSignal,
+        window: { startMs: ctx.info.scheduledTimestampMs },
+        ...(input.gameDay ? { gameDay: input.gameDay } : {}),
       });
       let nextSample = Date.now();
       while (Date.now() < input.deadline) {
@@ -103,6 +106,9 @@ export interface RecoveryInput {
   readonly checks: readonly ProbeSpec[];
   readonly withinMs: number;
   readonly intervalMs: number;
+  readonly gameDay?: GameDayCheckContext;
+  /** Recovery actions that ran before this wait (reported with the result). */
+  readonly afterActions?: number;
 }
 
 /** Polls the `after` checks until all hold together, or the recovery budget runs out. */
@@ -111,12 +117,17 @@ export async function awaitRecovery(deps: ActivityDeps, input: RecoveryInput): P
   return withHeartbeats(
     async (ctx) => {
       startedAt = (ctx.info.heartbeatDetails as number | undefined) ?? startedAt;
-      const probeCtx = probeEnvironment(deps, ctx.cancellationSignal);
+      const probeCtx = probeEnvironment(deps, {
+        signal: ctx.cancellationSignal,
+        ...(input.gameDay ? { gameDay: input.gameDay } : {}),
+      });
+      const actions = input.afterActions ? { afterActions: input.afterActions } : {};
       for (;;) {
         const results = await Promise.all(input.checks.map((check) => evaluate(probeCtx, check)));
         const elapsed = Date.now() - startedAt;
-        if (results.every((result) => result.holds)) return { recovered: true, afterMs: elapsed, results };
-        if (elapsed >= input.withinMs) return { recovered: false, afterMs: elapsed, results };
+        if (results.every((result) => result.holds))
+          return { recovered: true, afterMs: elapsed, results, ...actions };
+        if (elapsed >= input.withinMs) return { recovered: false, afterMs: elapsed, results, ...actions };
         await pause(ctx, Math.min(Date.now() + input.intervalMs, startedAt + input.withinMs));
       }
     },

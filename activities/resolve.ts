@@ -4,12 +4,18 @@ import type { FaultSpec, Plan } from '../plan/schema';
 import { selectTargets } from '../plan/selection';
 import type { Target } from '../plan/targets';
 import type { FaultStep, ResolvedPlan } from '../workflows/definitions';
-import { describeProbe } from './checks/probe';
+import { actionScope, describeRecoveryAction } from '../plan/recoveryActions';
+import { describeProbe, takeBaselines } from './checks/probe';
 import type { ActivityDeps } from './deps';
 import { isKubernetesKind, type AnyFaultKind } from './faults/contract';
 import { describeStep, faultKindFor } from './faults/inContainer';
 import { KubernetesError } from './kubernetes/client';
-import { resolveKubernetesGroups, type KubernetesGroups } from './kubernetes/resolveGroups';
+import {
+  allowedClient,
+  allowedContext,
+  resolveKubernetesGroups,
+  type KubernetesGroups,
+} from './kubernetes/resolveGroups';
 
 /**
  * Resolving reads only the allow-lists, so a dry run can use it without a worker; a dry run passes no SSH
@@ -85,7 +91,26 @@ export function groupNeedsObjects(plan: Plan, group: string): boolean {
   });
 }
 
-/** The worker's resolution: Kubernetes groups listed from their clusters, then `resolvePlan`. */
+/**
+ * Kubernetes checks and recovery actions name contexts and namespaces too: held to the same allow-lists as
+ * target groups. Actions change objects, so their namespaces must also have opted in where the context says so.
+ */
+async function enforceKubernetesUses(deps: ResolveDeps, plan: Plan): Promise<void> {
+  for (const check of [...plan.checks, ...plan.observation.guardrails]) {
+    const selection = check.kubernetes;
+    if (selection === undefined) continue;
+    allowedContext(deps.kubernetes, { who: `check ${check.name}`, verb: 'reads' }, selection, refuse);
+  }
+  for (const [i, action] of (plan.recovery.actions ?? []).entries()) {
+    const user = { who: `recovery action ${i + 1}`, verb: 'acts in' } as const;
+    await allowedClient(deps.kubernetes, user, actionScope(action), refuse);
+  }
+}
+
+/**
+ * The worker's resolution: Kubernetes groups listed from their clusters, then `resolvePlan`; and the
+ * baselines checks compare with later (restart counts), read now, before anything is injected.
+ */
 export async function resolvePlanOnWorker(deps: ResolveDeps, input: ResolveInput): Promise<ResolvedPlan> {
   let kubernetes: KubernetesGroups;
   try {
@@ -100,7 +125,14 @@ export async function resolvePlanOnWorker(deps: ResolveDeps, input: ResolveInput
     if (error instanceof KubernetesError && error.refused) refuse(error.message);
     throw error;
   }
-  return resolvePlan(deps, input, kubernetes);
+  await enforceKubernetesUses(deps, input.plan);
+  const resolved = resolvePlan(deps, input, kubernetes);
+  const { plan } = input;
+  const baselines = await takeBaselines({ ...(deps.kubernetes ? { kubernetes: deps.kubernetes } : {}) }, [
+    ...plan.checks,
+    ...plan.observation.guardrails,
+  ]);
+  return { ...resolved, ...(Object.keys(baselines).length > 0 ? { baselines } : {}) };
 }
 
 /** One fault on one target, in plain words. */
@@ -178,6 +210,7 @@ export function resolvePlan(
       check.on === undefined ? describeProbe(check) : `on ${check.on}: ${describeProbe(check)}`,
     ]),
   );
+  const actions = plan.recovery.actions?.map(describeRecoveryAction);
   const targets = [...new Set(steps.map((step) => step.target.name))];
   const warnings = targets
     .filter((target) => deps.unverifiedSshHosts?.includes(target))
@@ -185,5 +218,11 @@ export function resolvePlan(
       (host) =>
         `WARNING: the host key of ${host} is not verified (insecureSkipVerify in the worker configuration)`,
     );
-  return { steps, targets, checks, ...(warnings.length > 0 ? { warnings } : {}) };
+  return {
+    steps,
+    targets,
+    checks,
+    ...(actions === undefined ? {} : { actions }),
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
 }

@@ -5,6 +5,7 @@ import { isKubernetesKind, type AnyFaultKind } from '../activities/faults/contra
 import { faultKinds } from '../activities/faults/registry';
 import { duration } from './duration';
 import { kubernetesSelection } from './kubernetes';
+import { maxRecoveryActions, recoveryActionSchema } from './recoveryActions';
 import { boundedRecord, containerName, freeText, hostName, identifier } from './safeValues';
 
 export const planApiVersion = 'gameday.dev/v1alpha1';
@@ -47,10 +48,12 @@ const exactlyOneProbe = [
 ] as const;
 
 const httpFromTheWorker = [
-  (check: { on?: string | undefined; http?: unknown; prometheus?: unknown }) =>
-    check.on === undefined || (check.http === undefined && check.prometheus === undefined),
+  (check: { on?: string | undefined; http?: unknown; prometheus?: unknown; kubernetes?: unknown }) =>
+    check.on === undefined ||
+    (check.http === undefined && check.prometheus === undefined && check.kubernetes === undefined),
   {
-    message: 'http and prometheus probes run from the worker; on a host, use a command probe (curl) instead',
+    message:
+      'http, prometheus and kubernetes probes run from the worker; on a host, use a command probe (curl) instead',
     path: ['on'] as string[],
   },
 ] as const;
@@ -205,6 +208,15 @@ export const planSchema = z
       .strictObject({
         within: duration({ min: '1s', max: '24h' }).default(60_000),
         interval: duration({ min: '200ms', max: '10m' }).default(1000),
+        actions: z
+          .array(recoveryActionSchema)
+          .min(1)
+          .max(maxRecoveryActions)
+          .optional()
+          .describe(
+            'steps run in order after rollback when the recovery checks still fail within `within`; then ' +
+              'the checks are given `within` again. None runs unless named here',
+          ),
       })
       .default({ within: 60_000, interval: 1000 }),
   })
@@ -223,6 +235,22 @@ export const planSchema = z
         });
       }
       seen.add(name);
+    });
+    const allChecks = [...plan.checks, ...plan.observation.guardrails];
+    plan.recovery.actions?.forEach((action, i) => {
+      const failing = action.deletePods?.failing;
+      if (failing === undefined) return;
+      const check = allChecks.find((c) => c.name === failing);
+      if (check?.kubernetes?.ready === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['recovery', 'actions', i, 'deletePods', 'failing'],
+          message:
+            check === undefined
+              ? `check "${failing}" is not defined (defined: ${allChecks.map((c) => c.name).join(', ') || 'none'})`
+              : `check "${failing}" is not a kubernetes ready check, so it finds no pods not Ready`,
+        });
+      }
     });
     const faultNames = new Set<string>();
     plan.faults.forEach((fault, i) => {
@@ -325,6 +353,7 @@ export type CheckSpec = Plan['checks'][number];
 export type GuardrailSpec = Plan['observation']['guardrails'][number];
 export type ProbeSpec = Omit<CheckSpec, 'when'> | GuardrailSpec;
 export type FaultSpec = FaultSpecOutput;
+export type { RecoveryAction } from './recoveryActions';
 export type Selection = SelectionOutput;
 
 /** The JSON Schema of a plan file, as written (durations are strings). */

@@ -243,6 +243,51 @@ const everyKindPlan: { [key: string]: Json } = {
         baseline: { offset: '1d', tolerance: '10%', deviation: 'below' },
       },
     },
+    {
+      name: 'workers-ready',
+      when: ['before', 'after'],
+      kubernetes: {
+        context: 'prod',
+        namespace: 'alluxio',
+        selector: { labels: 'app.kubernetes.io/component=worker', fields: 'status.phase=Running' },
+        ready: { minRatio: '100%', expected: 2, maxRestarts: 0, phase: 'Running' },
+        onNone: 'fail',
+        timeout: '5s',
+      },
+    },
+    {
+      name: 'no-errors',
+      when: ['after'],
+      kubernetes: {
+        context: 'prod',
+        namespace: 'alluxio',
+        selector: { labels: { 'app.kubernetes.io/component': 'fuse' } },
+        logs: {
+          pattern: 'WARN|ERROR',
+          after: 1,
+          container: 'fuse',
+          previous: true,
+          since: '10m',
+          maxMatches: 0,
+        },
+      },
+    },
+    {
+      name: 'etcd-serves',
+      when: ['before'],
+      kubernetes: {
+        context: 'prod',
+        namespace: 'alluxio',
+        selector: { labels: 'app.kubernetes.io/component=etcd' },
+        exec: {
+          container: 'etcd',
+          argv: ['etcdctl', 'get', '--keys-only', '--prefix', '/ServiceDiscovery'],
+          outputMatches: '^/ServiceDiscovery/',
+          value: { pattern: 'members ([0-9]+)', min: 3 },
+          pods: 'all',
+        },
+      },
+    },
   ],
   faults: [
     ...Object.entries(validParams).map(([kind, params], i): Json => ({
@@ -267,7 +312,31 @@ const everyKindPlan: { [key: string]: Json } = {
     guardrails: [{ name: 'answers', breachAfter: 2, tcp: { host: '127.0.0.1', port: 9092 } }],
   },
   deadManSwitch: { lease: '30s' },
-  recovery: { within: '1m', interval: '1s' },
+  recovery: {
+    within: '1m',
+    interval: '1s',
+    actions: [
+      {
+        deletePods: {
+          context: 'prod',
+          namespace: 'alluxio',
+          selector: { labels: 'app.kubernetes.io/component=worker' },
+          failing: 'workers-ready',
+          gracePeriod: '30s',
+          timeout: '5m',
+        },
+      },
+      {
+        rolloutRestart: {
+          context: 'prod',
+          namespace: 'alluxio',
+          kind: 'statefulset',
+          name: 'etcd',
+          timeout: '5m',
+        },
+      },
+    ],
+  },
 };
 
 const work = mkdtempSync(join(tmpdir(), 'gameday-fuzz-'));
@@ -372,7 +441,7 @@ describe('hostile plans through the CLI: every string field', () => {
     const outcome = await cli('validate', planFile(everyKindPlan));
     assert.equal(outcome.code, 0, outcome.lines.join('\n'));
     const faults = Object.keys(validParams).length + 1; // every kind, and one in a container
-    assert.match(outcome.stdout, new RegExp(`valid \\(${faults} fault\\(s\\), 5 check\\(s\\)\\)`));
+    assert.match(outcome.stdout, new RegExp(`valid \\(${faults} fault\\(s\\), 8 check\\(s\\)\\)`));
   });
 
   const leaves = stringLeaves(everyKindPlan);

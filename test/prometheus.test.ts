@@ -59,8 +59,7 @@ describe('prometheus checks against a real Prometheus', () => {
         executorFor: () => local,
         prometheus: prometheusEndpoints(workerConfigSchema.parse(config).prometheus),
       },
-      undefined,
-      window,
+      { ...(window ? { window } : {}) },
     );
   const probe = (spec: ProbeSpec, window?: { startMs: number }) => evaluate(env(workerConfig, window), spec);
 

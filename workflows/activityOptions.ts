@@ -67,6 +67,13 @@ export const recoveryOptions = (withinMs: number): ActivityOptions => ({
   retry: { initialInterval: '500ms' },
 });
 
+/** A recovery action waits up to its own timeout; a few attempts, none for what retrying cannot fix. */
+export const recoveryActionOptions = (timeoutMs: number): ActivityOptions => ({
+  startToCloseTimeout: timeoutMs + 60_000,
+  heartbeatTimeout: '5s',
+  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: ['RecoveryActionFailed'] },
+});
+
 /** Evidence is tried once: its failure is a note, never the game day's. */
 export const evidenceOptions = (intervalMs: number): ActivityOptions => ({
   startToCloseTimeout: intervalMs + 90_000,

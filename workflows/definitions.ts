@@ -1,7 +1,7 @@
 // Shared between the workflow, its activities and the CLI. Pure: types and Temporal definitions only.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { Plan, ProbeSpec } from '../plan/schema';
+import type { Plan, ProbeSpec, RecoveryAction } from '../plan/schema';
 import type { HostTarget, Target } from '../plan/targets';
 import type { IoEvidenceCollection } from '../activities/diagnosis/evidence';
 
@@ -78,8 +78,25 @@ export interface ResolvedPlan {
   readonly targets: readonly string[];
   /** Plain words for every check and guardrail, by name. */
   readonly checks: Readonly<Record<string, string>>;
+  /** Plain words for each recovery action of the plan, in order. */
+  readonly actions?: readonly string[];
   /** Things the run must say out loud (e.g. a host whose key is not verified). */
   readonly warnings?: readonly string[];
+  /** What checks read at the game day's start to compare later samples with, by check name. */
+  readonly baselines?: Readonly<Record<string, CheckBaseline>>;
+}
+
+/**
+ * Numbers a check kind reads once, at the game day's start, to judge later samples against (a `kubernetes`
+ * ready check's restart count per pod UID). Kept in the workflow, handed to every evaluation of that check.
+ */
+export type CheckBaseline = Readonly<Record<string, number>>;
+
+/** What every check evaluation of a game day knows of the run. */
+export interface GameDayCheckContext {
+  /** When the game day started (epoch ms): checks that look back (logs since the game day) start there. */
+  readonly startMs: number;
+  readonly baselines?: Readonly<Record<string, CheckBaseline>>;
 }
 
 /** One evaluation of one check. */
@@ -118,6 +135,7 @@ export interface ObserveInput {
   /** Epoch ms at which the window ends; a retried activity resumes towards the same deadline. */
   readonly deadline: number;
   readonly intervalMs: number;
+  readonly gameDay?: GameDayCheckContext;
 }
 
 export interface ObserveResult {
@@ -131,6 +149,33 @@ export interface RecoveryResult {
   /** How long after the start of recovery every check held (or the whole budget when it never did). */
   readonly afterMs: number;
   readonly results: readonly CheckResult[];
+  /** Recovery actions that ran before this wait, because an earlier one ran out of time. */
+  readonly afterActions?: number;
+}
+
+/** Something gameday did to the system beyond a fault's own rollback, because the plan asked for it. */
+export interface Intervention {
+  readonly at: string;
+  /** Plain words: "delete pods app=web in shop (context prod) that check web-ready finds not Ready". */
+  readonly action: string;
+  /** What it did and found: the pods deleted, the rollout's state. */
+  readonly detail: string;
+  /** Set when the action failed: why. */
+  readonly error?: string;
+}
+
+/** One recovery action of the plan, run by the worker (activities/recoveryActions.ts). */
+export interface RecoveryActionInput {
+  readonly action: RecoveryAction;
+  readonly tag: string;
+  /** When the workflow began the action (ISO): a rollout restart's `restartedAt`; older pods may be deleted. */
+  readonly at: string;
+  /** The check a `deletePods` action's `failing` names: only the pods it finds not Ready are deleted. */
+  readonly failing?: ProbeSpec;
+}
+
+export interface RecoveryActionResult {
+  readonly detail: string;
 }
 
 /** A fault's host-side dead-man switch (activities/deadMan.ts). */
@@ -231,6 +276,8 @@ export interface GameDayReport {
   timeline: TimelineEntry[];
   /** IO evidence from the fault targets' hosts, collected when a check deviated or did not recover. */
   ioEvidence?: IoEvidenceCollection[];
+  /** Recovery actions (and other interventions) gameday ran, in order. */
+  interventions?: Intervention[];
 }
 
 export interface AbortRequest {

@@ -20,6 +20,7 @@ import { injectFaults } from './inject';
 import { collectIoEvidence } from './ioEvidence';
 import { gameDayMetrics } from './metricsSinks';
 import { observeWindow } from './observe';
+import { runRecoveryActions } from './recoveryActions';
 import { rollBackFaults } from './rollback';
 import { verdictOf } from './verdict';
 
@@ -58,6 +59,8 @@ async function resolve(run: GameDayRun): Promise<readonly FaultStep[]> {
     summary: `resolve targets of ${plan.metadata.name}`,
   }).resolvePlan({ plan, seed: run.seed, tag: run.tag });
   run.descriptions = resolved.checks;
+  run.actionWords = resolved.actions ?? [];
+  run.baselines = resolved.baselines ?? {};
   report.targets = [...resolved.targets];
   upsertSearchAttributes([{ key: searchAttributes.targets, value: searchableTargets(resolved.targets) }]);
   run.note(
@@ -83,27 +86,63 @@ async function preflight(run: GameDayRun): Promise<boolean> {
 
 async function runChecks(run: GameDayRun, specs: readonly ProbeSpec[]): Promise<CheckResult[]> {
   const results = await Promise.all(
-    specs.map((spec) => activities({ ...readOnly, summary: run.checkSummary(spec) }).runCheck(spec)),
+    specs.map((spec) =>
+      activities({ ...readOnly, summary: run.checkSummary(spec) }).runCheck(spec, run.checkContext()),
+    ),
   );
   run.recordChecks(results);
   return results;
 }
 
-/** After a rollback, the `after` checks must hold again within `recovery.within`; evidence when they do not. */
+/**
+ * After a rollback, the `after` checks must hold again within `recovery.within`; evidence when they do not.
+ * Then, only if the plan names recovery actions, those run and the checks get `within` once more.
+ */
 async function recover(run: GameDayRun): Promise<void> {
   if (run.rollbacks.length === 0) return;
   const { recovery } = run.plan;
   const after = run.plan.checks.filter((check) => check.when.includes('after'));
   run.enter('recover', `waiting up to ${duration(recovery.within)} for the steady state`);
   if (after.length === 0) return;
+  if (await awaitRecovery(run, after)) return;
+  await collectIoEvidence(run, 'after', 'recovery checks failed', 2000);
+  if ((recovery.actions ?? []).length === 0) return;
+  run.note(`running ${recovery.actions?.length ?? 0} recovery action(s)`);
+  const actions = await runRecoveryActions(run);
+  await awaitRecovery(run, after, actions);
+}
+
+/** One wait for the `after` checks, into the report; whether they held. */
+async function awaitRecovery(
+  run: GameDayRun,
+  after: readonly ProbeSpec[],
+  afterActions = 0,
+): Promise<boolean> {
+  const { recovery } = run.plan;
   const result = await activities({
     ...recoveryOptions(recovery.within),
-    summary: `recovery: ${after.map((check) => check.name).join(', ')} within ${duration(recovery.within)}`,
-  }).awaitRecovery({ checks: after, withinMs: recovery.within, intervalMs: recovery.interval });
+    summary:
+      `recovery: ${after.map((check) => check.name).join(', ')} within ${duration(recovery.within)}` +
+      (afterActions > 0 ? ' after the recovery actions' : ''),
+  }).awaitRecovery({
+    checks: after,
+    withinMs: recovery.within,
+    intervalMs: recovery.interval,
+    gameDay: run.checkContext(),
+    ...(afterActions > 0 ? { afterActions } : {}),
+  });
   run.report.checks.recovery = result;
   run.recordChecks(result.results);
-  run.note(result.recovered ? `recovered after ${result.afterMs} ms` : 'did not recover in time');
-  if (!result.recovered) await collectIoEvidence(run, 'after', 'recovery checks failed', 2000);
+  if (afterActions === 0) {
+    run.note(result.recovered ? `recovered after ${result.afterMs} ms` : 'did not recover in time');
+  } else {
+    run.note(
+      result.recovered
+        ? `recovered ${result.afterMs} ms after the recovery actions`
+        : 'did not recover in time after the recovery actions either',
+    );
+  }
+  return result.recovered;
 }
 
 /** The verdict, into the report, the search attributes, the memo and the worker's metrics. */

@@ -13,9 +13,12 @@ import {
   type AbortRequest,
   type CheckResult,
   type DeadManSwitch,
+  type CheckBaseline,
   type FaultRecord,
   type FaultStep,
+  type GameDayCheckContext,
   type GameDayInput,
+  type Intervention,
   type GameDayReport,
   type Outcome,
   type Phase,
@@ -43,6 +46,12 @@ export class GameDayRun {
   readonly leaseKeeper = new CancellationScope();
   /** Plain words for each check, by name, once resolved. */
   descriptions: Readonly<Record<string, string>> = {};
+  /** Plain words for each recovery action, in plan order, once resolved. */
+  actionWords: readonly string[] = [];
+  /** What checks read at the start to compare with (restart counts), by check name, once resolved. */
+  baselines: Readonly<Record<string, CheckBaseline>> = {};
+  /** When the game day started (workflow time), for checks that look back to it. */
+  readonly startMs = Date.now();
   /** Set when the run ended before anything was injected and the verdict is already known. */
   outcome?: Outcome;
   /** Why the run stops early: a user abort, a guardrail breach, a failed step, cancellation. */
@@ -152,6 +161,19 @@ export class GameDayRun {
         `check ${result.name} ${result.holds ? 'held' : 'DEVIATED'} (expect ${result.expect}): ${result.detail}`,
       );
     }
+  }
+
+  /** What each check evaluation is told of the run: its start and the checks' baselines. */
+  checkContext(): GameDayCheckContext {
+    const baselines = Object.keys(this.baselines).length > 0 ? { baselines: this.baselines } : {};
+    return { startMs: this.startMs, ...baselines };
+  }
+
+  /** Something gameday did beyond a rollback (a recovery action): into the report and the timeline. */
+  intervene(intervention: Intervention): void {
+    (this.report.interventions ??= []).push(intervention);
+    const outcome = intervention.error === undefined ? intervention.detail : `FAILED: ${intervention.error}`;
+    this.note(`intervention: ${intervention.action}: ${outcome}`);
   }
 
   checkSummary(spec: ProbeSpec): string {

@@ -48,7 +48,13 @@ async function sampleUntilStopped(
     activities({
       ...observeOptions(window),
       summary: `observe ${during.length} check(s) and ${guardrails.length} guardrail(s) every ${duration(sampleInterval)}`,
-    }).observe({ checks: during, guardrails, deadline: Date.now() + window, intervalMs: sampleInterval }),
+    }).observe({
+      checks: during,
+      guardrails,
+      deadline: Date.now() + window,
+      intervalMs: sampleInterval,
+      gameDay: run.checkContext(),
+    }),
   );
   const result = await Promise.race([observation, condition(() => run.stopping)]);
   if (result !== undefined) return result;

@@ -18,8 +18,21 @@ export function verdictOf(report: GameDayReport, plan: Plan, abortReason: string
     .filter((summary) => summary.held !== summary.samples)
     .map((summary) => `${summary.name} held ${summary.held}/${summary.samples} samples`);
   if (unobserved !== undefined) deviations.unshift(unobserved);
-  const recovered = report.checks.recovery?.recovered ?? true;
-  if (!recovered) deviations.push(`did not recover within ${duration(plan.recovery.within)}`);
+  const recovery = report.checks.recovery;
+  const within = duration(plan.recovery.within);
+  const actions = recovery?.afterActions ?? 0;
+  if (recovery !== undefined && !recovery.recovered) {
+    deviations.push(
+      actions > 0
+        ? `did not recover within ${within}, nor within ${within} after ${actions} recovery action(s)`
+        : `did not recover within ${within}`,
+    );
+  } else if (actions > 0) {
+    // The system came back only because gameday did what an operator would have: a finding, not a pass.
+    deviations.push(
+      `did not recover by itself within ${within}; recovered after ${actions} recovery action(s)`,
+    );
+  }
   if (deviations.length > 0) return { outcome: 'failed', reason: deviations.join('; ') };
   return { outcome: 'passed', reason: 'the steady state held during chaos and recovered' };
 }

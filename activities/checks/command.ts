@@ -13,22 +13,29 @@ const patternHasOneGroup = (pattern: string) => {
   }
 };
 
-const spec = z.strictObject({
-  argv: commandLine.describe('the command and its arguments (no shell)'),
+/** A number read from a command's output, within bounds: the `value` of command and kubernetes exec checks. */
+export const outputNumber = z
+  .strictObject({
+    pattern: regexPattern
+      .refine((p) => patternHasOneGroup(p), 'must have exactly one capture group')
+      .describe('the first capture group is the number, e.g. "lag (\\d+)"'),
+    min: z.number().optional(),
+    max: z.number().optional(),
+  })
+  .refine((v) => v.min !== undefined || v.max !== undefined, 'give min, max or both')
+  .describe('a number read from the output, which must lie within min..max');
+
+/** What a command must answer: its exit code, output matching a pattern, a number within bounds. */
+export const expectedAnswer = {
   exitCode: z.number().int().min(0).max(255).default(0),
   outputMatches: regexPattern.optional().describe('RE2 regular expression the output must match'),
+  value: outputNumber.optional(),
+};
+
+const spec = z.strictObject({
+  argv: commandLine.describe('the command and its arguments (no shell)'),
   timeout: duration({ min: '100ms', max: '10m' }).default(10_000),
-  value: z
-    .strictObject({
-      pattern: regexPattern
-        .refine((p) => patternHasOneGroup(p), 'must have exactly one capture group')
-        .describe('the first capture group is the number, e.g. "lag (\\d+)"'),
-      min: z.number().optional(),
-      max: z.number().optional(),
-    })
-    .refine((v) => v.min !== undefined || v.max !== undefined, 'give min, max or both')
-    .optional()
-    .describe('a number read from the output, which must lie within min..max'),
+  ...expectedAnswer,
 });
 type Spec = z.infer<typeof spec>;
 
@@ -42,10 +49,7 @@ export const commandCheck: CheckKind<Spec> = {
     'the command could not be run: not installed or not executable (exit 127 or 126, which gameday reserves ' +
     'for that, as shells do), the SSH connection or channel to the host failed, or the connection stopped answering.',
   spec,
-  describe: (s) =>
-    `\`${s.argv.join(' ')}\` exits ${s.exitCode}` +
-    (s.outputMatches ? ` printing /${s.outputMatches}/` : '') +
-    (s.value ? `, /${s.value.pattern}/ ${bounds(s.value)}` : ''),
+  describe: (s) => `\`${s.argv.join(' ')}\`${describeAnswer(s)}`,
 
   async probe(ctx, s) {
     let result;
@@ -64,24 +68,46 @@ export const commandCheck: CheckKind<Spec> = {
         `${s.argv[0] ?? ''} on ${ctx.exec.host} exited ${result.exitCode} (${why}): ${output.slice(0, 200)}`,
       );
     }
-    if (result.exitCode !== s.exitCode) {
-      return {
-        ok: false,
-        value: result.exitCode,
-        detail: `exited ${result.exitCode}, expected ${s.exitCode}: ${output.slice(0, 200)}`,
-      };
-    }
-    if (s.outputMatches !== undefined && !matches(s.outputMatches, output)) {
-      return {
-        ok: false,
-        value: result.exitCode,
-        detail: `output does not match /${s.outputMatches}/: ${output.slice(0, 200)}`,
-      };
-    }
-    if (s.value !== undefined) return judgeNumber(output, s.value);
-    return { ok: true, value: result.exitCode, detail: `exited ${result.exitCode}` };
+    return judgeAnswer({ exitCode: result.exitCode, output }, s);
   },
 };
+
+/** The answer a command gave: its exit code and its output (stdout then stderr). */
+export interface CommandAnswer {
+  readonly exitCode: number;
+  readonly output: string;
+}
+
+type ExpectedAnswer = Pick<Spec, 'exitCode' | 'outputMatches' | 'value'>;
+
+/** Whether a command that ran answered as expected; its value is the number read, else its exit code. Pure. */
+export function judgeAnswer({ exitCode, output }: CommandAnswer, s: ExpectedAnswer): ProbeResult {
+  if (exitCode !== s.exitCode) {
+    return {
+      ok: false,
+      value: exitCode,
+      detail: `exited ${exitCode}, expected ${s.exitCode}: ${output.slice(0, 200)}`,
+    };
+  }
+  if (s.outputMatches !== undefined && !matches(s.outputMatches, output)) {
+    return {
+      ok: false,
+      value: exitCode,
+      detail: `output does not match /${s.outputMatches}/: ${output.slice(0, 200)}`,
+    };
+  }
+  if (s.value !== undefined) return judgeNumber(output, s.value);
+  return { ok: true, value: exitCode, detail: `exited ${exitCode}` };
+}
+
+/** Plain words of what a command must answer, after "`argv`". */
+export function describeAnswer(s: ExpectedAnswer): string {
+  return (
+    ` exits ${s.exitCode}` +
+    (s.outputMatches ? ` printing /${s.outputMatches}/` : '') +
+    (s.value ? `, /${s.value.pattern}/ ${bounds(s.value)}` : '')
+  );
+}
 
 type NumberSpec = NonNullable<Spec['value']>;
 

@@ -1,5 +1,7 @@
 import type { z } from 'zod';
+import type { CheckBaseline } from '../../workflows/definitions';
 import type { Executor } from '../executors/executor';
+import type { KubernetesClusters } from '../kubernetes/clusters';
 import type { PrometheusEndpoints } from './prometheusApi';
 
 export interface CheckContext {
@@ -9,6 +11,12 @@ export interface CheckContext {
   readonly prometheus?: PrometheusEndpoints;
   /** Set while the observation window runs: when it started (epoch ms). */
   readonly window?: { readonly startMs: number };
+  /** The worker's Kubernetes contexts and their allow-lists (absent: none configured). */
+  readonly kubernetes?: KubernetesClusters;
+  /** Set within a game day: when it started (epoch ms), for checks that look back to it. */
+  readonly gameDay?: { readonly startMs: number };
+  /** What this check's kind read at the game day's start (its `baseline`), when it took one. */
+  readonly baseline?: CheckBaseline;
 }
 
 /** What one probe saw. `ok` is the probe's own verdict; whether that was expected is decided by the caller. */
@@ -51,7 +59,16 @@ export interface CheckKind<Spec> {
   readonly spec: z.ZodType<Spec>;
   describe(spec: Spec): string;
   probe(ctx: CheckContext, spec: Spec): Promise<ProbeResult>;
+  /**
+   * What later samples are judged against, read once when the game day starts (before preflight, nothing
+   * injected yet): e.g. restart counts. Undefined when this spec needs none. A failure leaves the check
+   * without a baseline, which its probe then reports as could-not-ask.
+   */
+  baseline?(ctx: BaselineContext, spec: Spec): Promise<CheckBaseline | undefined>;
 }
+
+/** What a kind may use to read its baseline: the clusters it asks, nothing on a host. */
+export type BaselineContext = Pick<CheckContext, 'kubernetes' | 'signal'>;
 
 /** A kind's description with both lists of outcomes, for the JSON Schema, docs and `gameday schema`. */
 export function describedOutcomes(kind: CheckKind<unknown>): string {

@@ -1,9 +1,16 @@
 import type { ProbeSpec } from '../../plan/schema';
-import type { CheckResult } from '../../workflows/definitions';
+import type { CheckBaseline, CheckResult, GameDayCheckContext } from '../../workflows/definitions';
 import type { ActivityDeps } from '../deps';
 import type { Executor } from '../executors/executor';
+import type { KubernetesClusters } from '../kubernetes/clusters';
 import type { GameDayMetrics } from '../metrics';
-import { couldNotAsk, type CheckKind, type ProbeResult } from './contract';
+import {
+  couldNotAsk,
+  type BaselineContext,
+  type CheckContext,
+  type CheckKind,
+  type ProbeResult,
+} from './contract';
 import type { PrometheusEndpoints } from './prometheusApi';
 import { checkKeys, checkKinds } from './registry';
 
@@ -27,15 +34,23 @@ export interface ProbeEnvironment {
   readonly signal?: AbortSignal;
   readonly prometheus?: PrometheusEndpoints;
   readonly window?: { readonly startMs: number };
+  readonly kubernetes?: KubernetesClusters;
+  /** The game day the checks run in: its start, and each check's baseline. */
+  readonly gameDay?: GameDayCheckContext;
   /** Counts every judged result; absent where checks run outside a worker (e.g. probing in tests). */
   readonly metrics?: Pick<GameDayMetrics, 'checkEvaluated'>;
 }
 
+export interface ProbeOptions {
+  readonly signal?: AbortSignal;
+  readonly window?: { readonly startMs: number };
+  readonly gameDay?: GameDayCheckContext;
+}
+
 export function probeEnvironment(
   deps: Pick<ActivityDeps, 'executorFor' | 'checkExecutor' | 'prometheus'> &
-    Partial<Pick<ActivityDeps, 'metrics'>>,
-  signal?: AbortSignal,
-  window?: { readonly startMs: number },
+    Partial<Pick<ActivityDeps, 'metrics' | 'kubernetes'>>,
+  { signal, window, gameDay }: ProbeOptions = {},
 ): ProbeEnvironment {
   return {
     executorOn: (host) =>
@@ -44,9 +59,48 @@ export function probeEnvironment(
         : deps.executorFor({ group: 'checks', kind: 'ssh', name: host }),
     ...(signal ? { signal } : {}),
     ...(deps.prometheus ? { prometheus: deps.prometheus } : {}),
+    ...(deps.kubernetes ? { kubernetes: deps.kubernetes } : {}),
     ...(window ? { window } : {}),
+    ...(gameDay ? { gameDay } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   };
+}
+
+/** What a probe of `check` is handed in this environment. */
+function checkContext(env: ProbeEnvironment, check: ProbeSpec): CheckContext {
+  const baseline = env.gameDay?.baselines?.[check.name];
+  return {
+    exec: env.executorOn(check.on),
+    ...(env.signal ? { signal: env.signal } : {}),
+    ...(env.prometheus ? { prometheus: env.prometheus } : {}),
+    ...(env.kubernetes ? { kubernetes: env.kubernetes } : {}),
+    ...(env.window ? { window: env.window } : {}),
+    ...(env.gameDay ? { gameDay: { startMs: env.gameDay.startMs } } : {}),
+    ...(baseline ? { baseline } : {}),
+  };
+}
+
+/**
+ * The baselines of the checks whose kinds take one, read now (at the game day's start). A check whose
+ * baseline cannot be read is left without one: its probe then says it could not ask, and the run goes on.
+ */
+export async function takeBaselines(
+  ctx: BaselineContext,
+  checks: readonly ProbeSpec[],
+): Promise<Record<string, CheckBaseline>> {
+  const taken = await Promise.all(
+    checks.map(async (check) => {
+      const { kind, spec } = probeOf(check);
+      if (kind.baseline === undefined) return undefined;
+      try {
+        const baseline = await kind.baseline(ctx, spec);
+        return baseline === undefined ? undefined : ([check.name, baseline] as const);
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return Object.fromEntries(taken.filter((entry) => entry !== undefined));
 }
 
 /**
@@ -56,12 +110,7 @@ export function probeEnvironment(
  */
 export async function evaluate(env: ProbeEnvironment, check: ProbeSpec): Promise<CheckResult> {
   const { kind, spec } = probeOf(check);
-  const ctx = {
-    exec: env.executorOn(check.on),
-    ...(env.signal ? { signal: env.signal } : {}),
-    ...(env.prometheus ? { prometheus: env.prometheus } : {}),
-    ...(env.window ? { window: env.window } : {}),
-  };
+  const ctx = checkContext(env, check);
   let result: ProbeResult;
   try {
     result = await kind.probe(ctx, spec);

@@ -1,6 +1,7 @@
 import { commandCheck } from './command';
 import type { CheckKind } from './contract';
 import { httpCheck } from './http';
+import { kubernetesCheck } from './kubernetes';
 import { prometheusCheck } from './prometheus';
 import { tcpCheck } from './tcp';
 
@@ -10,6 +11,7 @@ export const checkKinds = {
   tcp: tcpCheck,
   command: commandCheck,
   prometheus: prometheusCheck,
+  kubernetes: kubernetesCheck,
 } as const satisfies Record<string, CheckKind<unknown>>;
 
 export type CheckKey = keyof typeof checkKinds;

@@ -18,37 +18,55 @@ export type KubernetesGroups = ReadonlyMap<string, KubernetesGroup>;
 
 type Refuse = (message: string) => never;
 
-/** The worker's context a plan names, its allow-list enforced, its namespace's opt-in checked. */
-async function allowedClient(
+/** Who in the plan uses a context, for refusals: `target group "brokers"`, `check web-ready`. */
+export interface KubernetesUser {
+  readonly who: string;
+  /** How it uses the namespace: target groups and recovery actions act in it, checks read it. */
+  readonly verb: 'acts in' | 'reads';
+}
+
+/** The worker's context a plan names, its namespace allow-list enforced (no request made). */
+export function allowedContext(
   clusters: KubernetesClusters | undefined,
-  group: string,
-  selection: KubernetesSelection,
+  { who, verb }: KubernetesUser,
+  selection: { readonly context: string; readonly namespace?: string | undefined },
   refuse: Refuse,
-): Promise<KubernetesClient> {
+): KubernetesClient {
   const policy = clusters?.policy(selection.context);
   if (clusters === undefined || policy === undefined) {
     refuse(
-      `target group "${group}" names Kubernetes context "${selection.context}", which this worker does not have ` +
+      `${who} names Kubernetes context "${selection.context}", which this worker does not have ` +
         `(known: ${clusters?.contexts.join(', ') || 'none'}); add it under kubernetes.contexts in the worker configuration`,
     );
   }
   const { namespace } = selection;
   if (namespace !== undefined && !policy.namespaces.includes(namespace)) {
     refuse(
-      `target group "${group}" acts in namespace ${namespace}, which context ${selection.context} does not allow ` +
+      `${who} ${verb} namespace ${namespace}, which context ${selection.context} does not allow ` +
         `(allowed: ${policy.namespaces.join(', ') || 'none'}); add it to kubernetes.contexts.${selection.context}.namespaces`,
     );
   }
-  const client = clusters.client(selection.context);
-  if (namespace !== undefined && policy.requireOptIn) {
+  return clusters.client(selection.context);
+}
+
+/** The context's client, its allow-list enforced and, where the context requires it, the namespace's opt-in. */
+export async function allowedClient(
+  clusters: KubernetesClusters | undefined,
+  user: KubernetesUser,
+  selection: { readonly context: string; readonly namespace?: string | undefined },
+  refuse: Refuse,
+): Promise<KubernetesClient> {
+  const client = allowedContext(clusters, user, selection, refuse);
+  const { namespace } = selection;
+  if (namespace !== undefined && clusters?.policy(selection.context)?.requireOptIn === true) {
     const found = await client.callIfExists({ verb: 'get', resource: 'namespaces', name: namespace }, () =>
       client.core.readNamespace({ name: namespace }),
     );
     if (found === undefined)
-      refuse(`target group "${group}": namespace ${namespace} does not exist (context ${selection.context})`);
+      refuse(`${user.who}: namespace ${namespace} does not exist (context ${selection.context})`);
     if (found.metadata?.annotations?.[optInAnnotation.key] !== optInAnnotation.value) {
       refuse(
-        `target group "${group}": namespace ${namespace} has not opted in to game days; its owners can ` +
+        `${user.who}: namespace ${namespace} has not opted in to game days; its owners can ` +
           `annotate it: kubectl annotate namespace ${namespace} ${optInAnnotation.key}=${optInAnnotation.value}`,
       );
     }
@@ -123,7 +141,12 @@ export async function resolveKubernetesGroups(
   for (const [group, definition] of Object.entries(plan.targets)) {
     const selection = definition.kubernetes;
     if (selection === undefined) continue;
-    const client = await allowedClient(clusters, group, selection, refuse);
+    const client = await allowedClient(
+      clusters,
+      { who: `target group "${group}"`, verb: 'acts in' },
+      selection,
+      refuse,
+    );
     const namespace: KubernetesTarget | undefined =
       selection.namespace === undefined
         ? undefined
