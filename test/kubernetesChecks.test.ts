@@ -189,6 +189,21 @@ describe('kubernetes checks and recovery actions (real control plane, kwok nodes
       strict: { kubeconfig: kube.kubeconfigPath, namespaces: [namespace], requireOptIn: true },
     };
     worker = await startInProcessWorker(temporal, undefined, { kubernetes: { contexts } });
+    // The web containers' filesystems and logs, served by kwok to pods/exec and pods/log (declared before
+    // the pods exist: each is prepared as it is created). etcdctl is a stand-in script in the image.
+    await kube.declareContainers({
+      namespace,
+      labels: web,
+      files: {
+        '/usr/local/bin/etcdctl': {
+          content:
+            '#!/bin/sh\nif [ "$4" = /ServiceDiscovery ]; then printf "/ServiceDiscovery/web/1\\n"; exit 0; fi\n' +
+            'echo "Error: no keys under $4" >&2\nexit 1\n',
+          mode: 0o755,
+        },
+      },
+      logs: ['[INFO] web started', '[WARN] cache cold', '[INFO] serving'],
+    });
     for (const [name, labels, replicas] of [
       ['web', web, 2],
       ['other', { app: 'other' }, 1],
@@ -333,20 +348,72 @@ describe('kubernetes checks and recovery actions (real control plane, kwok nodes
     }
   });
 
-  it('logs and exec go through pods/log and pods/exec; no kubelet answering, or RBAC refusing, is could not ask', async () => {
-    // kwok serves no container logs or exec here: the API server's request to the kubelet is refused.
+  it('logs: WARN|ERROR lines of every web container, with grep -A context and the previous containers (kubectl logs -p)', async () => {
+    const pods = await readyWeb();
+    const logs = (extra: Record<string, unknown>) =>
+      evaluate(env(), check({ logs: { pattern: 'WARN|ERROR', since: '1h', ...extra } }));
+
+    const current = await logs({ after: 1 });
+    assert.equal(current.holds, false, current.detail);
+    assert.equal(current.couldNotAsk ?? false, false, current.detail);
+    assert.equal(current.value, 2, current.detail);
+    assert.match(
+      current.detail,
+      /^2 line\(s\) match \/WARN\|ERROR\/ in 2 log\(s\) in the last 1h, more than 0/,
+    );
+    assert.ok(current.detail.includes('[WARN] cache cold ⏎ [INFO] serving'), current.detail);
+    const allowed = await logs({ maxMatches: 2 });
+    assert.equal(allowed.holds, true, allowed.detail);
+
+    // One container restarts: its log so far becomes the previous one, which then logged an error; only it
+    // has a previous log to read.
+    const [restarted] = pods;
+    assert.ok(restarted);
+    await addRestarts(restarted, 1);
+    (await kube.container(namespace, restarted.metadata?.name ?? '', 'app')).restartLogs();
+    (await kube.container(namespace, restarted.metadata?.name ?? '', 'app')).log(
+      ['[ERROR] UFS read failed: 503', '[INFO] shutting down'],
+      { previous: true },
+    );
+    const withoutPrevious = await logs({});
+    assert.equal(withoutPrevious.value, 1, withoutPrevious.detail);
+    const withPrevious = await logs({ previous: true });
+    assert.equal(withPrevious.value, 3, withPrevious.detail); // its old WARN and the ERROR, and the other pod's WARN
+    assert.match(withPrevious.detail, /\/app previous: \[ERROR\] UFS read failed: 503/);
+  });
+
+  it('exec: argv runs in a web container through pods/exec, judged as a command check is', async () => {
+    await readyWeb();
+    const exec = (spec: Record<string, unknown>) =>
+      evaluate(env(), check({ exec: { container: 'app', ...spec } }));
+    const serves = await exec({
+      argv: ['etcdctl', 'get', '--keys-only', '--prefix', '/ServiceDiscovery'],
+      outputMatches: '^/ServiceDiscovery/',
+    });
+    assert.equal(serves.holds, true, serves.detail);
+    const everyPod = await exec({
+      argv: ['etcdctl', 'get', '--keys-only', '--prefix', '/ServiceDiscovery'],
+      outputMatches: '^/ServiceDiscovery/web/',
+      pods: 'all',
+    });
+    assert.equal(everyPod.holds, true, everyPod.detail);
+    // The system's own "no": etcdctl answers, with exit 1.
+    const missingKeys = await exec({ argv: ['etcdctl', 'get', '--keys-only', '--prefix', '/Missing'] });
+    assert.equal(missingKeys.holds, false, missingKeys.detail);
+    assert.equal(missingKeys.couldNotAsk ?? false, false, missingKeys.detail);
+    // Not an answer: the image has no such command (127).
+    const missingTool = await exec({ argv: ['no-such-tool', 'get'] });
+    assert.equal(missingTool.holds, false, missingTool.detail);
+    assert.equal(missingTool.couldNotAsk, true, missingTool.detail);
+  });
+
+  it('logs and exec that cannot be read (no such container, RBAC refusing pods/log or pods/exec) are could not ask', async () => {
     const [pod] = await readyWeb();
     const name = pod?.metadata?.name ?? '';
     const cases = [
       [
-        { logs: { pattern: 'WARN|ERROR', since: '1m' } },
-        `could not ask: cannot get pods/log ${name} in namespace shop (context test): HTTP 500: ` +
-          `Get "https://127.0.0.1:10250/containerLogs/shop/${name}/app?limitBytes=8388608&sinceSeconds=60"`,
-      ],
-      [
-        { exec: { argv: ['etcdctl', 'get', '--prefix', '/ServiceDiscovery'] } },
-        'could not ask: the exec failed without an exit code: Internal error occurred: error sending request: ' +
-          `Post "https://127.0.0.1:10250/exec/shop/${name}/app?command=etcdctl&command=get&command=--prefix&command=%2FServiceDiscovery`,
+        { logs: { pattern: 'WARN|ERROR', since: '1m', container: 'sidecar' } },
+        `could not ask: cannot get pods/log ${name} in namespace shop (context test): HTTP 400`,
       ],
       [
         { context: 'lister', logs: { pattern: 'ERROR', since: '1m' } },
