@@ -25,16 +25,37 @@ export async function readPod(ctx: KubernetesFaultContext, namespace: string, na
   );
 }
 
+/**
+ * The pods of these records by `namespace/name`, one list per namespace (an experiment on 100 pods is one
+ * request, not 100). A pod (or namespace) that is gone is simply absent.
+ */
+async function podsOfRecords(
+  ctx: KubernetesFaultContext,
+  ids: readonly string[],
+): Promise<Map<string, V1Pod>> {
+  const namespaces = new Set(ids.flatMap((id) => podOfRecord(id)?.namespace ?? []));
+  const pods = new Map<string, V1Pod>();
+  for (const namespace of namespaces) {
+    const list = await ctx.kube.call({ verb: 'list', resource: 'pods', namespace }, () =>
+      ctx.kube.core.listNamespacedPod({ namespace }),
+    );
+    for (const pod of list.items) pods.set(`${namespace}/${pod.metadata?.name ?? ''}`, pod);
+  }
+  return pods;
+}
+
 /** The injected pods, with each one's UID and restart count now (the baseline rollback compares with). */
 export async function injectedPods(ctx: KubernetesFaultContext, object: ChaosObject): Promise<InjectedPod[]> {
-  const pods = new Map<string, V1Pod | undefined>();
+  const records = recordsOf(object).slice(0, maxRecordedPods);
+  const pods = await podsOfRecords(
+    ctx,
+    records.map((record) => record.id),
+  );
   const result: InjectedPod[] = [];
-  for (const record of recordsOf(object).slice(0, maxRecordedPods)) {
+  for (const record of records) {
     const where = podOfRecord(record.id);
     if (where === undefined) continue;
-    const key = `${where.namespace}/${where.pod}`;
-    if (!pods.has(key)) pods.set(key, await readPod(ctx, where.namespace, where.pod));
-    const pod = pods.get(key);
+    const pod = pods.get(`${where.namespace}/${where.pod}`);
     const statuses = pod?.status?.containerStatuses ?? [];
     const restarts = where.container
       ? statuses.find((status) => status.name === where.container)?.restartCount
@@ -67,10 +88,14 @@ export async function noteRestarts(
   object: ChaosObject,
   injected: readonly InjectedPod[],
 ) {
+  const pods = await podsOfRecords(
+    ctx,
+    injected.map((pod) => pod.id),
+  );
   for (const pod of injected) {
     const where = podOfRecord(pod.id);
     if (where === undefined) continue;
-    const now = await readPod(ctx, where.namespace, where.pod);
+    const now = pods.get(`${where.namespace}/${where.pod}`);
     const record = recordsOf(object).find((r) => r.id === pod.id);
     const before = pod.injectedCount ?? 0;
     const after = record?.injectedCount ?? 0;
