@@ -392,6 +392,38 @@ describe('the Kubernetes examples as game days (real control plane with the Chao
     assert.match(recovered(report, 'majority-still-writable').detail, /kafka-cluster-\d\/kafka: exited 0/);
   });
 
+  it('seed 002, examples/kafka-broker-pod-failure.yaml: with a partition under-replicated before it starts (kafka-topics, a stand-in, lists one), the game day does not start and nothing is created', async () => {
+    const brokers = await readyPods(milvusNamespace, 'app=kafka-broker', 3);
+    const containers = await Promise.all(
+      brokers.map((pod) => kube.container(milvusNamespace, pod.metadata?.name ?? '', 'kafka')),
+    );
+    const lagging = 'Topic: my-topic\tPartition: 2\tLeader: 1\tReplicas: 0,1,2\tIsr: 1,2';
+    for (const container of containers) {
+      container.writeFile('/opt/kafka/stand-in/under-replicated-partitions', `${lagging}\n`);
+    }
+    try {
+      const report = await runExample('kafka-broker-pod-failure.yaml');
+      assert.equal(report.outcome, 'not-started', report.reason);
+      const check = report.checks.preflight.find((c) => c.name === 'partitions-fully-replicated');
+      assert.equal(check?.holds, false);
+      assert.match(check?.detail ?? '', /^kafka-cluster-0\/kafka: output does not match .*Partition: 2/);
+      assert.ok(
+        report.faults.every((fault) => fault.injectedAt === undefined),
+        'nothing was injected',
+      );
+      assert.equal(
+        [...harness.seen.keys()].filter((key) => key.includes(report.tag)).length,
+        0,
+        'no experiment was created',
+      );
+      assert.deepEqual(await leftovers(report.tag), []);
+    } finally {
+      for (const container of containers) {
+        container.writeFile('/opt/kafka/stand-in/under-replicated-partitions', '');
+      }
+    }
+  });
+
   it('seed 003, examples/alluxio-worker-pod-delete.yaml: a worker deleted; worker and etcd readiness, etcdctl (a stand-in) in the etcd pod, WARN/ERROR in current and previous logs, and the cache-hit ratio from Prometheus hold; no recovery action was needed', async () => {
     const report = await runExample('alluxio-worker-pod-delete.yaml');
     await assertClean(report);
