@@ -1,5 +1,6 @@
 import { formatDuration } from '../plan/duration';
 import type { Plan } from '../plan/schema';
+import { describeRecoveryAction } from '../plan/recoveryActions';
 import type {
   CheckResult,
   GameDayReport,
@@ -65,6 +66,13 @@ export function renderDryRun(planToRun: Plan, resolvedPlan: ResolvedPlan, seed: 
   lines.push('5. roll back, last in first out, each retried until it succeeds and verified:');
   for (const step of [...resolved.steps].reverse()) lines.push(`   - ${step.rollback}`);
   lines.push(`6. recover: within ${formatDuration(plan.recovery.within)}`, ...checks('after'));
+  const actions = plan.recovery.actions ?? [];
+  if (actions.length > 0) {
+    lines.push(
+      `   if they do not hold by then, in order (each an intervention), then ${formatDuration(plan.recovery.within)} more:`,
+      ...actions.map((action) => `   - ${describeRecoveryAction(action)}`),
+    );
+  }
   lines.push('7. report');
   return lines.join('\n');
 }

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { faultKinds } from '../activities/faults/registry';
+import { describePlan } from '../client/gameDays';
 import { projectRoot } from '../client/paths';
 import { loadPlanFile } from '../plan/load';
 import { loadWorkerConfig } from '../worker/config';
@@ -29,7 +30,7 @@ describe('examples', () => {
     );
   });
 
-  it('every example plan is valid', async () => {
+  it('every example plan is valid, and dry-runs', async () => {
     const plans = readdirSync(join(projectRoot, 'examples')).filter(
       (f) => f.endsWith('.yaml') && f !== 'worker.yaml',
     );
@@ -37,6 +38,52 @@ describe('examples', () => {
     for (const plan of plans) {
       const loaded = await loadPlanFile(join(projectRoot, 'examples', plan));
       assert.ok(loaded.ok, `${plan}: ${loaded.ok ? '' : JSON.stringify(loaded.errors)}`);
+      // What `gameday run --dry-run` prints: every action and its rollback, in plain words.
+      const dryRun = describePlan(loaded.plan);
+      const rollbacks = dryRun.match(/^ {7}rollback: /gm) ?? [];
+      assert.equal(rollbacks.length, loaded.plan.faults.length, `${plan}: a rollback per fault`);
+      if (plan === 'alluxio-worker-pod-delete.yaml') {
+        // Recovery actions are actions too: the dry run lists them.
+        assert.match(
+          dryRun,
+          /if they do not hold by then, in order \(each an intervention\), then 1m more:\n {3}- delete pods app\.kubernetes\.io\/component=worker,app\.kubernetes\.io\/instance=alluxio in alluxio \(context chaos-lab\) that check workers-ready finds not Ready, then wait up to 5m for them to be Ready/,
+        );
+      }
+    }
+  });
+
+  it('the Kubernetes examples name only contexts and Prometheus endpoints of the example worker configuration', async () => {
+    const config = await loadWorkerConfig(join(projectRoot, 'examples', 'worker.yaml'), {});
+    const seeds = [
+      'milvus-querynode-iochaos.yaml',
+      'kafka-broker-pod-failure.yaml',
+      'alluxio-worker-pod-delete.yaml',
+    ];
+    for (const file of seeds) {
+      const loaded = await loadPlanFile(join(projectRoot, 'examples', file));
+      assert.ok(loaded.ok, file);
+      const plan = loaded.plan;
+      const probes = [...plan.checks, ...plan.observation.guardrails];
+      const named = [
+        ...Object.values(plan.targets).map((group) => group.kubernetes),
+        ...probes.map((check) => check.kubernetes),
+        ...(plan.recovery.actions ?? []).map((action) => action.deletePods ?? action.rolloutRestart),
+      ].filter((selection) => selection !== undefined);
+      assert.ok(named.length > 0, file);
+      for (const { context, namespace } of named) {
+        const allowed = config.kubernetes.contexts[context];
+        assert.ok(allowed, `${file}: context ${context} is in examples/worker.yaml`);
+        if (namespace !== undefined)
+          assert.ok(allowed.namespaces.includes(namespace), `${file}: ${namespace}`);
+      }
+      for (const check of probes) {
+        if (check.prometheus === undefined) continue;
+        const endpoint = check.prometheus.endpoint;
+        assert.ok(
+          config.prometheus.endpoints[endpoint],
+          `${file}: endpoint ${endpoint} in examples/worker.yaml`,
+        );
+      }
     }
   });
 
