@@ -419,6 +419,30 @@ describe('chaos-mesh game days on Kubernetes (real control plane with the Chaos 
     assert.deepEqual(await experiments('IOChaos'), [], 'nothing left');
   });
 
+  it('seed 004: the game day right after a failed one starts clean — the failed one left no stuck experiment, the next is injected and passes (the harness plays a failing and stuck, then a healthy Chaos Mesh controller)', async () => {
+    harness.behaviour.inject = 'fail';
+    harness.behaviour.finalizer = 'stuck'; // its cleanup needs a party that no longer answers
+    const failed = await run(
+      plan({ experiment: podFailure, injectTimeout: '2s', deleteTimeout: '1s' }, { window: '1s' }),
+    );
+    assert.equal(failed.outcome, 'aborted');
+    assert.equal(failed.faults[0]?.status, 'rolled-back', failed.faults[0]?.error);
+    assert.match(
+      failed.faults[0]?.detail ?? '',
+      /intervention: removed finalizer chaos-mesh\/records from PodChaos/,
+    );
+    assert.deepEqual(await experiments('PodChaos'), [], 'the failed game day left nothing');
+
+    harness.behaviour.inject = 'succeed';
+    harness.behaviour.finalizer = 'release';
+    const next = await run(plan({ experiment: podFailure }, { window: '1s' }));
+    assert.equal(next.outcome, 'passed', next.reason);
+    assert.notEqual(next.tag, failed.tag);
+    const name = `gd-${next.tag}-${faultHash('chaos')}`;
+    assert.equal(harness.timings.get(`${namespace}/${name}`)?.injectedAt !== undefined, true, 'injected');
+    assert.deepEqual(await experiments('PodChaos'), [], 'nothing left');
+  });
+
   it('a selector that matches no pod, or every pod of the namespace without mode all, is refused before anything is created', async () => {
     const none = await run(
       plan({
