@@ -115,7 +115,7 @@ describe('prometheus checks against a real Prometheus', () => {
     assert.throws(() => check({ query: 'up', baseline: { offset: '1y', tolerance: 1 } }), /1d.* or .*1w/);
     assert.throws(
       () => check({ query: 'up', condition: '> 0' }, { on: 'kafka-1' }),
-      /http and prometheus probes run from the worker/,
+      /http, prometheus and kubernetes probes run from the worker/,
     );
     refused({ query: 'up', condition: '> 0', onEmpty: 'ignore' });
     const ok = check({ query: 'up', baseline: { offset: '1w', tolerance: '10%' } });
