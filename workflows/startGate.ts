@@ -1,0 +1,24 @@
+import { activities, readOnly } from './activityOptions';
+import type { GameDayRun } from './gameDayRun';
+
+/**
+ * A scheduled game day runs unattended, so it never piles chaos on an unclean system: before anything is
+ * resolved it asks the worker what blocks a start (activities/startBlockers.ts: an earlier run of the same plan
+ * still rollback-stuck, and whatever else is added there). With any blocker the run ends `not-started`, saying
+ * why; nothing was touched. Runs started by hand (`gameday run`) are a person's call and are not gated.
+ */
+export async function cleanToStart(run: GameDayRun, scheduleId: string): Promise<boolean> {
+  const plan = run.plan.metadata.name;
+  run.note(
+    `started by schedule ${scheduleId}: making sure no earlier run of ${plan} left the system unclean`,
+  );
+  const blockers = await activities({
+    ...readOnly,
+    summary: `is the system clean for ${plan}? (no earlier run still rollback-stuck)`,
+  }).findStartBlockers({ plan, workflowId: run.report.workflowId });
+  if (blockers.length === 0) return true;
+  run.outcome = 'not-started';
+  run.report.reason = `a scheduled game day does not start on an unclean system: ${blockers.join('; ')}`;
+  run.note(run.report.reason);
+  return false;
+}
