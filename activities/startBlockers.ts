@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { searchAttributes, type StartBlockersInput } from '../workflows/definitions';
+import { searchAttributes, type PauseScheduleInput, type StartBlockersInput } from '../workflows/definitions';
 
 /**
  * One kind of reason a scheduled game day must not start, each a sentence naming what is unclean. Sources are
@@ -43,4 +43,9 @@ export async function findStartBlockers(
     }
   }
   return reasons;
+}
+
+/** Pauses the schedule that started a run that did not pass (its pauseOnFailure), with the worker's client. */
+export async function pauseSchedule(input: PauseScheduleInput): Promise<void> {
+  await Context.current().client.schedule.getHandle(input.scheduleId).pause(input.note);
 }

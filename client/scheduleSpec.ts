@@ -97,7 +97,11 @@ export function scheduleSpecOf(loaded: LoadedSchedule): ScheduleSpec {
 export function scheduleOptionsOf(loaded: LoadedSchedule, taskQueue: string): ScheduleOptions {
   const { schedule, plan, planDigest } = loaded;
   const id = schedule.metadata.name;
-  const input: GameDayInput = { plan, planDigest, schedule: { id } };
+  const input: GameDayInput = {
+    plan,
+    planDigest,
+    schedule: { id, ...(schedule.pauseOnFailure ? { pauseOnFailure: true } : {}) },
+  };
   const shown = gameDayStartOptions(plan, planDigest, { by: `schedule ${id}` });
   return {
     scheduleId: id,

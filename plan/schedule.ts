@@ -209,7 +209,9 @@ export const scheduleSchema = z
     pauseOnFailure: z
       .boolean()
       .default(false)
-      .describe('pause the schedule when a run fails (its workflow fails; an outcome is not a failure)'),
+      .describe(
+        'pause the schedule (with a note naming the run) when a run does not pass: failed, aborted, not started',
+      ),
     note: freeText(1000, { multiLine: true }).optional().describe('shown with the schedule'),
   })
   .refine((schedule) => schedule.cron !== undefined || schedule.calendars !== undefined, {

@@ -407,6 +407,25 @@ describe('gameday schedule against a real dev server', () => {
     assert.equal(report.outcome, 'passed', report.reason);
   });
 
+  it('pauseOnFailure pauses the schedule after a run that did not pass, naming the run', async () => {
+    const broken = pausePlan(service, { metadata: { name: 'test-fragile', owner: 'tests' } });
+    (broken.checks as { http: { url: string } }[])[0]!.http.url = `http://127.0.0.1:${service.port}/nope`;
+    write('plans/fragile.yaml', broken);
+    write(
+      'fragile/fragile.yaml',
+      scheduleDocument('fragile', '../plans/fragile.yaml', { pauseOnFailure: true }),
+    );
+    assert.equal((await gameday('schedule', 'apply', join(dir, 'fragile'))).code, 0);
+    const workflowId = await trigger('fragile');
+    assert.equal((await resultOf(workflowId)).outcome, 'not-started');
+    const description = await describeSchedule('fragile');
+    assert.equal(description.state.paused, true);
+    assert.match(
+      description.state.note ?? '',
+      new RegExp(`^paused by ${workflowId}: not-started: steady state`),
+    );
+  });
+
   it('a scheduled game day refuses to start while an earlier run of the same plan is rollback-stuck', async () => {
     const stuckService = await startTestService();
     let squatter: Server | undefined;
@@ -434,6 +453,11 @@ describe('gameday schedule against a real dev server', () => {
         `a scheduled game day does not start on an unclean system: earlier run ${earlier.workflowId} of test-kill is still rollback-stuck`,
       );
       assert.deepEqual(refused.faults, [], 'nothing was injected');
+      assert.equal(
+        (await describeSchedule('nightly-kill')).state.paused,
+        false,
+        'no pauseOnFailure: not paused',
+      );
       assert.equal(readFileSync(stuckService.pidfile, 'utf8').length > 0, true);
 
       await releasePort(squatter); // the person fixes it

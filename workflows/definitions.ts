@@ -54,8 +54,11 @@ export interface GameDayInput {
    * with the same arguments, so scheduled runs have none and the workflow draws its own (recorded in the memo).
    */
   readonly tag?: string;
-  /** Set when a schedule started the run: such a run first makes sure the system is clean (startGate.ts). */
-  readonly schedule?: { readonly id: string };
+  /**
+   * Set when a schedule started the run: such a run first makes sure the system is clean, and with
+   * `pauseOnFailure` pauses its schedule when it does not pass (startGate.ts).
+   */
+  readonly schedule?: { readonly id: string; readonly pauseOnFailure?: boolean };
   /** Seed of the blast-radius choices; random (and recorded) when absent. */
   readonly seed?: number;
 }
@@ -175,6 +178,12 @@ export interface StartBlockersInput {
   readonly plan: string;
   /** The asking run, never its own blocker. */
   readonly workflowId: string;
+}
+
+export interface PauseScheduleInput {
+  readonly scheduleId: string;
+  /** Shown as the schedule's note: which run paused it, and why. */
+  readonly note: string;
 }
 
 export interface RecoveryActionInput {

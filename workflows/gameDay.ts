@@ -22,7 +22,7 @@ import { gameDayMetrics } from './metricsSinks';
 import { observeWindow } from './observe';
 import { runRecoveryActions } from './recoveryActions';
 import { rollBackFaults } from './rollback';
-import { cleanToStart } from './startGate';
+import { cleanToStart, pauseScheduleUnlessPassed } from './startGate';
 import { verdictOf } from './verdict';
 
 /** One game day, as the runbook goes: resolve → preflight → inject → observe → roll back → recover → report. */
@@ -50,7 +50,9 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     await rollBackFaults(run);
     await run.evidenceAlongsideRollback;
     await recover(run);
-    return finish(run);
+    const report = finish(run);
+    if (input.schedule?.pauseOnFailure === true) await pauseScheduleUnlessPassed(run, input.schedule.id);
+    return report;
   });
 }
 

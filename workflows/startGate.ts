@@ -22,3 +22,25 @@ export async function cleanToStart(run: GameDayRun, scheduleId: string): Promise
   run.note(run.report.reason);
   return false;
 }
+
+/**
+ * `pauseOnFailure` as an SRE means it: no more unattended runs after one that did not pass (failed, aborted,
+ * not started), until a person has looked. Temporal's own pauseOnFailure only sees a failed workflow, which a
+ * game day with any outcome is not. A pause that cannot be made is a timeline note, never the outcome.
+ */
+export async function pauseScheduleUnlessPassed(run: GameDayRun, scheduleId: string): Promise<void> {
+  const { outcome, reason, workflowId } = run.report;
+  if (outcome === 'passed' || outcome === undefined) return;
+  const note = `paused by ${workflowId}: ${outcome}: ${reason ?? ''}`.slice(0, 1000);
+  try {
+    await activities({
+      ...readOnly,
+      summary: `pause schedule ${scheduleId}: this run ${outcome}`,
+    }).pauseSchedule({ scheduleId, note });
+    run.note(`schedule ${scheduleId} paused (pauseOnFailure)`);
+  } catch (error) {
+    run.note(
+      `could not pause schedule ${scheduleId}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
