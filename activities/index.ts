@@ -9,6 +9,7 @@ import { awaitRecovery, observe } from './observe';
 import { runRecoveryAction } from './recoveryActions';
 import { resolvePlanOnWorker } from './resolve';
 import { withHeartbeats } from './heartbeat';
+import { findStartBlockers, pauseSchedule } from './startBlockers';
 
 export type { ActivityDeps } from './deps';
 
@@ -32,5 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     keepLeases: (input: Parameters<typeof keepLeases>[1]) => keepLeases(deps, input),
     collectIoEvidence: (input: Parameters<typeof collectIoEvidence>[1]) => collectIoEvidence(deps, input),
     runRecoveryAction: (input: Parameters<typeof runRecoveryAction>[1]) => runRecoveryAction(deps, input),
+    findStartBlockers: (input: Parameters<typeof findStartBlockers>[0]) => findStartBlockers(input),
+    pauseSchedule: (input: Parameters<typeof pauseSchedule>[0]) => pauseSchedule(input),
   };
 }

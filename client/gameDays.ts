@@ -7,6 +7,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
   type WorkflowHandle,
+  type WorkflowStartOptions,
 } from '@temporalio/client';
 import { resolvePlan } from '../activities/resolve';
 import type { Plan } from '../plan/schema';
@@ -53,6 +54,19 @@ export async function connect(target: TemporalTarget): Promise<Temporal> {
   };
 }
 
+/** Runs `body` with a connection to Temporal, closed afterwards whatever happens. */
+export async function withTemporal<T>(
+  target: TemporalTarget,
+  body: (temporal: Temporal) => Promise<T>,
+): Promise<T> {
+  const temporal = await connect(target);
+  try {
+    return await body(temporal);
+  } finally {
+    await temporal.close();
+  }
+}
+
 /** `gameday-<plan>-<UTC timestamp>`, e.g. gameday-demo-pause-20261122T021222Z. */
 export function workflowIdFor(plan: Plan, at = new Date()): string {
   const stamp = at
@@ -88,6 +102,38 @@ export interface StartOptions {
   readonly seed?: number;
 }
 
+/**
+ * What the UI shows of a game day, the same whether `gameday run` or a schedule starts it: the plan and phase
+ * search attributes, the memo (digest, owner, who started it) and the plain-words summary and details.
+ */
+export function gameDayStartOptions(
+  plan: Plan,
+  planDigest: string,
+  startedBy: { readonly tag?: string; readonly by: string; readonly seed?: number },
+): Pick<
+  WorkflowStartOptions,
+  'typedSearchAttributes' | 'memo' | 'workflowTaskTimeout' | 'staticSummary' | 'staticDetails'
+> {
+  const faults = plan.faults.map((f) => f.name).join(', ');
+  return {
+    typedSearchAttributes: [
+      { key: searchAttributes.plan, value: plan.metadata.name },
+      { key: searchAttributes.phase, value: 'resolve' },
+    ],
+    memo: {
+      planDigest,
+      owner: plan.metadata.owner,
+      ...(startedBy.tag === undefined ? {} : { tag: startedBy.tag }),
+      startedBy: startedBy.by,
+    },
+    // A workflow task takes milliseconds; if the worker dies in the middle of one, the standby should not
+    // wait the default 10 s to take over (worker SIGKILL → rolled back went from ~10.4 s to ~3.5 s).
+    workflowTaskTimeout: '3s',
+    staticSummary: `${plan.metadata.name}: ${faults} (owner ${plan.metadata.owner})`,
+    staticDetails: describePlan(plan, startedBy.seed),
+  };
+}
+
 export async function startGameDay(
   temporal: Temporal,
   plan: Plan,
@@ -100,7 +146,11 @@ export async function startGameDay(
     tag: newTag(),
     ...(options.seed === undefined ? {} : { seed: options.seed }),
   };
-  const faults = plan.faults.map((f) => f.name).join(', ');
+  const shown = gameDayStartOptions(plan, planDigest, {
+    tag: input.tag,
+    by: userInfo().username,
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+  });
   const base = workflowIdFor(plan);
   for (let attempt = 0; ; attempt++) {
     // Two runs of one plan in the same second get a short suffix instead of a conflict.
@@ -110,27 +160,23 @@ export async function startGameDay(
         taskQueue: options.taskQueue,
         workflowId,
         args: [input],
-        typedSearchAttributes: [
-          { key: searchAttributes.plan, value: plan.metadata.name },
-          { key: searchAttributes.phase, value: 'resolve' },
-        ],
-        memo: { planDigest, owner: plan.metadata.owner, tag: input.tag, startedBy: userInfo().username },
-        // A workflow task takes milliseconds; if the worker dies in the middle of one, the standby should not
-        // wait the default 10 s to take over (worker SIGKILL → rolled back went from ~10.4 s to ~3.5 s).
-        workflowTaskTimeout: '3s',
-        staticSummary: `${plan.metadata.name}: ${faults} (owner ${plan.metadata.owner})`,
-        staticDetails: describePlan(plan, options.seed),
+        ...shown,
       });
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError && attempt < 3) continue;
-      if (error instanceof Error && /search attribute .* (is not defined|not found)/i.test(error.message)) {
-        throw new CliError(
-          `${error.message}: register gameday's search attributes with \`gameday setup\` (or start \`gameday dev\`).`,
-        );
-      }
-      throw error;
+      throw unregisteredSearchAttributes(error) ?? error;
     }
   }
+}
+
+/** A clearer error when the cluster lacks gameday's search attributes; undefined for any other error. */
+export function unregisteredSearchAttributes(error: unknown): CliError | undefined {
+  if (error instanceof Error && /search attribute .* (is not defined|not found)/i.test(error.message)) {
+    return new CliError(
+      `${error.message}: register gameday's search attributes with \`gameday setup\` (or start \`gameday dev\`).`,
+    );
+  }
+  return undefined;
 }
 
 export function handleFor(temporal: Temporal, workflowId: string): WorkflowHandle<typeof gameDay> {

@@ -12,6 +12,7 @@ import {
 } from './commands/inspect';
 import { diagnoseIoCommand, type DiagnoseIoFlags } from './commands/diagnose';
 import { runCommand } from './commands/run';
+import { addScheduleCommands } from './scheduleCommands';
 import { demoCommand, devCommand, setupCommand, workerCommand } from './commands/servers';
 
 function integer(value: string): number {
@@ -86,8 +87,11 @@ function program(): Command & { exitCodeOf(): number } {
     .command('list')
     .description('recent game days with their outcome')
     .option('--limit <n>', 'how many', integer, 20)
+    .option('--schedule <id>', 'only the game days this schedule started')
     .option('--json', 'as JSON')
     .action(action((_opts: unknown, command: Command) => listCommand(flags(command))));
+
+  addScheduleCommands(root, action);
 
   root
     .command('report')

@@ -40,10 +40,6 @@ export function formatPlanError(e: PlanError): string {
   return escapeControlCharacters(line, { singleLine: true });
 }
 
-function unreadable(file: string, message: string): PlanLoadResult {
-  return { ok: false, errors: [{ file, path: '', message }] };
-}
-
 function size(bytes: number): string {
   return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
@@ -114,10 +110,19 @@ function shortened(errors: readonly PlanError[]): readonly PlanError[] {
   ];
 }
 
-/** Parses and validates a plan; every problem is reported with its line, column and field path. */
-export function parsePlan(text: string, file: string): PlanLoadResult {
+/**
+ * A YAML document validated by a schema; every problem is reported with its line, column and field path. Plans
+ * and schedules go through it alike.
+ */
+export function parseYamlWith<Schema extends z.ZodType>(
+  schema: Schema,
+  text: string,
+  file: string,
+):
+  | { readonly ok: true; readonly value: z.output<Schema> }
+  | { readonly ok: false; readonly errors: readonly PlanError[] } {
   const bytes = Buffer.byteLength(text);
-  if (bytes > maxPlanBytes) return unreadable(file, tooLarge(bytes));
+  if (bytes > maxPlanBytes) return { ok: false, errors: [{ file, path: '', message: tooLarge(bytes) }] };
   const lineCounter = new LineCounter();
   const yaml = readYamlDocument(text, lineCounter);
   if (!yaml.ok) {
@@ -131,7 +136,7 @@ export function parsePlan(text: string, file: string): PlanLoadResult {
     return { ok: false, errors: shortened(errors) };
   }
   const { doc } = yaml;
-  const parsed = planSchema.safeParse(yaml.value);
+  const parsed = schema.safeParse(yaml.value);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((issue) => {
       const path = issue.path;
@@ -145,8 +150,19 @@ export function parsePlan(text: string, file: string): PlanLoadResult {
     errors.sort(byPosition);
     return { ok: false, errors: shortened(errors) };
   }
-  const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
-  return { ok: true, plan: parsed.data, digest };
+  return { ok: true, value: parsed.data };
+}
+
+/** The digest a plan is known by (memo, report, schedules): of its text, as written. */
+export function planDigestOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/** Parses and validates a plan; every problem is reported with its line, column and field path. */
+export function parsePlan(text: string, file: string): PlanLoadResult {
+  const parsed = parseYamlWith(planSchema, text, file);
+  if (!parsed.ok) return parsed;
+  return { ok: true, plan: parsed.value, digest: planDigestOf(text) };
 }
 
 function notRegular(stats: Stats): string {
@@ -204,13 +220,19 @@ async function readPlanBytes(file: string): Promise<Buffer | string> {
   }
 }
 
-/** Reads a plan file (a regular file of at most `maxPlanBytes` of UTF-8) and validates it. */
-export async function loadPlanFile(file: string): Promise<PlanLoadResult> {
+/**
+ * The text of a regular file of at most `maxPlanBytes` of UTF-8, or why not (as a one-error result). Plans and
+ * schedules are read by it alike.
+ */
+export async function readYamlFile(
+  file: string,
+): Promise<
+  { readonly ok: true; readonly text: string } | { readonly ok: false; readonly errors: readonly PlanError[] }
+> {
   const bytes = await readPlanBytes(file);
-  if (typeof bytes === 'string') return unreadable(file, bytes);
-  let text: string;
+  if (typeof bytes === 'string') return { ok: false, errors: [{ file, path: '', message: bytes }] };
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    return { ok: true, text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes) };
   } catch {
     const lossy = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
     const before = lossy.slice(0, lossy.indexOf('\uFFFD'));
@@ -218,5 +240,10 @@ export async function loadPlanFile(file: string): Promise<PlanLoadResult> {
     const col = before.length - before.lastIndexOf('\n');
     return { ok: false, errors: [{ file, line, col, path: '', message: 'not UTF-8 text (a binary file?)' }] };
   }
-  return parsePlan(text, file);
+}
+
+/** Reads a plan file (a regular file of at most `maxPlanBytes` of UTF-8) and validates it. */
+export async function loadPlanFile(file: string): Promise<PlanLoadResult> {
+  const read = await readYamlFile(file);
+  return read.ok ? parsePlan(read.text, file) : read;
 }

@@ -49,8 +49,16 @@ export function searchableTargets(targets: readonly string[]): string[] {
 export interface GameDayInput {
   readonly plan: Plan;
   readonly planDigest: string;
-  /** Short tag carried by everything the run leaves on hosts (chains, files, labels). */
-  readonly tag: string;
+  /**
+   * Short tag carried by everything the run leaves on hosts (chains, files, labels). A schedule starts every run
+   * with the same arguments, so scheduled runs have none and the workflow draws its own (recorded in the memo).
+   */
+  readonly tag?: string;
+  /**
+   * Set when a schedule started the run: such a run first makes sure the system is clean, and with
+   * `pauseOnFailure` pauses its schedule when it does not pass (startGate.ts).
+   */
+  readonly schedule?: { readonly id: string; readonly pauseOnFailure?: boolean };
   /** Seed of the blast-radius choices; random (and recorded) when absent. */
   readonly seed?: number;
 }
@@ -165,6 +173,19 @@ export interface Intervention {
 }
 
 /** One recovery action of the plan, run by the worker (activities/recoveryActions.ts). */
+/** What a scheduled run asks before it starts: is anything left unclean by an earlier run of its plan? */
+export interface StartBlockersInput {
+  readonly plan: string;
+  /** The asking run, never its own blocker. */
+  readonly workflowId: string;
+}
+
+export interface PauseScheduleInput {
+  readonly scheduleId: string;
+  /** Shown as the schedule's note: which run paused it, and why. */
+  readonly note: string;
+}
+
 export interface RecoveryActionInput {
   readonly action: RecoveryAction;
   readonly tag: string;

@@ -22,6 +22,7 @@ import { gameDayMetrics } from './metricsSinks';
 import { observeWindow } from './observe';
 import { runRecoveryActions } from './recoveryActions';
 import { rollBackFaults } from './rollback';
+import { cleanToStart, pauseScheduleUnlessPassed } from './startGate';
 import { verdictOf } from './verdict';
 
 /** One game day, as the runbook goes: resolve → preflight → inject → observe → roll back → recover → report. */
@@ -30,9 +31,12 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
   // Recorded histories carry this marker first; every run now collects IO evidence.
   deprecatePatch('io-evidence');
   run.listen();
+  // The CLI puts the tag in the memo; a scheduled run draws its own, and records it the same way.
+  if (input.tag === undefined) upsertMemo({ tag: run.tag });
   try {
-    const steps = await resolve(run);
-    if (await preflight(run)) {
+    const clean = input.schedule === undefined || (await cleanToStart(run, input.schedule.id));
+    const steps = clean ? await resolve(run) : [];
+    if (clean && (await preflight(run))) {
       await injectFaults(run, steps);
       await observeWindow(run);
     }
@@ -46,7 +50,9 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     await rollBackFaults(run);
     await run.evidenceAlongsideRollback;
     await recover(run);
-    return finish(run);
+    const report = finish(run);
+    if (input.schedule?.pauseOnFailure === true) await pauseScheduleUnlessPassed(run, input.schedule.id);
+    return report;
   });
 }
 

@@ -3,6 +3,7 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Plan, ProbeSpec } from '../plan/schema';
@@ -62,14 +63,15 @@ export class GameDayRun {
 
   constructor(input: GameDayInput) {
     this.plan = input.plan;
-    this.tag = input.tag;
+    // uuid4 is seeded by the workflow: the same tag on every replay.
+    this.tag = input.tag ?? uuid4().replace(/-/g, '').slice(0, 8);
     const seed = input.seed ?? Math.floor(Math.random() * 2 ** 31);
     this.report = {
       workflowId: workflowInfo().workflowId,
       plan: input.plan.metadata.name,
       owner: input.plan.metadata.owner,
       planDigest: input.planDigest,
-      tag: input.tag,
+      tag: this.tag,
       seed,
       phase: 'resolve',
       startedAt: now(),

@@ -1,21 +1,13 @@
 import { formatPlanError, loadPlanFile } from '../../plan/load';
 import { planJsonSchema } from '../../plan/schema';
-import { searchAttributes, type GameDayReport } from '../../workflows/definitions';
+import { gameDayWorkflowType, searchAttributes, type GameDayReport } from '../../workflows/definitions';
 import { exitCodeFor, exitCodes } from '../exitCodes';
-import { abortGameDay, connect, currentReport, handleFor, type Temporal } from '../gameDays';
+import { abortGameDay, currentReport, handleFor, withTemporal } from '../gameDays';
 import { uiUrlOf, type GlobalFlags } from '../options';
 import { printable } from '../printable';
 import { outcomeLine, renderReport, timelineLine, uiLink } from '../render';
 import { style } from '../style';
-
-async function withTemporal<T>(flags: GlobalFlags, body: (temporal: Temporal) => Promise<T>): Promise<T> {
-  const temporal = await connect(flags);
-  try {
-    return await body(temporal);
-  } finally {
-    await temporal.close();
-  }
-}
+import { scheduleIdArgument } from './schedule';
 
 export function schemaCommand(): number {
   console.log(JSON.stringify(planJsonSchema(), null, 2));
@@ -86,7 +78,19 @@ export function reportCommand(workflowId: string, flags: GlobalFlags & { format?
   });
 }
 
-export function listCommand(flags: GlobalFlags & { limit?: number; json?: boolean }): Promise<number> {
+/** The visibility query behind `list`: every game day, or those one schedule started. */
+export function listQuery(schedule?: string): string {
+  const all = `WorkflowType = '${gameDayWorkflowType}'`;
+  // Temporal sets TemporalScheduledById on every run a schedule starts.
+  return schedule === undefined
+    ? all
+    : `${all} AND TemporalScheduledById = '${scheduleIdArgument(schedule)}'`;
+}
+
+export function listCommand(
+  flags: GlobalFlags & { limit?: number; json?: boolean; schedule?: string },
+): Promise<number> {
+  const query = listQuery(flags.schedule);
   return withTemporal(flags, async (temporal) => {
     const rows: {
       workflowId: string;
@@ -97,7 +101,7 @@ export function listCommand(flags: GlobalFlags & { limit?: number; json?: boolea
       started: string;
     }[] = [];
     for await (const execution of temporal.client.workflow.list({
-      query: `WorkflowType = 'gameDay'`,
+      query,
       pageSize: 50,
     })) {
       const attributes = execution.typedSearchAttributes;
@@ -114,7 +118,9 @@ export function listCommand(flags: GlobalFlags & { limit?: number; json?: boolea
     if (flags.json) {
       console.log(JSON.stringify(rows, null, 2));
     } else if (rows.length === 0) {
-      console.log('no game days yet');
+      console.log(
+        flags.schedule === undefined ? 'no game days yet' : `no game days of schedule ${flags.schedule}`,
+      );
     } else {
       for (const row of printable(rows)) {
         console.log(`${row.started}  ${(row.outcome || row.phase).padEnd(14)} ${row.workflowId}`);
