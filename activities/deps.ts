@@ -4,6 +4,7 @@ import type { PrometheusEndpoints } from './checks/prometheusApi';
 import type { Executor } from './executors/executor';
 import type { KubernetesClusters } from './kubernetes/clusters';
 import type { GameDayMetrics } from './metrics';
+import type { Webhooks } from './notify';
 
 /** What activities need from the outside world; the worker builds it from its configuration, tests from real servers. */
 export interface ActivityDeps {
@@ -23,6 +24,8 @@ export interface ActivityDeps {
   readonly kubernetes?: KubernetesClusters;
   /** Named Prometheus endpoints for `prometheus` checks; their credentials are read per request. */
   readonly prometheus?: PrometheusEndpoints;
+  /** Named webhooks for plans' `notify:`; their URLs and tokens are read per request. */
+  readonly webhooks?: Webhooks;
   readonly log: Logger;
   /** Where activities record what they did; the worker serves it on /metrics when configured. */
   readonly metrics: GameDayMetrics;

@@ -9,6 +9,7 @@ import { awaitRecovery, observe } from './observe';
 import { runRecoveryAction } from './recoveryActions';
 import { resolvePlanOnWorker } from './resolve';
 import { withHeartbeats } from './heartbeat';
+import { notify } from './notify';
 import { findStartBlockers, pauseSchedule } from './startBlockers';
 
 export type { ActivityDeps } from './deps';
@@ -35,5 +36,6 @@ export function createActivities(deps: ActivityDeps) {
     runRecoveryAction: (input: Parameters<typeof runRecoveryAction>[1]) => runRecoveryAction(deps, input),
     findStartBlockers: (input: Parameters<typeof findStartBlockers>[0]) => findStartBlockers(input),
     pauseSchedule: (input: Parameters<typeof pauseSchedule>[0]) => pauseSchedule(input),
+    notify: (input: Parameters<typeof notify>[1]) => notify(deps, input),
   };
 }

@@ -22,7 +22,7 @@ import {
  * inventory (`sshHosts` undefined) and so does not check host names.
  */
 export type ResolveDeps = Pick<ActivityDeps, 'allowLocalTargets'> &
-  Partial<Pick<ActivityDeps, 'sshHosts' | 'unverifiedSshHosts' | 'prometheus' | 'kubernetes'>>;
+  Partial<Pick<ActivityDeps, 'sshHosts' | 'unverifiedSshHosts' | 'prometheus' | 'kubernetes' | 'webhooks'>>;
 
 export interface ResolveInput {
   readonly plan: Plan;
@@ -126,6 +126,15 @@ export async function resolvePlanOnWorker(deps: ResolveDeps, input: ResolveInput
     throw error;
   }
   await enforceKubernetesUses(deps, input.plan);
+  for (const name of input.plan.notify ?? []) {
+    if (deps.webhooks?.webhook(name) === undefined) {
+      const has = deps.webhooks?.names ?? [];
+      refuse(
+        `notify names webhook "${name}", which this worker does not have ` +
+          (has.length > 0 ? `(it has: ${has.join(', ')})` : '(it has none: see notifications.webhooks)'),
+      );
+    }
+  }
   const resolved = resolvePlan(deps, input, kubernetes);
   const { plan } = input;
   const baselines = await takeBaselines({ ...(deps.kubernetes ? { kubernetes: deps.kubernetes } : {}) }, [

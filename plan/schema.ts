@@ -179,6 +179,15 @@ export const planSchema = z
       description: freeText(2000, { multiLine: true }).optional(),
     }),
     targets: boundedRecord(identifier, targetGroupSchema, maxTargetGroups),
+    notify: z
+      .array(identifier)
+      .min(1)
+      .max(8)
+      .optional()
+      .describe(
+        "webhooks of the worker's configuration (notifications.webhooks), by name: told when the game day " +
+          'does not pass or a rollback is stuck',
+      ),
     checks: z.array(checkSchema).max(maxChecks).default([]),
     faults: z.array(faultSchema).min(1).max(maxFaults),
     observation: z.strictObject({

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { notificationEvents } from '../activities/notify';
 import { defaultTaskQueue } from '../workflows/definitions';
 
 /** The user:password@ of a URL, decoded; undefined when it has none. */
@@ -67,6 +68,31 @@ const prometheusEndpointSchema = z
     return { ...e, url: withoutCredentials(e.url), urlBasicAuth: inUrl };
   });
 export type PrometheusEndpointConfig = z.output<typeof prometheusEndpointSchema>;
+
+const webhookSchema = z
+  .strictObject({
+    url: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .optional()
+      .describe('the webhook URL; many carry their secret in the path: prefer urlEnv or urlFile'),
+    urlEnv: z.string().min(1).optional().describe('environment variable holding the webhook URL'),
+    urlFile: z.string().min(1).optional().describe('file holding the webhook URL'),
+    bearerTokenEnv: z.string().min(1).optional().describe('environment variable holding a bearer token'),
+    bearerTokenFile: z.string().min(1).optional().describe('file holding a bearer token'),
+    on: z
+      .array(z.enum(notificationEvents))
+      .min(1)
+      .default([...notificationEvents])
+      .describe('what this webhook is sent: not-passed (any outcome but passed), rollback-stuck'),
+    timeout: z.number().int().min(100).max(60_000).default(10_000).describe('per request, in ms'),
+  })
+  .refine((w) => [w.url, w.urlEnv, w.urlFile].filter((v) => v !== undefined).length === 1, {
+    message: 'give one of url, urlEnv, urlFile',
+  })
+  .refine((w) => w.bearerTokenEnv === undefined || w.bearerTokenFile === undefined, {
+    message: 'give bearerTokenEnv or bearerTokenFile, not both',
+  });
+export type WebhookConfig = z.output<typeof webhookSchema>;
 
 /**
  * The worker's configuration: where Temporal is, which task queue it serves, and what it may touch.
@@ -195,6 +221,24 @@ export const workerConfigSchema = z.strictObject({
     .default({ endpoints: {} })
     .describe(
       'Prometheus endpoints that plans name in prometheus checks (GAMEDAY_PROMETHEUS_URL: "default")',
+    ),
+  notifications: z
+    .strictObject({
+      webhooks: z
+        .record(
+          z
+            .string()
+            .regex(
+              /^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$/,
+              'webhook names are lower-case letters, digits, "-" and "_"',
+            ),
+          webhookSchema,
+        )
+        .default({}),
+    })
+    .default({ webhooks: {} })
+    .describe(
+      'webhooks plans name in `notify:` (Slack-compatible JSON); URLs and tokens never enter history',
     ),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   metrics: z

@@ -6,6 +6,7 @@ import { createGameDayMetrics, type GameDayMetrics } from '../activities/metrics
 import type { WorkerConfig } from './config';
 import { kubernetesClusters } from './kubernetesClusters';
 import { prometheusEndpoints } from './prometheusEndpoints';
+import { webhooks } from './webhooks';
 import { redactingActivityInterceptors } from './redactingInterceptor';
 import { gameDaySinks } from './sinks';
 import { SshInventory } from './sshInventory';
@@ -35,6 +36,7 @@ export function activityDepsFromConfig(
     unverifiedSshHosts: inventory.unverifiedHostNames,
     protectedPids: [process.pid, process.ppid],
     prometheus: prometheusEndpoints(config.prometheus),
+    webhooks: webhooks(config.notifications),
     ...(Object.keys(config.kubernetes.contexts).length > 0
       ? { kubernetes: kubernetesClusters(config.kubernetes) }
       : {}),

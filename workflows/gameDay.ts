@@ -19,6 +19,7 @@ import { failureMessage, GameDayRun } from './gameDayRun';
 import { injectFaults } from './inject';
 import { collectIoEvidence } from './ioEvidence';
 import { gameDayMetrics } from './metricsSinks';
+import { notifyWebhooks } from './notify';
 import { observeWindow } from './observe';
 import { runRecoveryActions } from './recoveryActions';
 import { rollBackFaults } from './rollback';
@@ -51,6 +52,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     await run.evidenceAlongsideRollback;
     await recover(run);
     const report = finish(run);
+    if (report.outcome !== 'passed') await notifyWebhooks(run, 'not-passed');
     if (input.schedule?.pauseOnFailure === true) await pauseScheduleUnlessPassed(run, input.schedule.id);
     return report;
   });

@@ -3,6 +3,7 @@ import { activities, rollbackOptions, stuckRollbackOptions } from './activityOpt
 import { searchAttributes } from './definitions';
 import { failureMessage, groupedByFault, now, type GameDayRun, type RollbackEntry } from './gameDayRun';
 import { gameDayMetrics } from './metricsSinks';
+import { notifyWebhooks } from './notify';
 
 /**
  * Rolls back every recorded fault step, last fault first (the targets of one fault together), each verified.
@@ -34,7 +35,10 @@ export async function rollBackFaults(run: GameDayRun): Promise<void> {
     run.enter('rollback-stuck', `${stuck.length} rollback(s) need attention; retrying until they succeed`);
     upsertSearchAttributes([{ key: searchAttributes.outcome, value: 'rollback-stuck' }]);
     gameDayMetrics.rollbackStuck(run.plan.metadata.name);
-    await Promise.all(stuck.map((entry) => rollBackStep(run, entry, stuckRollbackOptions)));
+    await Promise.all([
+      notifyWebhooks(run, 'rollback-stuck'),
+      ...stuck.map((entry) => rollBackStep(run, entry, stuckRollbackOptions)),
+    ]);
     run.enter('rollback', 'every stuck rollback has succeeded');
   }
 }
