@@ -49,6 +49,13 @@ export const commandCheck: CheckKind<Spec> = {
     'the command could not be run: not installed or not executable (exit 127 or 126, which gameday reserves ' +
     'for that, as shells do), the SSH connection or channel to the host failed, or the connection stopped answering.',
   spec,
+  valueBound: (s) =>
+    s.value === undefined
+      ? undefined
+      : {
+          ...(s.value.min === undefined ? {} : { min: s.value.min }),
+          ...(s.value.max === undefined ? {} : { max: s.value.max }),
+        },
   describe: (s) => `\`${s.argv.join(' ')}\`${describeAnswer(s)}`,
 
   async probe(ctx, s) {
