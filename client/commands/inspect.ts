@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { formatPlanError, loadPlanFile } from '../../plan/load';
 import { planJsonSchema } from '../../plan/schema';
 import { searchAttributes, type GameDayReport } from '../../workflows/definitions';
@@ -5,10 +6,15 @@ import { exitCodeFor, exitCodes } from '../exitCodes';
 import { abortGameDay, connect, currentReport, handleFor, type Temporal } from '../gameDays';
 import { uiUrlOf, type GlobalFlags } from '../options';
 import { printable } from '../printable';
+import { renderHtmlReport } from '../htmlReport';
 import { outcomeLine, renderReport, timelineLine, uiLink } from '../render';
 import { style } from '../style';
+import { defaultHistorySpanMs, fetchPlanHistory } from './history';
 
-async function withTemporal<T>(flags: GlobalFlags, body: (temporal: Temporal) => Promise<T>): Promise<T> {
+export async function withTemporal<T>(
+  flags: GlobalFlags,
+  body: (temporal: Temporal) => Promise<T>,
+): Promise<T> {
   const temporal = await connect(flags);
   try {
     return await body(temporal);
@@ -75,13 +81,22 @@ export function abortCommand(workflowId: string, reason: string, flags: GlobalFl
   });
 }
 
-export function reportCommand(workflowId: string, flags: GlobalFlags & { format?: string }): Promise<number> {
+export function reportCommand(
+  workflowId: string,
+  flags: GlobalFlags & { format?: string; out?: string },
+): Promise<number> {
   return withTemporal(flags, async (temporal) => {
     const report = await currentReport(handleFor(temporal, workflowId));
     const link = uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId);
-    console.log(
-      flags.format === 'json' ? JSON.stringify({ ...report, ui: link }, null, 2) : renderReport(report, link),
-    );
+    let output: string;
+    if (flags.format === 'json') output = JSON.stringify({ ...report, ui: link }, null, 2);
+    else if (flags.format === 'html') {
+      // The page ends with the plan's trend: this run among the others of the last 30 days.
+      const history = await fetchPlanHistory(temporal, report.plan, defaultHistorySpanMs);
+      output = renderHtmlReport(report, { ...(link ? { uiLink: link } : {}), history });
+    } else output = renderReport(report, link);
+    if (flags.out) await writeFile(flags.out, output.endsWith('\n') ? output : `${output}\n`);
+    else console.log(output);
     return exitCodeFor(report.outcome);
   });
 }
