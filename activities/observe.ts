@@ -21,9 +21,26 @@ function stateOf(result: CheckResult): SampleState {
   return result.holds ? 'held' : 'deviated';
 }
 
-/** The points so far plus this one; a full list first drops every other point, so spacing stays even. */
-export function withPoint(points: readonly SamplePoint[], point: SamplePoint): SamplePoint[] {
-  const kept = points.length < maxSamplePoints ? [...points] : points.filter((_, i) => i % 2 === 1);
+/**
+ * Every `stride`-th sample is kept, the stride doubling whenever that would exceed `maxSamplePoints` (one place
+ * is left for the newest sample, kept whatever its index until the next one arrives).
+ */
+function strideFor(index: number): number {
+  let stride = 1;
+  while (Math.floor(index / stride) + 1 > maxSamplePoints - 1) stride *= 2;
+  return stride;
+}
+
+/** The points so far plus the sample with this index (0-based): evenly spaced, the newest always there. */
+export function withPoint(points: readonly SamplePoint[], point: SamplePoint, index: number): SamplePoint[] {
+  let kept = [...points];
+  if (index > 0) {
+    const previous = index - 1;
+    // The previous sample was kept only for being the newest.
+    if (previous % strideFor(previous) !== 0) kept.pop();
+    // A doubled stride keeps every other point of the old one: 0, 2s, 4s…
+    if (strideFor(index) !== strideFor(previous)) kept = kept.filter((_, i) => i % 2 === 0);
+  }
   kept.push(point);
   return kept;
 }
@@ -46,7 +63,7 @@ function summarise(previous: SampleSummary | undefined, spec: ProbeSpec, result:
     ...base,
     samples: base.samples + 1,
     held: base.held + (result.holds ? 1 : 0),
-    points: withPoint(base.points ?? [], point),
+    points: withPoint(base.points ?? [], point, base.samples),
     ...(result.unknown ? { unknown: (base.unknown ?? 0) + 1 } : {}),
     ...(result.couldNotAsk ? { couldNotAsk: (base.couldNotAsk ?? 0) + 1 } : {}),
     last: result,

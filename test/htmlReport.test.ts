@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import type { PlanHistory } from '../client/history';
+import { withPoint } from '../activities/observe';
+import { guardrailMargin, type PlanHistory } from '../client/history';
+import { escapeHtml, html } from '../client/html';
+import { maxSamplePoints, type SamplePoint } from '../workflows/definitions';
 import { pausePlan, type PlanOverrides } from './support/plans';
 import { startTestService, type TestService } from './support/services';
 import {
@@ -382,5 +385,42 @@ describe('HTML report and history in a real headless Chromium', { skip }, () => 
     } finally {
       await service.stop();
     }
+  });
+});
+
+describe('the HTML report pieces', () => {
+  it('escapes every interpolated value, once, and lets only its own markup through', () => {
+    const hostile = `<script>alert(1)</script> & "quotes" 'single' \u001b[2J`;
+    const inner = html`<b>${hostile}</b>`;
+    assert.equal(
+      html`<p title="${hostile}">${inner}${[1, ' < 2', undefined, false]}</p>`.text,
+      '<p title="&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot; &#39;single&#39; \\x1b[2J">' +
+        '<b>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot; &#39;single&#39; \\x1b[2J</b>1 &lt; 2</p>',
+    );
+    assert.equal(
+      escapeHtml(String(inner)),
+      escapeHtml(inner.text),
+      'a Markup turned into a string is text again',
+    );
+  });
+
+  it('keeps at most maxSamplePoints samples of a long window, evenly spaced, the newest always', () => {
+    let points: SamplePoint[] = [];
+    for (let i = 0; i < 3600; i++) points = withPoint(points, { atMs: i * 1000, value: i, state: 'held' }, i);
+    assert.ok(points.length <= maxSamplePoints && points.length > maxSamplePoints / 2, `${points.length}`);
+    assert.equal(points[0]?.value, 0, 'the first sample stays');
+    assert.equal(points.at(-1)?.value, 3599);
+    const gaps = new Set(points.slice(1, -1).map((point, i) => point.atMs - (points[i]?.atMs ?? 0)));
+    assert.equal(gaps.size, 1, `even spacing, got gaps ${[...gaps].join(', ')}`);
+  });
+
+  it('a guardrail margin is the distance left to the nearer bound, negative past it', () => {
+    const summary = { name: 'ready', samples: 3, held: 3, bound: { min: 0.9, max: 1 }, min: 0.95, max: 1 };
+    assert.deepEqual(guardrailMargin(summary), { guardrail: 'ready', margin: 0, bound: 1, ratio: 0 });
+    assert.deepEqual(
+      guardrailMargin({ ...summary, bound: { min: 0.9 }, min: 0.8 })?.ratio,
+      (0.8 - 0.9) / 0.9,
+    );
+    assert.equal(guardrailMargin({ name: 'no-bound', samples: 1, held: 1, min: 1, max: 1 }), undefined);
   });
 });

@@ -134,8 +134,8 @@ export interface SamplePoint {
 }
 
 /**
- * Samples kept per check for the report's timeline: a longer window keeps every other one each time the
- * list fills (evenly thinned, the newest always kept), so a 1 h window at 1 s stays a few KB per check.
+ * Samples kept per check for the report's timeline: a longer window keeps every 2nd, 4th, 8th… sample (evenly
+ * spaced, the first and the newest always kept), so a 1 h window at 1 s stays a few KB per check.
  */
 export const maxSamplePoints = 240;
 
