@@ -53,6 +53,19 @@ export async function connect(target: TemporalTarget): Promise<Temporal> {
   };
 }
 
+/** Connects, runs the body, and closes the connection whatever happens. */
+export async function withTemporal<T>(
+  target: TemporalTarget,
+  body: (temporal: Temporal) => Promise<T>,
+): Promise<T> {
+  const temporal = await connect(target);
+  try {
+    return await body(temporal);
+  } finally {
+    await temporal.close();
+  }
+}
+
 /** `gameday-<plan>-<UTC timestamp>`, e.g. gameday-demo-pause-20261122T021222Z. */
 export function workflowIdFor(plan: Plan, at = new Date()): string {
   const stamp = at

@@ -4,13 +4,16 @@ import { escapeControlCharacters } from '../plan/controlCharacters';
 // interpolated string or number is escaped, only `Markup` (built by this tag) passes as it is. A plan name, a
 // check's detail or a host's output can therefore never open a tag, an attribute or a script.
 
-/** Text that is already HTML, built by `html`; nothing else can make one. */
-export class Markup {
-  private constructor(readonly text: string) {}
+/** Not exported: only this module can make `Markup`. */
+const escapedHere: unique symbol = Symbol('escaped by client/html.ts');
 
-  /** @internal Only `html` and `joined` call this, with escaped text. */
-  static fromEscaped(text: string): Markup {
-    return new Markup(text);
+/** Text that is already HTML, built by `html`; nothing outside this module can make one. */
+export class Markup {
+  constructor(
+    key: typeof escapedHere,
+    readonly text: string,
+  ) {
+    if (key !== escapedHere) throw new TypeError('Markup is made by the html template only');
   }
 
   toString(): string {
@@ -48,7 +51,7 @@ export function html(strings: TemplateStringsArray, ...values: Interpolation[]):
   values.forEach((value, i) => {
     text += interpolate(value) + (strings[i + 1] ?? '');
   });
-  return Markup.fromEscaped(text);
+  return new Markup(escapedHere, text);
 }
 
 /** A number for an SVG coordinate: short, and never NaN or Infinity in an attribute. */

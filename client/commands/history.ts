@@ -3,7 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { parseDuration } from '../../plan/duration';
 import { gameDayWorkflowType, searchAttributes, type GameDayReport } from '../../workflows/definitions';
 import { exitCodes } from '../exitCodes';
-import type { Temporal } from '../gameDays';
+import { withTemporal, type Temporal } from '../gameDays';
 import {
   historyRun,
   historySection,
@@ -15,7 +15,6 @@ import {
 import { htmlPage } from '../htmlReport';
 import type { GlobalFlags } from '../options';
 import { printable } from '../printable';
-import { withTemporal } from './inspect';
 
 /** Runs of more than this many are cut to the newest: a nightly plan has 30 in a month. */
 const maxHistoryRuns = 500;

@@ -3,25 +3,13 @@ import { formatPlanError, loadPlanFile } from '../../plan/load';
 import { planJsonSchema } from '../../plan/schema';
 import { searchAttributes, type GameDayReport } from '../../workflows/definitions';
 import { exitCodeFor, exitCodes } from '../exitCodes';
-import { abortGameDay, connect, currentReport, handleFor, type Temporal } from '../gameDays';
+import { abortGameDay, currentReport, handleFor, withTemporal } from '../gameDays';
 import { uiUrlOf, type GlobalFlags } from '../options';
 import { printable } from '../printable';
 import { renderHtmlReport } from '../htmlReport';
 import { outcomeLine, renderReport, timelineLine, uiLink } from '../render';
 import { style } from '../style';
 import { defaultHistorySpanMs, fetchPlanHistory } from './history';
-
-export async function withTemporal<T>(
-  flags: GlobalFlags,
-  body: (temporal: Temporal) => Promise<T>,
-): Promise<T> {
-  const temporal = await connect(flags);
-  try {
-    return await body(temporal);
-  } finally {
-    await temporal.close();
-  }
-}
 
 export function schemaCommand(): number {
   console.log(JSON.stringify(planJsonSchema(), null, 2));
@@ -92,8 +80,17 @@ export function reportCommand(
     if (flags.format === 'json') output = JSON.stringify({ ...report, ui: link }, null, 2);
     else if (flags.format === 'html') {
       // The page ends with the plan's trend: this run among the others of the last 30 days.
-      const history = await fetchPlanHistory(temporal, report.plan, defaultHistorySpanMs);
-      output = renderHtmlReport(report, { ...(link ? { uiLink: link } : {}), history });
+      // The history is a bonus: a visibility store that cannot answer must not cost the report itself.
+      const history = await fetchPlanHistory(temporal, report.plan, defaultHistorySpanMs).catch(
+        (error: unknown) => {
+          console.error(printable(`history of ${report.plan} left out: ${(error as Error).message}`));
+          return undefined;
+        },
+      );
+      output = renderHtmlReport(report, {
+        ...(link ? { uiLink: link } : {}),
+        ...(history ? { history } : {}),
+      });
     } else output = renderReport(report, link);
     if (flags.out) await writeFile(flags.out, output.endsWith('\n') ? output : `${output}\n`);
     else console.log(output);
