@@ -216,6 +216,7 @@ describe('HTML report and history in a real headless Chromium', { skip }, () => 
 
       const { page, requests } = await open(file);
       await page.screenshot({ path: join(artifacts, 'passed.png'), fullPage: true });
+      await page.locator('svg.timeline').screenshot({ path: join(artifacts, 'passed-timeline.png') });
       assert.deepEqual(requests, [], 'the page made no request');
 
       assert.equal(await page.locator('.verdict .outcome').textContent(), 'PASSED');
@@ -277,6 +278,7 @@ describe('HTML report and history in a real headless Chromium', { skip }, () => 
 
       const { page, requests } = await open(file);
       await page.screenshot({ path: join(artifacts, 'breach.png'), fullPage: true });
+      await page.locator('svg.timeline').screenshot({ path: join(artifacts, 'breach-timeline.png') });
       assert.deepEqual(requests, []);
       assert.equal(await page.locator('.verdict .outcome').textContent(), 'ABORTED');
       assert.match(
@@ -370,6 +372,16 @@ describe('HTML report and history in a real headless Chromium', { skip }, () => 
       assert.match(none.stdout, /0 run\(s\), no finished runs/);
       const refused = await gameday('history', "x' OR '1'='1");
       assert.equal(refused.code, 2, 'a name that is not a plan name never reaches the query');
+
+      // The history as a page of its own.
+      const historyFile = join(artifacts, 'history-only.html');
+      const page1 = await gameday('history', name, '--format', 'html', '--out', historyFile);
+      assert.equal(page1.code, 0, page1.stderr);
+      const own = await open(historyFile);
+      assert.deepEqual(own.requests, []);
+      assert.equal(await own.page.locator('svg.history .run-bar').count(), 3);
+      assert.equal(await own.page.locator('table.history-runs tbody tr').count(), 3);
+      await own.page.close();
 
       // The report's page ends with the plan's history: one bar per run.
       const file = await renderHtml(reports[2]?.workflowId ?? '', 'history', 0);
