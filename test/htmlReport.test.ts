@@ -268,8 +268,14 @@ describe('HTML report and history in a real headless Chromium', { skip }, () => 
     const [first, second] = [await startTestService(), await startTestService()];
     try {
       const plan = twoPausesPlan('html-breach', first, second, []);
+      const unaskable = {
+        name: 'unaskable',
+        when: ['during'],
+        command: { argv: ['gameday-test-no-such-command'] },
+      };
       const report = await runGameDay({
         ...plan,
+        checks: [...(plan.checks as unknown[]), unaskable],
         observation: { window: '60s', sampleInterval: '300ms', guardrails: [countingGuardrail('breach')] },
       });
       assert.equal(report.outcome, 'aborted', report.reason);
@@ -302,6 +308,11 @@ describe('HTML report and history in a real headless Chromium', { skip }, () => 
       const stop = await boxes(page, 'svg.timeline .stop-mark line');
       assert.equal(stop.length, 1, 'where the run was stopped');
       assert.match((await page.locator('p.breach').textContent()) ?? '', /error-count/);
+      const unasked = await boxes(page, 'svg.timeline [data-check="unaskable"] .sample-could-not-ask');
+      assert.ok(unasked.length >= 3 && unasked.every((mark) => mark.width > 3), 'could-not-ask marks');
+      // A breach collects IO evidence alongside the rollback: its tables are on the page too.
+      assert.ok(report.ioEvidence && report.ioEvidence.length > 0);
+      assert.equal(await page.locator('section.io-evidence h2', { hasText: 'IO evidence' }).count(), 1);
       await page.close();
     } finally {
       await first.stop();
