@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
 import { parseDuration } from '../../plan/duration';
 import { gameDayWorkflowType, searchAttributes, type GameDayReport } from '../../workflows/definitions';
-import { exitCodes } from '../exitCodes';
+import { CliError, exitCodes } from '../exitCodes';
 import { withTemporal, type Temporal } from '../gameDays';
 import {
   historyRun,
@@ -42,6 +42,8 @@ export async function fetchPlanHistory(
   plan: string,
   sinceMs: number,
 ): Promise<PlanHistory> {
+  // Checked here too: the report page passes the plan name a workflow's result carries.
+  if (!planName.test(plan)) throw new CliError(`${plan}: not a plan name`, exitCodes.usage);
   const since = new Date(Date.now() - sinceMs).toISOString();
   const runs: HistoryRun[] = [];
   const query = `WorkflowType = '${gameDayWorkflowType}' AND ${searchAttributes.plan.name} = '${plan}' AND StartTime >= '${since}'`;
