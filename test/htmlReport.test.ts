@@ -12,7 +12,8 @@ import { withPoint } from '../activities/observe';
 import { guardrailMargin, type PlanHistory } from '../client/history';
 import { escapeHtml, html } from '../client/html';
 import { maxSamplePoints, type SamplePoint } from '../workflows/definitions';
-import { pausePlan, type PlanOverrides } from './support/plans';
+import { valueBoundOf } from '../activities/checks/probe';
+import { gameDayPlan, pausePlan, planFrom, type PlanOverrides } from './support/plans';
 import { startTestService, type TestService } from './support/services';
 import {
   cliPath,
@@ -445,5 +446,57 @@ describe('the HTML report pieces', () => {
       (0.8 - 0.9) / 0.9,
     );
     assert.equal(guardrailMargin({ name: 'no-bound', samples: 1, held: 1, min: 1, max: 1 }), undefined);
+  });
+});
+
+describe('the bound a check value is plotted against', () => {
+  it('comes from each kind: command value, PromQL condition, HTTP maxLatency, Kubernetes ready/logs', () => {
+    const { plan } = planFrom(
+      gameDayPlan({
+        checks: [
+          {
+            name: 'lag',
+            when: ['during'],
+            command: { argv: ['lag'], value: { pattern: 'lag (\\d+)', max: 50 } },
+          },
+          { name: 'errors', when: ['during'], prometheus: { query: 'up', condition: '< 0.05' } },
+          { name: 'ratio', when: ['during'], prometheus: { query: 'up', condition: 'between 0.9 and 1' } },
+          { name: 'equal', when: ['during'], prometheus: { query: 'up', condition: '== 1' } },
+          { name: 'fast', when: ['during'], http: { url: 'http://127.0.0.1:1/', maxLatency: '250ms' } },
+          { name: 'exit', when: ['during'], command: { argv: ['true'] } },
+          {
+            name: 'ready',
+            when: ['during'],
+            kubernetes: {
+              context: 'lab',
+              namespace: 'shop',
+              selector: { labels: { app: 'web' } },
+              ready: {},
+            },
+          },
+          {
+            name: 'warnings',
+            when: ['during'],
+            kubernetes: {
+              context: 'lab',
+              namespace: 'shop',
+              selector: { labels: { app: 'web' } },
+              logs: { pattern: 'WARN', maxMatches: 3 },
+            },
+          },
+        ],
+        faults: [{ name: 'pause', kind: 'process-pause', target: 'here', params: { pidfile: '/tmp/x.pid' } }],
+      }),
+    );
+    assert.deepEqual(Object.fromEntries(plan.checks.map((check) => [check.name, valueBoundOf(check)])), {
+      lag: { max: 50 },
+      errors: { max: 0.05 },
+      ratio: { min: 0.9, max: 1 },
+      equal: undefined,
+      fast: { max: 250 },
+      exit: undefined,
+      ready: { min: 100 },
+      warnings: { max: 3 },
+    });
   });
 });
