@@ -1,24 +1,69 @@
 import type { Context } from '@temporalio/activity';
 import type { ProbeSpec } from '../plan/schema';
-import type {
-  CheckResult,
-  GameDayCheckContext,
-  ObserveInput,
-  ObserveResult,
-  RecoveryResult,
-  SampleSummary,
+import {
+  maxSamplePoints,
+  type CheckResult,
+  type GameDayCheckContext,
+  type ObserveInput,
+  type ObserveResult,
+  type RecoveryResult,
+  type SamplePoint,
+  type SampleState,
+  type SampleSummary,
 } from '../workflows/definitions';
-import { evaluate, probeEnvironment } from './checks/probe';
+import { evaluate, probeEnvironment, valueBoundOf } from './checks/probe';
 import type { ActivityDeps } from './deps';
 import { heartbeat, withHeartbeats } from './heartbeat';
 
-function summarise(previous: SampleSummary | undefined, name: string, result: CheckResult): SampleSummary {
-  const base = previous ?? { name, samples: 0, held: 0 };
+function stateOf(result: CheckResult): SampleState {
+  if (result.couldNotAsk) return 'could-not-ask';
+  if (result.unknown) return 'unknown';
+  return result.holds ? 'held' : 'deviated';
+}
+
+/**
+ * Every `stride`-th sample is kept, the stride doubling whenever that would exceed `maxSamplePoints` (one place
+ * is left for the newest sample, kept whatever its index until the next one arrives).
+ */
+function strideFor(index: number): number {
+  let stride = 1;
+  while (Math.floor(index / stride) + 1 > maxSamplePoints - 1) stride *= 2;
+  return stride;
+}
+
+/** The points so far plus the sample with this index (0-based): evenly spaced, the newest always there. */
+export function withPoint(points: readonly SamplePoint[], point: SamplePoint, index: number): SamplePoint[] {
+  let kept = [...points];
+  if (index > 0) {
+    const previous = index - 1;
+    // The previous sample was kept only for being the newest.
+    if (previous % strideFor(previous) !== 0) kept.pop();
+    // A doubled stride keeps every other point of the old one: 0, 2s, 4s…
+    if (strideFor(index) !== strideFor(previous)) kept = kept.filter((_, i) => i % 2 === 0);
+  }
+  kept.push(point);
+  return kept;
+}
+
+function summarise(previous: SampleSummary | undefined, spec: ProbeSpec, result: CheckResult): SampleSummary {
+  const bound = valueBoundOf(spec);
+  const base: SampleSummary = previous ?? {
+    name: spec.name,
+    samples: 0,
+    held: 0,
+    ...(bound ? { bound } : {}),
+  };
   const value = result.value;
+  const point: SamplePoint = {
+    atMs: Date.parse(result.at),
+    ...(value === undefined ? {} : { value }),
+    state: stateOf(result),
+  };
   return {
     ...base,
     samples: base.samples + 1,
     held: base.held + (result.holds ? 1 : 0),
+    points: withPoint(base.points ?? [], point, base.samples),
     ...(result.unknown ? { unknown: (base.unknown ?? 0) + 1 } : {}),
     ...(result.couldNotAsk ? { couldNotAsk: (base.couldNotAsk ?? 0) + 1 } : {}),
     last: result,
@@ -71,7 +116,7 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
         let breach: CheckResult | undefined;
         input.guardrails.forEach((guardrail, i) => {
           const result = guardrails[i] as CheckResult;
-          progress.guardrails[result.name] = summarise(progress.guardrails[result.name], result.name, result);
+          progress.guardrails[result.name] = summarise(progress.guardrails[result.name], guardrail, result);
           progress.streaks[result.name] = result.holds ? 0 : (progress.streaks[result.name] ?? 0) + 1;
           if ((progress.streaks[result.name] ?? 0) >= guardrail.breachAfter) breach ??= result;
         });
@@ -80,9 +125,10 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
           deps.log.warn({ guardrail: breach.name, detail: breach.detail }, 'guardrail breached');
           return { ...finalSummaries(input, progress), breach };
         }
-        for (const result of await sampling) {
-          progress.checks[result.name] = summarise(progress.checks[result.name], result.name, result);
-        }
+        (await sampling).forEach((result, i) => {
+          const check = input.checks[i] as ProbeSpec;
+          progress.checks[result.name] = summarise(progress.checks[result.name], check, result);
+        });
         heartbeat(ctx, progress);
         nextSample += input.intervalMs;
         await pause(ctx, Math.min(nextSample, input.deadline));
@@ -95,7 +141,10 @@ export async function observe(deps: ActivityDeps, input: ObserveInput): Promise<
 
 function finalSummaries(input: ObserveInput, progress: ObserveProgress): ObserveResult {
   const pick = (specs: readonly ProbeSpec[], found: Record<string, SampleSummary>) =>
-    specs.map((spec) => found[spec.name] ?? { name: spec.name, samples: 0, held: 0 });
+    specs.map((spec) => {
+      const bound = valueBoundOf(spec);
+      return found[spec.name] ?? { name: spec.name, samples: 0, held: 0, ...(bound ? { bound } : {}) };
+    });
   return {
     checks: pick(input.checks, progress.checks),
     guardrails: pick(input.guardrails, progress.guardrails),

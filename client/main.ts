@@ -11,6 +11,7 @@ import {
   validateCommand,
 } from './commands/inspect';
 import { diagnoseIoCommand, type DiagnoseIoFlags } from './commands/diagnose';
+import { historyCommand, sinceOption } from './commands/history';
 import { runCommand } from './commands/run';
 import { addScheduleCommands } from './scheduleCommands';
 import { demoCommand, devCommand, setupCommand, workerCommand } from './commands/servers';
@@ -97,8 +98,23 @@ function program(): Command & { exitCodeOf(): number } {
     .command('report')
     .description("a game day's report")
     .argument('<workflow-id>')
-    .addOption(new Option('--format <format>', 'output format').choices(['md', 'json']).default('md'))
+    .addOption(
+      new Option('--format <format>', 'output format (html: one self-contained page)')
+        .choices(['md', 'json', 'html'])
+        .default('md'),
+    )
+    .option('--out <file>', 'write it to this file instead of standard output')
     .action(action((id: string, _opts: unknown, command: Command) => reportCommand(id, flags(command))));
+
+  root
+    .command('history')
+    .description('the trend over runs of a plan: outcome, time to recover, rollback time, guardrail margin')
+    .argument('<plan>', "the plan's name (metadata.name)")
+    .option('--since <duration>', 'how far back, e.g. 30d, 2w, 12h (default 30d)', sinceOption)
+    .option('--json', 'as JSON')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'html']).default('text'))
+    .option('--out <file>', 'write it to this file instead of standard output')
+    .action(action((plan: string, _opts: unknown, command: Command) => historyCommand(plan, flags(command))));
 
   root
     .command('diagnose')

@@ -3,7 +3,8 @@
 # (namespaces, tc), iptables, e2fsprogs (a loop-device filesystem to fill), systemd (run as PID 1 of its own
 # namespaces for the service-stop/-restart tests), stress-ng (the stress fault), docker.io (dockerd, its
 # containerd and runc, and a client of the same version) with busybox-static (the test image's only binary),
-# prometheus (the server behind PromQL checks, and promtool for backfilled series and alert-rule tests).
+# prometheus (the server behind PromQL checks, and promtool for backfilled series and alert-rule tests), chromium
+# (the headless browser the HTML report is opened in, driven by playwright-core).
 # Installs only what is missing; needs root and apt-get.
 set -euo pipefail
 need=()
@@ -20,6 +21,7 @@ command -v stress-ng >/dev/null || need+=(stress-ng)
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need+=(docker.io)
 [ -x /bin/busybox ] || need+=(busybox-static)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need+=(prometheus)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "[deps] installing ${need[*]}" >&2
   apt-get update -qq

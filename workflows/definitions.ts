@@ -122,9 +122,37 @@ export interface CheckResult {
   readonly at: string;
 }
 
+/**
+ * The numbers a check's value must stay within (a command's `value: {min, max}`, a PromQL condition's bound,
+ * an HTTP check's maxLatency): the line its samples are plotted against. Absent when a kind judges otherwise.
+ */
+export interface ValueBound {
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** How one sample was judged: held, deviated (answered otherwise than the plan expects), unknown, could not ask. */
+export type SampleState = 'held' | 'deviated' | 'unknown' | 'could-not-ask';
+
+/** One sample, kept small: when (epoch ms), the number it read, how it was judged. */
+export interface SamplePoint {
+  readonly atMs: number;
+  readonly value?: number;
+  readonly state: SampleState;
+}
+
+/**
+ * Samples kept per check for the report's timeline: a longer window keeps every 2nd, 4th, 8th… sample (evenly
+ * spaced, the first and the newest always kept), so a 1 h window at 1 s stays a few KB per check.
+ */
+export const maxSamplePoints = 240;
+
 /** Many samples of one check during the observation window, summarised. */
 export interface SampleSummary {
   readonly name: string;
+  /** The samples themselves, at most `maxSamplePoints` (thinned evenly); absent in reports before they existed. */
+  readonly points?: readonly SamplePoint[];
+  readonly bound?: ValueBound;
   readonly samples: number;
   readonly held: number;
   readonly firstDeviation?: CheckResult;

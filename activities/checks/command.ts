@@ -3,6 +3,7 @@ import { duration } from '../../plan/duration';
 import { firstGroup, groupCount, matches } from '../../plan/regex';
 import { commandLine, regexPattern } from '../../plan/safeValues';
 import { CommandTimedOut, couldNotRunExitCodes } from '../executors/executor';
+import type { ValueBound } from '../../workflows/definitions';
 import { couldNotAsk, type CheckKind, type ProbeResult } from './contract';
 
 const patternHasOneGroup = (pattern: string) => {
@@ -49,6 +50,7 @@ export const commandCheck: CheckKind<Spec> = {
     'the command could not be run: not installed or not executable (exit 127 or 126, which gameday reserves ' +
     'for that, as shells do), the SSH connection or channel to the host failed, or the connection stopped answering.',
   spec,
+  valueBound: (s) => numberBound(s.value),
   describe: (s) => `\`${s.argv.join(' ')}\`${describeAnswer(s)}`,
 
   async probe(ctx, s) {
@@ -114,6 +116,15 @@ type NumberSpec = NonNullable<Spec['value']>;
 function bounds({ min, max }: NumberSpec): string {
   if (min !== undefined && max !== undefined) return `within ${min}..${max}`;
   return min !== undefined ? `≥ ${min}` : `≤ ${String(max)}`;
+}
+
+/** The bounds of a number read from the output, for the report's plot (a command's value is otherwise its exit code). */
+export function numberBound(spec: NumberSpec | undefined): ValueBound | undefined {
+  if (spec === undefined) return undefined;
+  return {
+    ...(spec.min === undefined ? {} : { min: spec.min }),
+    ...(spec.max === undefined ? {} : { max: spec.max }),
+  };
 }
 
 /** Reads the number from the output and judges it; the number is the check's value (plotted, reported). */

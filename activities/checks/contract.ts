@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { CheckBaseline } from '../../workflows/definitions';
+import type { CheckBaseline, ValueBound } from '../../workflows/definitions';
 import type { Executor } from '../executors/executor';
 import type { KubernetesClusters } from '../kubernetes/clusters';
 import type { PrometheusEndpoints } from './prometheusApi';
@@ -59,6 +59,8 @@ export interface CheckKind<Spec> {
   readonly spec: z.ZodType<Spec>;
   describe(spec: Spec): string;
   probe(ctx: CheckContext, spec: Spec): Promise<ProbeResult>;
+  /** The numbers this spec's `value` must stay within, when it has them: what the report plots it against. */
+  valueBound?(spec: Spec): ValueBound | undefined;
   /**
    * What later samples are judged against, read once when the game day starts (before preflight, nothing
    * injected yet): e.g. restart counts. Undefined when this spec needs none. A failure leaves the check

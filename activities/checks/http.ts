@@ -48,6 +48,8 @@ export const httpCheck: CheckKind<Spec> = {
     'timeout, or the connection refused, reset or unreachable.',
   couldNotAsk: 'the host name does not resolve, or its TLS certificate cannot be verified.',
   spec,
+  // The value of an HTTP sample is its latency in ms.
+  valueBound: (s) => (s.maxLatency === undefined ? undefined : { max: s.maxLatency }),
   describe: (s) =>
     `${s.method} ${s.url} answers ${String(s.status)}` +
     (s.bodyMatches ? ` matching /${s.bodyMatches}/` : '') +

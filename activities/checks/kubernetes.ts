@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { duration } from '../../plan/duration';
 import { kubernetesSelection } from '../../plan/kubernetes';
 import type { KubernetesClient } from '../kubernetes/client';
+import { numberBound } from './command';
 import { CouldNotAsk, type CheckContext, type CheckKind, type ProbeResult } from './contract';
 import { containerOf, describeExec, execInPod, execSpec, execTargets, judgeExec } from './kubernetesExec';
 import { describeLogs, judgeLogs, logsSpec, readLogs } from './kubernetesLogs';
@@ -16,7 +17,7 @@ import {
   readiness,
   timeoutSignal,
 } from './kubernetesPods';
-import { describeReady, judgeReady, readySpec, restartBaseline } from './kubernetesReady';
+import { describeReady, judgeReady, minRatioOf, readySpec, restartBaseline } from './kubernetesReady';
 
 const modes = ['ready', 'logs', 'exec'] as const;
 
@@ -109,6 +110,15 @@ export const kubernetesCheck: CheckKind<Spec> = {
     'is not in the container (exit 126, 127) or the exec ended without an exit status; for maxRestarts, no ' +
     "restart counts could be read at the game day's start.",
   spec,
+  // The value is the ready ratio in percent, the number an exec read, or the count of matching log lines.
+  valueBound: (s) => {
+    if (s.ready) {
+      const minRatio = minRatioOf(s.ready);
+      return minRatio === undefined ? undefined : { min: minRatio * 100 };
+    }
+    if (s.logs) return { max: s.logs.maxMatches };
+    return s.exec ? numberBound(s.exec.value) : undefined;
+  },
   describe: (s) => {
     const what = s.ready
       ? describeReady(s.ready)

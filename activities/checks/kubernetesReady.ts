@@ -59,7 +59,7 @@ export const readySpec = z
 export type ReadySpec = z.output<typeof readySpec>;
 
 /** The ratio the plan asks for: its own, or 100 % when it gives neither a ratio nor a count. */
-const minRatioOf = (spec: ReadySpec): number | undefined =>
+export const minRatioOf = (spec: ReadySpec): number | undefined =>
   spec.minRatio ?? (spec.min === undefined ? 1 : undefined);
 
 /** "100 %", "66.7 %": as seed 003's one-liner prints it. */

@@ -1,5 +1,10 @@
 import type { ProbeSpec } from '../../plan/schema';
-import type { CheckBaseline, CheckResult, GameDayCheckContext } from '../../workflows/definitions';
+import type {
+  CheckBaseline,
+  CheckResult,
+  GameDayCheckContext,
+  ValueBound,
+} from '../../workflows/definitions';
 import type { ActivityDeps } from '../deps';
 import type { Executor } from '../executors/executor';
 import type { KubernetesClusters } from '../kubernetes/clusters';
@@ -26,6 +31,12 @@ export function describeProbe(check: ProbeSpec): string {
   const { kind, spec } = probeOf(check);
   const words = kind.describe(spec);
   return check.expect === 'fail' ? `expected to fail: ${words}` : words;
+}
+
+/** The numbers a check's value must stay within, when its kind judges it so (see `CheckKind.valueBound`). */
+export function valueBoundOf(check: ProbeSpec): ValueBound | undefined {
+  const { kind, spec } = probeOf(check);
+  return kind.valueBound?.(spec);
 }
 
 /** Where checks run: on the worker, or on a host of its SSH inventory (`on:`); what they may ask. */

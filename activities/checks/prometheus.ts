@@ -116,6 +116,14 @@ export const prometheusCheck: CheckKind<PrometheusSpec> = {
     'Prometheus cannot be reached, times out or answers 5xx/429 (after `attempts`), rejects the query ' +
     '(bad_data) or the credentials (401/403), or the endpoint is not configured on the worker.',
   spec: prometheusSpec,
+  valueBound(s) {
+    const c = s.condition;
+    if (c === undefined) return undefined; // a baseline's bound moves with the past value
+    if (c.op === 'between') return { min: c.min, max: c.max };
+    if (c.op === '<' || c.op === '<=') return { max: c.bound };
+    if (c.op === '>' || c.op === '>=') return { min: c.bound };
+    return undefined; // == and != have no side to plot
+  },
   describe(s) {
     const on = s.endpoint === 'default' ? '' : ` on ${s.endpoint}`;
     const special = [

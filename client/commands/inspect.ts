@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { formatPlanError, loadPlanFile } from '../../plan/load';
 import { planJsonSchema } from '../../plan/schema';
 import { gameDayWorkflowType, searchAttributes, type GameDayReport } from '../../workflows/definitions';
@@ -5,9 +6,11 @@ import { exitCodeFor, exitCodes } from '../exitCodes';
 import { abortGameDay, currentReport, handleFor, withTemporal } from '../gameDays';
 import { uiUrlOf, type GlobalFlags } from '../options';
 import { printable } from '../printable';
+import { renderHtmlReport } from '../htmlReport';
 import { outcomeLine, renderReport, timelineLine, uiLink } from '../render';
 import { style } from '../style';
 import { scheduleIdArgument } from './schedule';
+import { defaultHistorySpanMs, fetchPlanHistory } from './history';
 
 export function schemaCommand(): number {
   console.log(JSON.stringify(planJsonSchema(), null, 2));
@@ -67,13 +70,31 @@ export function abortCommand(workflowId: string, reason: string, flags: GlobalFl
   });
 }
 
-export function reportCommand(workflowId: string, flags: GlobalFlags & { format?: string }): Promise<number> {
+export function reportCommand(
+  workflowId: string,
+  flags: GlobalFlags & { format?: string; out?: string },
+): Promise<number> {
   return withTemporal(flags, async (temporal) => {
     const report = await currentReport(handleFor(temporal, workflowId));
     const link = uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId);
-    console.log(
-      flags.format === 'json' ? JSON.stringify({ ...report, ui: link }, null, 2) : renderReport(report, link),
-    );
+    let output: string;
+    if (flags.format === 'json') output = JSON.stringify({ ...report, ui: link }, null, 2);
+    else if (flags.format === 'html') {
+      // The page ends with the plan's trend: this run among the others of the last 30 days.
+      // The history is a bonus: a visibility store that cannot answer must not cost the report itself.
+      const history = await fetchPlanHistory(temporal, report.plan, defaultHistorySpanMs).catch(
+        (error: unknown) => {
+          console.error(printable(`history of ${report.plan} left out: ${(error as Error).message}`));
+          return undefined;
+        },
+      );
+      output = renderHtmlReport(report, {
+        ...(link ? { uiLink: link } : {}),
+        ...(history ? { history } : {}),
+      });
+    } else output = renderReport(report, link);
+    if (flags.out) await writeFile(flags.out, output.endsWith('\n') ? output : `${output}\n`);
+    else console.log(output);
     return exitCodeFor(report.outcome);
   });
 }
