@@ -192,3 +192,14 @@ export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promi
     () => progress,
   );
 }
+
+/**
+ * Reads a recorded fault's real state as its rollback's verification would, changing nothing: the janitor asks
+ * whether a step a closed run never rolled back is still in place.
+ */
+export function inspectFault(deps: ActivityDeps, input: SavedFaultInput): Promise<FaultState> {
+  return step(deps, input, async (bound) => {
+    const state = await bound.verify(input.saved);
+    return { ...state, detail: detailOf(bound, state) };
+  });
+}

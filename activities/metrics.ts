@@ -17,6 +17,8 @@ export interface GameDayMetrics {
   gameDayFinished(plan: string, outcome: string): void;
   /** From the workflow (a sink): a rollback needs a person. */
   rollbackStuck(plan: string): void;
+  /** A janitor sweep looked at these hosts and found these leftovers (each host's gauges are replaced). */
+  janitorSwept(hosts: readonly string[], findings: readonly { host: string; since?: string }[]): void;
 }
 
 export interface GameDayMetricsOptions {
@@ -94,6 +96,19 @@ export function createGameDayMetrics(options: GameDayMetricsOptions = {}): GameD
     labelNames: ['check', 'result'],
     registers,
   });
+  // Set by each sweep (a janitor run, or a scheduled game day asking whether its targets are clean), per host.
+  const janitorFindings = new Gauge({
+    name: 'gameday_janitor_findings',
+    help: 'Leftovers of finished game days found by the last janitor sweep of each host.',
+    labelNames: ['host'],
+    registers,
+  });
+  const janitorOldest = new Gauge({
+    name: 'gameday_janitor_oldest_finding_timestamp_seconds',
+    help: 'Since when the oldest leftover on each host has been there (unix seconds); absent when clean.',
+    labelNames: ['host'],
+    registers,
+  });
   const { countRollbackStuck, onCollectError } = options;
   if (countRollbackStuck) {
     // Both gauges are collected in parallel on each scrape: they share one query.
@@ -144,6 +159,15 @@ export function createGameDayMetrics(options: GameDayMetricsOptions = {}): GameD
     },
     rollbackStuck(plan) {
       stuckEntered.inc({ plan });
+    },
+    janitorSwept(hosts, findings) {
+      for (const host of hosts) {
+        const here = findings.filter((finding) => finding.host === host);
+        janitorFindings.set({ host }, here.length);
+        const since = here.flatMap((finding) => (finding.since ? [Date.parse(finding.since) / 1000] : []));
+        if (since.length > 0) janitorOldest.set({ host }, Math.min(...since));
+        else janitorOldest.remove({ host });
+      }
     },
   };
 }

@@ -1,0 +1,81 @@
+// Shared between the janitor workflow, its activities and the CLI. Pure: types and names only.
+import type { HostTarget } from '../plan/targets';
+import type { SavedFaultInput } from './definitions';
+
+export const janitorWorkflowType = 'janitor';
+
+/** What a sweep looks at: every host of the worker, or only some (by host name or target group). */
+export interface JanitorScope {
+  /** Host names (or a recorded step's target group); absent: everything the worker can reach. */
+  readonly targets?: readonly string[];
+  /** Also what runs of this plan recorded, wherever it was (a scheduled run of the plan asks so). */
+  readonly plan?: string;
+}
+
+export interface JanitorInput extends JanitorScope {
+  /** False (the default) lists only; true removes each finding through its fault kind's rollback. */
+  readonly apply?: boolean;
+}
+
+/** The run that left a finding, as Temporal's visibility knows it. */
+export interface LeftoverRun {
+  readonly workflowId: string;
+  readonly runId: string;
+  /** Lower-case execution status: terminated, timed-out, failed, canceled, completed. */
+  readonly status: string;
+  readonly plan?: string;
+  readonly closedAt?: string;
+}
+
+/**
+ * How a finding is removed: never by ad-hoc commands.
+ * - `rollback`: the run's history records the step and what it saved; the fault kind's own rollback (the
+ *   rollbackFault activity, verified, dead-man switch disarmed) removes it.
+ * - `host-revert`: only a dead-man switch is left and no history says what made it; the switch is fired as its
+ *   watcher would fire it (the lease claimed, its recorded revert run), then its files are removed.
+ * - `none`: files no history explains; listed for a person, never touched.
+ */
+export type LeftoverRemoval =
+  | { readonly kind: 'rollback'; readonly fault: SavedFaultInput }
+  | { readonly kind: 'host-revert'; readonly target: HostTarget; readonly base: string }
+  | { readonly kind: 'none'; readonly why: string };
+
+/** One thing a finished run left behind on one host (or Kubernetes object). */
+export interface JanitorFinding {
+  /** Host name (or Kubernetes target name). */
+  readonly host: string;
+  readonly tag: string;
+  /** Plain words: "pause pidfile /run/x.pid on local (SIGSTOP), still in place (pid 42: T)". */
+  readonly what: string;
+  /** Since when it has been there, as far as can be told (the inject, or the lease's last renewal), ISO. */
+  readonly since?: string;
+  /** The run that left it, when Temporal still knows it. */
+  readonly run?: LeftoverRun;
+  /** The files of it on the host (dead-man switch, artifacts). */
+  readonly files?: readonly string[];
+  readonly removal: LeftoverRemoval;
+}
+
+/** What one removal did. */
+export interface JanitorRemoval {
+  readonly host: string;
+  readonly tag: string;
+  readonly what: string;
+  /** Set when it removed it: what the rollback or revert said. */
+  readonly detail?: string;
+  /** Set when it could not: why (the finding stays, and the next sweep lists it again). */
+  readonly error?: string;
+}
+
+export interface JanitorReport {
+  readonly apply: boolean;
+  readonly startedAt: string;
+  /** What the sweep found before it removed anything. */
+  readonly findings: readonly JanitorFinding[];
+  readonly removed: readonly JanitorRemoval[];
+  readonly failed: readonly JanitorRemoval[];
+  /** Findings that need a person (no history says how to remove them). */
+  readonly skipped: readonly JanitorFinding[];
+  /** With `apply`: what a second look found afterwards (empty when the hosts are clean). */
+  readonly remaining: readonly JanitorFinding[];
+}
