@@ -10,7 +10,10 @@ import { runRecoveryAction } from './recoveryActions';
 import { resolvePlanOnWorker } from './resolve';
 import { withHeartbeats } from './heartbeat';
 import { notify } from './notify';
-import { findStartBlockers, pauseSchedule } from './startBlockers';
+import { findStartBlockers, pauseSchedule, startBlockerSources } from './startBlockers';
+import { findJanitorFindings, revertDeadManSwitch, type HostRevertInput } from './janitor/activities';
+import { janitorLeftovers } from './janitor/startBlocker';
+import type { JanitorScope } from '../workflows/janitorDefinitions';
 
 export type { ActivityDeps } from './deps';
 
@@ -34,7 +37,10 @@ export function createActivities(deps: ActivityDeps) {
     keepLeases: (input: Parameters<typeof keepLeases>[1]) => keepLeases(deps, input),
     collectIoEvidence: (input: Parameters<typeof collectIoEvidence>[1]) => collectIoEvidence(deps, input),
     runRecoveryAction: (input: Parameters<typeof runRecoveryAction>[1]) => runRecoveryAction(deps, input),
-    findStartBlockers: (input: Parameters<typeof findStartBlockers>[0]) => findStartBlockers(input),
+    findStartBlockers: (input: Parameters<typeof findStartBlockers>[0]) =>
+      findStartBlockers(input, [...startBlockerSources, janitorLeftovers(deps)]),
+    findJanitorFindings: (scope: JanitorScope) => findJanitorFindings(deps, scope),
+    revertDeadManSwitch: (input: HostRevertInput) => revertDeadManSwitch(deps, input),
     pauseSchedule: (input: Parameters<typeof pauseSchedule>[0]) => pauseSchedule(input),
     notify: (input: Parameters<typeof notify>[1]) => notify(deps, input),
   };

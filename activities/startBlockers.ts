@@ -4,8 +4,8 @@ import { searchAttributes, type PauseScheduleInput, type StartBlockersInput } fr
 
 /**
  * One kind of reason a scheduled game day must not start, each a sentence naming what is unclean. Sources are
- * asked one after another and all their reasons are reported. The janitor adds its own here ("leftovers of
- * finished runs on this plan's targets"), which needs the plan's targets: extend StartBlockersInput with them.
+ * asked one after another and all their reasons are reported. The janitor adds its own (janitor/startBlocker.ts:
+ * leftovers of finished runs on this plan's targets), bound to the worker's executors in activities/index.ts.
  */
 export type StartBlockerSource = (input: StartBlockersInput, client: Client) => Promise<readonly string[]>;
 

@@ -53,6 +53,8 @@ export function activityDepsFromConfig(
 const stateResultsOf: readonly (keyof ReturnType<typeof createActivities>)[] = [
   'resolvePlan',
   'prepareFault',
+  // The janitor's findings carry the saved states it hands to rollbackFault, read from the runs' histories.
+  'findJanitorFindings',
 ];
 
 export interface GameDayWorkerOptions {

@@ -206,6 +206,8 @@ export interface StartBlockersInput {
   readonly plan: string;
   /** The asking run, never its own blocker. */
   readonly workflowId: string;
+  /** The hosts the plan's target groups name: leftovers of finished runs there block the start too. */
+  readonly targets?: readonly string[];
 }
 
 export interface PauseScheduleInput {

@@ -1,1 +1,2 @@
 export { gameDay } from './gameDay';
+export { janitor } from './janitor';

@@ -1,11 +1,20 @@
 import { activities, readOnly } from './activityOptions';
+import type { Plan } from '../plan/schema';
 import type { GameDayRun } from './gameDayRun';
+
+/** The hosts a plan's target groups name (before resolving): where the janitor looks for leftovers. */
+export function planHosts(plan: Plan): string[] {
+  return Object.values(plan.targets).flatMap((group) => [
+    ...(group.local !== undefined ? ['local'] : []),
+    ...(group.ssh?.hosts ?? []),
+  ]);
+}
 
 /**
  * A scheduled game day runs unattended, so it never piles chaos on an unclean system: before anything is
  * resolved it asks the worker what blocks a start (activities/startBlockers.ts: an earlier run of the same plan
- * still rollback-stuck, and whatever else is added there). With any blocker the run ends `not-started`, saying
- * why; nothing was touched. Runs started by hand (`gameday run`) are a person's call and are not gated.
+ * still rollback-stuck, leftovers of finished runs on its targets that the janitor finds). With any blocker the
+ * run ends `not-started`, saying why; nothing was touched. Runs started by hand (`gameday run`) are a person's call and are not gated.
  */
 export async function cleanToStart(run: GameDayRun, scheduleId: string): Promise<boolean> {
   const plan = run.plan.metadata.name;
@@ -14,8 +23,8 @@ export async function cleanToStart(run: GameDayRun, scheduleId: string): Promise
   );
   const blockers = await activities({
     ...readOnly,
-    summary: `is the system clean for ${plan}? (no earlier run still rollback-stuck)`,
-  }).findStartBlockers({ plan, workflowId: run.report.workflowId });
+    summary: `is the system clean for ${plan}? (no earlier run still rollback-stuck, no leftovers on its targets)`,
+  }).findStartBlockers({ plan, workflowId: run.report.workflowId, targets: planHosts(run.plan) });
   if (blockers.length === 0) return true;
   run.outcome = 'not-started';
   run.report.reason = `a scheduled game day does not start on an unclean system: ${blockers.join('; ')}`;
