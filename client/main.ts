@@ -12,6 +12,7 @@ import {
 } from './commands/inspect';
 import { diagnoseIoCommand, type DiagnoseIoFlags } from './commands/diagnose';
 import { historyCommand, sinceOption } from './commands/history';
+import { janitorCommand, type JanitorFlags } from './commands/janitor';
 import { runCommand } from './commands/run';
 import { addScheduleCommands } from './scheduleCommands';
 import { demoCommand, devCommand, setupCommand, workerCommand } from './commands/servers';
@@ -115,6 +116,22 @@ function program(): Command & { exitCodeOf(): number } {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'html']).default('text'))
     .option('--out <file>', 'write it to this file instead of standard output')
     .action(action((plan: string, _opts: unknown, command: Command) => historyCommand(plan, flags(command))));
+
+  root
+    .command('janitor')
+    .description(
+      "list what finished game days left on the worker's hosts (dry run); --apply removes it through each " +
+        "fault kind's rollback (runs as a workflow on the worker)",
+    )
+    .option(
+      '--targets <host-or-group...>',
+      "only these hosts (or target groups of the runs' plans); default: every host of the worker",
+    )
+    .option('--apply', 'remove every finding, verify, and look again')
+    .option('--json', 'print the janitor report as JSON')
+    .action(
+      action((_opts: unknown, command: Command) => janitorCommand(command.optsWithGlobals<JanitorFlags>())),
+    );
 
   root
     .command('diagnose')
