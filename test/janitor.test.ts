@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, utimesSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { armDeadMan } from '../activities/deadMan';
+import { LocalExecutor } from '../activities/executors/local';
+import { gameDayStartOptions } from '../client/gameDays';
+import {
+  abortUpdate,
+  deadManSwitchFor,
+  gameDayWorkflowType,
+  type GameDayInput,
+  type GameDayReport,
+} from '../workflows/definitions';
+import type { gameDay } from '../workflows/gameDay';
+import type { JanitorReport } from '../workflows/janitorDefinitions';
+import { pausePlan, planFrom } from './support/plans';
+import { healthy, processState, startTestService, type TestService } from './support/services';
+import {
+  cliPath,
+  startInProcessWorker,
+  startPlan,
+  startTestTemporal,
+  waitForPhase,
+  type InProcessWorker,
+  type TestTemporal,
+} from './support/temporal';
+import { waitFor } from './support/wait';
+
+interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A pause that stays in place for minutes, its dead-man switch too: only a rollback (or the janitor) ends it. */
+const longPause = (service: TestService, name = 'test-janitor') =>
+  pausePlan(service, {
+    metadata: { name, owner: 'tests' },
+    observation: { window: '10m', sampleInterval: '500ms' },
+    deadManSwitch: { lease: '10m' },
+  });
+
+const filesOf = (tag: string): string[] =>
+  readdirSync('/tmp').filter((file) => file.startsWith(`.gameday-${tag}-`));
+
+async function tagOf(handle: WorkflowHandle): Promise<string> {
+  const tag = (await handle.describe()).memo?.tag;
+  assert.equal(typeof tag, 'string');
+  return tag as string;
+}
+
+describe('janitor against a real dev server and real local faults', () => {
+  let temporal: TestTemporal;
+  let worker: InProcessWorker;
+  const services: TestService[] = [];
+
+  const gameday = (...args: string[]): Promise<CliResult> =>
+    new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [cliPath, '--address', temporal.server.address, '--task-queue', worker.taskQueue, ...args],
+        { env: { ...process.env, NO_COLOR: '1' }, timeout: 180_000 },
+        (error, stdout, stderr) => {
+          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+
+  const janitor = async (...args: string[]): Promise<{ code: number; report: JanitorReport }> => {
+    const result = await gameday('janitor', '--json', ...args);
+    assert.ok(result.code === 0 || result.code === 1, `janitor exited ${result.code}: ${result.stderr}`);
+    return { code: result.code, report: JSON.parse(result.stdout) as JanitorReport };
+  };
+
+  const newService = async () => {
+    const service = await startTestService();
+    services.push(service);
+    return service;
+  };
+
+  /** A game day of the pause, terminated while the fault is in place: no rollback runs. */
+  const terminatedMidFault = async (service: TestService, name?: string) => {
+    const handle = await startPlan(temporal, longPause(service, name), worker.taskQueue);
+    await waitForPhase(handle, 'observe');
+    const tag = await tagOf(handle);
+    await handle.terminate('test: the orchestrator is gone, nothing rolls back');
+    assert.equal((await handle.describe()).status.name, 'TERMINATED');
+    await waitFor('visibility shows it terminated', async () => {
+      const { count } = await temporal.client.workflow.count(
+        `WorkflowId = '${handle.workflowId}' AND ExecutionStatus = 'Terminated'`,
+      );
+      return count === 1 || undefined;
+    });
+    return { handle, tag };
+  };
+
+  before(async () => {
+    temporal = await startTestTemporal();
+    worker = await startInProcessWorker(temporal);
+  });
+  after(async () => {
+    for (const service of services) {
+      const pid = service.currentPid();
+      if (pid !== undefined && processState(pid) === 'T') process.kill(pid, 'SIGCONT');
+      await service.stop();
+    }
+    await worker?.stop();
+    await temporal?.stop();
+  });
+
+  it('a game day terminated mid-fault: listed with its run, removed by its rollback, the host as it was', async () => {
+    const service = await newService();
+    const pid = service.currentPid();
+    const { handle, tag } = await terminatedMidFault(service);
+    assert.equal(processState(pid), 'T', 'terminate skipped the rollback: the service is still paused');
+    assert.ok(filesOf(tag).length > 0, 'its dead-man switch is still on the host');
+
+    const dry = await janitor();
+    assert.equal(dry.code, 1, 'leftovers found');
+    const mine = dry.report.findings.filter((finding) => finding.tag === tag);
+    assert.equal(mine.length, 1, JSON.stringify(dry.report.findings));
+    const [finding] = mine;
+    assert.equal(finding?.host, 'local');
+    assert.equal(finding?.run?.workflowId, handle.workflowId);
+    assert.equal(finding?.run?.status, 'terminated');
+    assert.equal(finding?.removal.kind, 'rollback');
+    assert.match(finding?.what ?? '', /^pause pidfile .* \(SIGSTOP\): still in place \(pid \d+: T\)/);
+    assert.ok(finding?.since && Date.parse(finding.since) <= Date.now());
+    assert.equal(processState(pid), 'T', 'a dry run changes nothing');
+    assert.ok(filesOf(tag).length > 0, 'a dry run changes nothing');
+    const gauge = await worker.deps.metrics.registry.getSingleMetricAsString('gameday_janitor_findings');
+    assert.match(gauge, /gameday_janitor_findings\{host="local"\} 1/);
+
+    const text = await gameday('janitor');
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, new RegExp(`local  tag ${tag} .* run ${handle.workflowId} \\(terminated\\)`));
+    assert.match(text.stdout, /removed by its fault kind's rollback/);
+
+    const applied = await janitor('--apply');
+    assert.equal(applied.code, 0, JSON.stringify(applied.report));
+    assert.deepEqual(
+      applied.report.removed.map((removal) => removal.tag),
+      [tag],
+    );
+    assert.deepEqual(applied.report.failed, []);
+    assert.deepEqual(applied.report.remaining, []);
+    assert.equal(service.currentPid(), pid, 'the same process, resumed');
+    assert.notEqual(processState(pid), 'T');
+    assert.ok(await healthy(service.port), 'the service answers again');
+    await waitFor('the watcher exits and no file of the run is left', () =>
+      filesOf(tag).length === 0 ? true : undefined,
+    );
+    await waitFor('each sweep ran as a workflow', async () => {
+      const { count } = await temporal.client.workflow.count(`WorkflowType = 'janitor'`);
+      return count >= 3 || undefined;
+    });
+    assert.match(
+      await worker.deps.metrics.registry.getSingleMetricAsString('gameday_janitor_findings'),
+      /gameday_janitor_findings\{host="local"\} 0/,
+    );
+
+    const again = await janitor();
+    assert.equal(again.code, 0);
+    assert.deepEqual(again.report.findings, [], 'a second janitor finds nothing');
+  });
+
+  it('never touches the faults of a game day that is still running', async () => {
+    const service = await newService();
+    const handle = await startPlan(temporal, longPause(service), worker.taskQueue);
+    await waitForPhase(handle, 'observe');
+    const tag = await tagOf(handle);
+    const applied = await janitor('--apply');
+    assert.deepEqual(
+      applied.report.findings.filter((finding) => finding.tag === tag),
+      [],
+      'an open run is not a leftover',
+    );
+    assert.equal(processState(service.currentPid()), 'T', 'its fault is still in place');
+    assert.ok(filesOf(tag).length > 0, 'its dead-man switch is still armed');
+    await handle.executeUpdate(abortUpdate, { args: [{ reason: 'test over', by: 'tests' }] });
+    const report: GameDayReport = await handle.result();
+    assert.equal(report.outcome, 'aborted');
+    assert.notEqual(processState(service.currentPid()), 'T');
+  });
+
+  it('a dead-man switch no run explains is fired as its watcher would, then removed', async () => {
+    const exec = new LocalExecutor();
+    const tag = 'f00d0001';
+    const marker = `/tmp/.janitor-test-${process.pid}-reverted`;
+    const sw = deadManSwitchFor(tag, 0, 3_600_000);
+    await armDeadMan(exec, sw, [['touch', marker]]);
+    // Its lease was last renewed 10 minutes ago: no run renews it any more (the watcher waits an hour).
+    const old = new Date(Date.now() - 600_000);
+    utimesSync(`${sw.base}.lease`, old, old);
+    try {
+      const dry = await janitor('--targets', 'local');
+      const [finding] = dry.report.findings.filter((f) => f.tag === tag);
+      assert.equal(finding?.removal.kind, 'host-revert', JSON.stringify(dry.report));
+      assert.equal(finding?.run, undefined, 'no run known');
+      assert.equal(existsSync(marker), false);
+
+      const applied = await janitor('--apply', '--targets', 'local');
+      assert.equal(applied.code, 0, JSON.stringify(applied.report));
+      assert.match(
+        applied.report.removed.find((r) => r.tag === tag)?.detail ?? '',
+        /reverted by the janitor/,
+      );
+      assert.equal(existsSync(marker), true, "the switch's recorded revert ran");
+      assert.deepEqual(filesOf(tag), []);
+    } finally {
+      exec.run(['rm', '-f', marker]).catch(() => undefined);
+    }
+  });
+
+  it('a scheduled game day refuses to start while leftovers are on its targets', async () => {
+    const service = await newService();
+    const { tag } = await terminatedMidFault(service, 'test-janitor-gate');
+    const { plan, digest } = planFrom({
+      ...longPause(service, 'test-janitor-gate'),
+      observation: { window: '1s', sampleInterval: '250ms' },
+    });
+    const scheduled = async (): Promise<GameDayReport> => {
+      const input: GameDayInput = { plan, planDigest: digest, schedule: { id: 'nightly-janitor-test' } };
+      return temporal.client.workflow.execute<typeof gameDay>(gameDayWorkflowType, {
+        taskQueue: worker.taskQueue,
+        workflowId: `gameday-test-janitor-gate-${Date.now()}`,
+        args: [input],
+        ...gameDayStartOptions(plan, digest, { by: 'schedule' }),
+      });
+    };
+    const refused = await scheduled();
+    assert.equal(refused.outcome, 'not-started');
+    assert.match(refused.reason ?? '', new RegExp(`leftover on local of run tag ${tag} .*terminated`));
+    assert.match(refused.reason ?? '', /gameday janitor --apply/);
+    assert.deepEqual(refused.faults, [], 'nothing was injected');
+
+    assert.equal((await janitor('--apply')).code, 0);
+    assert.notEqual(processState(service.currentPid()), 'T');
+    const next = await scheduled();
+    assert.equal(next.outcome, 'passed', `once clean, a scheduled run starts: ${next.reason ?? ''}`);
+  });
+});
