@@ -22,7 +22,7 @@ function promtool(...args: string[]): string {
 
 describe('shipped Prometheus alerts and Grafana dashboard', () => {
   it('promtool accepts the alert rules and the scrape configuration', () => {
-    assert.match(promtool('check', 'rules', alertRulesFile), /SUCCESS: 4 rules found/);
+    assert.match(promtool('check', 'rules', alertRulesFile), /SUCCESS: 5 rules found/);
     assert.match(promtool('check', 'config', scrapeConfigFile), /is valid prometheus config/);
   });
 
