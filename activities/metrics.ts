@@ -96,7 +96,7 @@ export function createGameDayMetrics(options: GameDayMetricsOptions = {}): GameD
     labelNames: ['check', 'result'],
     registers,
   });
-  // Set by each sweep (a janitor run, or a scheduled game day asking whether its targets are clean), per host.
+  // Set by each janitor sweep of whole hosts, per host (a sweep scoped to some runs' tags sets nothing).
   const janitorFindings = new Gauge({
     name: 'gameday_janitor_findings',
     help: 'Leftovers of finished game days found by the last janitor sweep of each host.',

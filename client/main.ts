@@ -127,6 +127,7 @@ function program(): Command & { exitCodeOf(): number } {
       '--targets <host-or-group...>',
       "only these hosts (or target groups of the runs' plans); default: every host of the worker",
     )
+    .option('--tag <tag...>', "only what the runs with these tags left (a run's tag is in its memo)")
     .option('--apply', 'remove every finding, verify, and look again')
     .option('--json', 'print the janitor report as JSON')
     .action(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, utimesSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { armDeadMan } from '../activities/deadMan';
@@ -75,6 +76,11 @@ describe('janitor against a real dev server and real local faults', () => {
     return { code: result.code, report: JSON.parse(result.stdout) as JanitorReport };
   };
 
+  const localGauge = async (): Promise<number> => {
+    const text = await worker.deps.metrics.registry.getSingleMetricAsString('gameday_janitor_findings');
+    return Number(/gameday_janitor_findings\{host="local"\} (\d+)/.exec(text)?.[1]);
+  };
+
   const newService = async () => {
     const service = await startTestService();
     services.push(service);
@@ -131,15 +137,16 @@ describe('janitor against a real dev server and real local faults', () => {
     assert.ok(finding?.since && Date.parse(finding.since) <= Date.now());
     assert.equal(processState(pid), 'T', 'a dry run changes nothing');
     assert.ok(filesOf(tag).length > 0, 'a dry run changes nothing');
-    const gauge = await worker.deps.metrics.registry.getSingleMetricAsString('gameday_janitor_findings');
-    assert.match(gauge, /gameday_janitor_findings\{host="local"\} 1/);
+    const localBefore = dry.report.findings.filter((f) => f.host === 'local').length;
+    assert.equal(await localGauge(), localBefore, 'the gauge counts what the sweep found on the host');
 
-    const text = await gameday('janitor');
+    const text = await gameday('janitor', '--tag', tag);
     assert.equal(text.code, 1);
     assert.match(text.stdout, new RegExp(`local  tag ${tag} .* run ${handle.workflowId} \\(terminated\\)`));
     assert.match(text.stdout, /removed by its fault kind's rollback/);
 
-    const applied = await janitor('--apply');
+    // Scoped to this run's tag: whatever else this machine's /tmp holds is not this test's to remove.
+    const applied = await janitor('--apply', '--tag', tag);
     assert.equal(applied.code, 0, JSON.stringify(applied.report));
     assert.deepEqual(
       applied.report.removed.map((removal) => removal.tag),
@@ -157,14 +164,16 @@ describe('janitor against a real dev server and real local faults', () => {
       const { count } = await temporal.client.workflow.count(`WorkflowType = 'janitor'`);
       return count >= 3 || undefined;
     });
-    assert.match(
-      await worker.deps.metrics.registry.getSingleMetricAsString('gameday_janitor_findings'),
-      /gameday_janitor_findings\{host="local"\} 0/,
-    );
 
     const again = await janitor();
-    assert.equal(again.code, 0);
-    assert.deepEqual(again.report.findings, [], 'a second janitor finds nothing');
+    assert.deepEqual(
+      again.report.findings.filter((f) => f.tag === tag),
+      [],
+      'a second janitor finds nothing of the run',
+    );
+    const localAfter = again.report.findings.filter((f) => f.host === 'local').length;
+    assert.equal(localAfter, localBefore - 1);
+    assert.equal(await localGauge(), localAfter, 'the gauge follows');
   });
 
   it('never touches the faults of a game day that is still running', async () => {
@@ -172,7 +181,8 @@ describe('janitor against a real dev server and real local faults', () => {
     const handle = await startPlan(temporal, longPause(service), worker.taskQueue);
     await waitForPhase(handle, 'observe');
     const tag = await tagOf(handle);
-    const applied = await janitor('--apply');
+    // Asked by name to remove it, the janitor still leaves a running game day's faults alone.
+    const applied = await janitor('--apply', '--tag', tag);
     assert.deepEqual(
       applied.report.findings.filter((finding) => finding.tag === tag),
       [],
@@ -188,21 +198,27 @@ describe('janitor against a real dev server and real local faults', () => {
 
   it('a dead-man switch no run explains is fired as its watcher would, then removed', async () => {
     const exec = new LocalExecutor();
-    const tag = 'f00d0001';
+    const tag = randomBytes(4).toString('hex');
     const marker = `/tmp/.janitor-test-${process.pid}-reverted`;
     const sw = deadManSwitchFor(tag, 0, 3_600_000);
     await armDeadMan(exec, sw, [['touch', marker]]);
     // Its lease was last renewed 10 minutes ago: no run renews it any more (the watcher waits an hour).
     const old = new Date(Date.now() - 600_000);
     utimesSync(`${sw.base}.lease`, old, old);
+    // Its watcher is gone too (a reboot, an OOM kill): nothing would ever fire it.
+    const watcher = Number(readFileSync(`${sw.base}.pid`, 'utf8'));
+    process.kill(watcher, 'SIGKILL');
+    await waitFor('the watcher is gone', () =>
+      ['Z', undefined].includes(processState(watcher)) ? true : undefined,
+    );
     try {
-      const dry = await janitor('--targets', 'local');
+      const dry = await janitor('--targets', 'local', '--tag', tag);
       const [finding] = dry.report.findings.filter((f) => f.tag === tag);
       assert.equal(finding?.removal.kind, 'host-revert', JSON.stringify(dry.report));
       assert.equal(finding?.run, undefined, 'no run known');
       assert.equal(existsSync(marker), false);
 
-      const applied = await janitor('--apply', '--targets', 'local');
+      const applied = await janitor('--apply', '--targets', 'local', '--tag', tag);
       assert.equal(applied.code, 0, JSON.stringify(applied.report));
       assert.match(
         applied.report.removed.find((r) => r.tag === tag)?.detail ?? '',
@@ -237,7 +253,7 @@ describe('janitor against a real dev server and real local faults', () => {
     assert.match(refused.reason ?? '', /gameday janitor --apply/);
     assert.deepEqual(refused.faults, [], 'nothing was injected');
 
-    assert.equal((await janitor('--apply')).code, 0);
+    assert.equal((await janitor('--apply', '--tag', tag)).code, 0);
     assert.notEqual(processState(service.currentPid()), 'T');
     const next = await scheduled();
     assert.equal(next.outcome, 'passed', `once clean, a scheduled run starts: ${next.reason ?? ''}`);

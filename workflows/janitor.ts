@@ -44,6 +44,7 @@ export async function janitor(input: JanitorInput): Promise<JanitorReport> {
   const scope = {
     ...(input.targets === undefined ? {} : { targets: input.targets }),
     ...(input.plan === undefined ? {} : { plan: input.plan }),
+    ...(input.tags === undefined ? {} : { tags: input.tags }),
   };
   const find = (summary: string) => activities({ ...readOnly, summary }).findJanitorFindings(scope);
   const findings = await find('janitor: look for leftovers of finished game days');

@@ -10,6 +10,8 @@ export interface JanitorScope {
   readonly targets?: readonly string[];
   /** Also what runs of this plan recorded, wherever it was (a scheduled run of the plan asks so). */
   readonly plan?: string;
+  /** Only what runs with these tags left (one run's mess, and nobody else's files). */
+  readonly tags?: readonly string[];
 }
 
 export interface JanitorInput extends JanitorScope {
@@ -53,6 +55,11 @@ export interface JanitorFinding {
   readonly run?: LeftoverRun;
   /** The files of it on the host (dead-man switch, artifacts). */
   readonly files?: readonly string[];
+  /**
+   * Only files are left; nothing of the fault is in place (a switch that fired, files no fault explains):
+   * listed and removable, but no reason to keep a scheduled game day from starting.
+   */
+  readonly inert?: true;
   readonly removal: LeftoverRemoval;
 }
 

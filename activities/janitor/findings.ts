@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { HostTarget } from '../../plan/targets';
 import type { JanitorFinding, JanitorScope, LeftoverRun } from '../../workflows/janitorDefinitions';
 import type { ActivityDeps } from '../deps';
+import type { Executor } from '../executors/executor';
 import { inspectFault, rolledBack } from '../faultSteps';
 import { deadManBaseOf, taggedFiles, type TaggedFile } from './hostFiles';
 import type { UnrolledStep } from './recordedSteps';
@@ -31,6 +32,7 @@ function hostsInScope(deps: ActivityDeps, scope: JanitorScope): string[] {
 
 function stepInScope(step: UnrolledStep, run: LeftoverRun, scope: JanitorScope): boolean {
   const { target } = step.fault.step;
+  if (scope.tags !== undefined && !scope.tags.includes(step.fault.tag)) return false;
   if (scope.plan !== undefined && run.plan === scope.plan) return true;
   if (scope.targets === undefined) return scope.plan === undefined;
   return scope.targets.includes(target.name) || scope.targets.includes(target.group);
@@ -50,6 +52,17 @@ async function listHost(deps: ActivityDeps, host: string): Promise<HostListing> 
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The lease length a switch's running watcher counts with (its argv: … WATCH LEASE SECONDS REVERT), if running. */
+async function watcherLeaseMs(exec: Executor, base: string): Promise<number | undefined> {
+  const pid = Number.parseInt((await exec.readFile(`${base}.pid`)) ?? '', 10);
+  if (!Number.isInteger(pid)) return undefined;
+  const argv = ((await exec.readFile(`/proc/${pid}/cmdline`)) ?? '').split('\0');
+  const watch = argv.indexOf(`${base}.watch`);
+  if (watch < 0) return undefined;
+  const seconds = Number(argv[watch + 2]);
+  return Number.isFinite(seconds) ? seconds * 1000 : undefined;
+}
 
 /** A recorded step still in place (or its switch still on the host): removed by its kind's rollback. */
 async function recordedFinding(
@@ -82,13 +95,14 @@ async function recordedFinding(
 }
 
 /** Files of one tag on one host that no recorded step explains: dead-man switches are fired, the rest listed. */
-function hostFindings(
+async function hostFindings(
+  exec: Executor,
   host: string,
   tag: string,
   files: readonly TaggedFile[],
   run: LeftoverRun | undefined,
   now: number,
-): JanitorFinding[] {
+): Promise<JanitorFinding[]> {
   const findings: JanitorFinding[] = [];
   const bySwitch = new Map<string, TaggedFile[]>();
   const others: TaggedFile[] = [];
@@ -99,14 +113,23 @@ function hostFindings(
   }
   for (const [base, switchFiles] of bySwitch) {
     const lease = switchFiles.find((file) => file.path === `${base}.lease`);
-    if (lease !== undefined && now - lease.modifiedMs < liveLeaseMs) continue;
+    if (lease !== undefined) {
+      const age = now - lease.modifiedMs;
+      // Renewed a moment ago: someone's run is alive. Watched and not yet expired: its own watcher fires it
+      // if nobody renews it; the janitor does not race a switch that is still doing its job.
+      if (age < liveLeaseMs) continue;
+      const watchedFor = await watcherLeaseMs(exec, base);
+      if (watchedFor !== undefined && age < watchedFor) continue;
+    }
     const since = Math.min(...switchFiles.map((file) => file.modifiedMs));
     findings.push({
       host,
       tag,
       what: lease
-        ? `a dead-man switch whose lease is no longer renewed (${base})`
-        : `the files of a dead-man switch (${base})`,
+        ? `a dead-man switch whose lease is no longer renewed and whose watcher is gone or late (${base})`
+        : `the files of a dead-man switch that has fired or was disarmed (${base})`,
+      // Without a lease nothing of it is in place any more: its files are left, nothing else.
+      ...(lease ? {} : { inert: true }),
       since: iso(lease?.modifiedMs ?? since),
       ...(run === undefined ? {} : { run }),
       files: switchFiles.map((file) => file.path),
@@ -121,6 +144,7 @@ function hostFindings(
       since: iso(Math.min(...others.map((file) => file.modifiedMs))),
       ...(run === undefined ? {} : { run }),
       files: others.map((file) => file.path),
+      inert: true,
       removal: {
         kind: 'none',
         why: 'no history records the fault that made them: look at them and remove them by hand',
@@ -145,7 +169,8 @@ export async function findLeftovers(
   const recorded = records.closed.flatMap(({ run, steps }) =>
     steps.filter((step) => stepInScope(step, run, scope)).map((step) => ({ run, step })),
   );
-  const hosts = new Set(hostsInScope(deps, scope));
+  const swept = hostsInScope(deps, scope);
+  const hosts = new Set(swept);
   for (const { step } of recorded) {
     if (step.fault.step.target.kind !== 'kubernetes') hosts.add(step.fault.step.target.name);
   }
@@ -175,12 +200,15 @@ export async function findLeftovers(
     const byTag = new Map<string, TaggedFile[]>();
     for (const file of listing.files) {
       if (records.openTags.has(file.tag) || explained.has(file.tag)) continue;
+      if (scope.tags !== undefined && !scope.tags.includes(file.tag)) continue;
       byTag.set(file.tag, [...(byTag.get(file.tag) ?? []), file]);
     }
     for (const [tag, files] of byTag) {
-      findings.push(...hostFindings(host, tag, files, records.byTag.get(tag), now));
+      const exec = deps.executorFor(hostTarget(host));
+      findings.push(...(await hostFindings(exec, host, tag, files, records.byTag.get(tag), now)));
     }
   }
-  deps.metrics.janitorSwept([...listings.keys()], findings);
+  // Only a whole host's sweep replaces its gauges: one run's (tags) or one plan's leftovers are a part of them.
+  if (scope.tags === undefined && scope.plan === undefined) deps.metrics.janitorSwept(swept, findings);
   return findings;
 }

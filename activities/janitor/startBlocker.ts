@@ -12,10 +12,9 @@ const namedAtMost = 5;
 export const janitorLeftovers =
   (deps: ActivityDeps): StartBlockerSource =>
   async (input, client) => {
-    const findings = await findLeftovers(deps, client, {
-      targets: input.targets ?? [],
-      plan: input.plan,
-    });
+    const found = await findLeftovers(deps, client, { targets: input.targets ?? [], plan: input.plan });
+    // Files alone (a switch that fired, a stray log) change nothing; the janitor lists them all the same.
+    const findings = found.filter((finding) => finding.inert !== true);
     const named = findings.slice(0, namedAtMost).map((finding) => {
       const run = finding.run ? ` (run ${finding.run.workflowId}, ${finding.run.status})` : '';
       return `leftover on ${finding.host} of run tag ${finding.tag}${run}: ${finding.what}`;

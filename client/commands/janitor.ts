@@ -12,6 +12,7 @@ import { taskQueueOf, type GlobalFlags } from '../options';
 
 export interface JanitorFlags extends GlobalFlags {
   readonly targets?: readonly string[];
+  readonly tag?: readonly string[];
   readonly apply?: boolean;
   readonly json?: boolean;
 }
@@ -36,6 +37,7 @@ export const janitorLeftClean = (report: JanitorReport): boolean =>
 export function janitorCommand(flags: JanitorFlags): Promise<number> {
   const input: JanitorInput = {
     ...(flags.targets === undefined || flags.targets.length === 0 ? {} : { targets: flags.targets }),
+    ...(flags.tag === undefined || flags.tag.length === 0 ? {} : { tags: flags.tag }),
     apply: flags.apply === true,
   };
   return withTemporal(flags, async (temporal) => {
