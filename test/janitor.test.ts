@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { armDeadMan } from '../activities/deadMan';
 import { LocalExecutor } from '../activities/executors/local';
+import { fireAndRemoveDeadMan } from '../activities/janitor/hostFiles';
 import { gameDayStartOptions } from '../client/gameDays';
 import {
   abortUpdate,
@@ -56,6 +57,8 @@ describe('janitor against a real dev server and real local faults', () => {
   let temporal: TestTemporal;
   let worker: InProcessWorker;
   const services: TestService[] = [];
+  /** Dead-man switches of runs this suite terminated or left running, removed at the end whatever failed. */
+  const switchesLeft: string[] = [];
 
   const gameday = (...args: string[]): Promise<CliResult> =>
     new Promise((resolve) => {
@@ -92,6 +95,7 @@ describe('janitor against a real dev server and real local faults', () => {
     const handle = await startPlan(temporal, longPause(service, name), worker.taskQueue);
     await waitForPhase(handle, 'observe');
     const tag = await tagOf(handle);
+    switchesLeft.push(deadManSwitchFor(tag, 0, 0).base);
     await handle.terminate('test: the orchestrator is gone, nothing rolls back');
     assert.equal((await handle.describe()).status.name, 'TERMINATED');
     await waitFor('visibility shows it terminated', async () => {
@@ -115,6 +119,9 @@ describe('janitor against a real dev server and real local faults', () => {
     }
     await worker?.stop();
     await temporal?.stop();
+    // A failed test leaves its switches armed: this machine's /tmp is shared, so they go (no-ops when gone).
+    const exec = new LocalExecutor();
+    for (const base of switchesLeft) await fireAndRemoveDeadMan(exec, base).catch(() => undefined);
   });
 
   it('a game day terminated mid-fault: listed with its run, removed by its rollback, the host as it was', async () => {
@@ -190,6 +197,7 @@ describe('janitor against a real dev server and real local faults', () => {
     );
     assert.equal(processState(service.currentPid()), 'T', 'its fault is still in place');
     assert.ok(filesOf(tag).length > 0, 'its dead-man switch is still armed');
+    switchesLeft.push(deadManSwitchFor(tag, 0, 0).base);
     await handle.executeUpdate(abortUpdate, { args: [{ reason: 'test over', by: 'tests' }] });
     const report: GameDayReport = await handle.result();
     assert.equal(report.outcome, 'aborted');
@@ -201,6 +209,7 @@ describe('janitor against a real dev server and real local faults', () => {
     const tag = randomBytes(4).toString('hex');
     const marker = `/tmp/.janitor-test-${process.pid}-reverted`;
     const sw = deadManSwitchFor(tag, 0, 3_600_000);
+    switchesLeft.push(sw.base);
     await armDeadMan(exec, sw, [['touch', marker]]);
     // Its lease was last renewed 10 minutes ago: no run renews it any more (the watcher waits an hour).
     const old = new Date(Date.now() - 600_000);
