@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { armDeadMan } from '../activities/deadMan';
@@ -17,7 +18,8 @@ import {
 } from '../workflows/definitions';
 import type { gameDay } from '../workflows/gameDay';
 import type { JanitorReport } from '../workflows/janitorDefinitions';
-import { pausePlan, planFrom } from './support/plans';
+import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+import { gameDayPlan, pausePlan, planFrom } from './support/plans';
 import { healthy, processState, startTestService, type TestService } from './support/services';
 import {
   cliPath,
@@ -266,5 +268,104 @@ describe('janitor against a real dev server and real local faults', () => {
     assert.notEqual(processState(service.currentPid()), 'T');
     const next = await scheduled();
     assert.equal(next.outcome, 'passed', `once clean, a scheduled run starts: ${next.reason ?? ''}`);
+  });
+});
+
+describe('janitor on an SSH host (real sshd in a network namespace, real tc)', () => {
+  let temporal: TestTemporal;
+  let lab: TestHosts;
+  let worker: InProcessWorker;
+  const switchesLeft: string[] = [];
+
+  before(async () => {
+    temporal = await startTestTemporal();
+    lab = await startTestHosts(1);
+    worker = await startInProcessWorker(temporal, undefined, {
+      local: { enabled: false },
+      ssh: {
+        credentials: { 'test-key': { privateKeyFile: join(lab.dir, 'client_key') } },
+        hosts: Object.fromEntries(
+          lab.hosts.map((host) => [
+            host.name,
+            { address: host.address, credential: 'test-key', hostKey: { fingerprints: [host.fingerprint] } },
+          ]),
+        ),
+        readyTimeoutMs: 2000,
+      },
+    });
+  });
+  after(async () => {
+    await worker?.stop();
+    await lab?.stop();
+    await temporal?.stop();
+    const exec = new LocalExecutor(); // the namespace hosts share this machine's /tmp
+    for (const base of switchesLeft) await fireAndRemoveDeadMan(exec, base).catch(() => undefined);
+  });
+
+  it('a bandwidth limit terminated mid-fault is removed by its rollback over SSH: the qdisc as it was', async () => {
+    const host = lab.hosts[0] as TestHost;
+    const qdisc = async () => (await host.inside(['tc', '-j', 'qdisc', 'show', 'dev', 'eth0'])).stdout;
+    const before = await qdisc();
+    const plan = gameDayPlan({
+      metadata: { name: 'ssh-janitor', owner: 'tests' },
+      targets: { one: { ssh: { hosts: [host.name] } } },
+      faults: [
+        {
+          name: 'slow',
+          kind: 'network-bandwidth',
+          target: 'one',
+          params: { interface: 'eth0', rate: '1mbit' },
+        },
+      ],
+      observation: { window: '10m', sampleInterval: '1s' },
+      deadManSwitch: { lease: '10m' },
+    });
+    const handle = await startPlan(temporal, plan, worker.taskQueue);
+    await waitForPhase(handle, 'observe');
+    const tag = await tagOf(handle);
+    switchesLeft.push(deadManSwitchFor(tag, 0, 0).base);
+    await handle.terminate('test: no rollback');
+    await waitFor('visibility shows it terminated', async () => {
+      const { count } = await temporal.client.workflow.count(
+        `WorkflowId = '${handle.workflowId}' AND ExecutionStatus = 'Terminated'`,
+      );
+      return count === 1 || undefined;
+    });
+    assert.match(await qdisc(), /"kind":"tbf"/, 'the limit is still in place');
+
+    const cli = (...args: string[]) =>
+      new Promise<CliResult>((resolve) => {
+        execFile(
+          process.execPath,
+          [
+            cliPath,
+            '--address',
+            temporal.server.address,
+            '--task-queue',
+            worker.taskQueue,
+            'janitor',
+            '--json',
+            ...args,
+          ],
+          { env: { ...process.env, NO_COLOR: '1' }, timeout: 180_000 },
+          (error, stdout, stderr) =>
+            resolve({
+              code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1,
+              stdout,
+              stderr,
+            }),
+        );
+      });
+    const dry = await cli('--targets', host.name, '--tag', tag);
+    assert.equal(dry.code, 1, dry.stderr);
+    const [finding] = (JSON.parse(dry.stdout) as JanitorReport).findings;
+    assert.equal(finding?.host, host.name);
+    assert.equal(finding?.run?.status, 'terminated');
+    assert.equal(finding?.removal.kind, 'rollback');
+
+    const applied = await cli('--apply', '--targets', host.name, '--tag', tag);
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    assert.equal(await qdisc(), before, 'the root qdisc is what it was before the game day');
+    assert.deepEqual(filesOf(tag), []);
   });
 });
