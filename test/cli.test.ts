@@ -14,12 +14,7 @@ import {
   startTestTemporal,
   type TestTemporal,
 } from './support/temporal';
-
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import { runCli, type CliResult } from './support/cli';
 
 describe('the gameday CLI against a real dev server', () => {
   let temporal: TestTemporal;
@@ -27,16 +22,8 @@ describe('the gameday CLI against a real dev server', () => {
   let service: TestService;
 
   const gameday = (...args: string[]): Promise<CliResult> =>
-    new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [cliPath, '--address', temporal.server.address, '--task-queue', worker.taskQueue, ...args],
-        { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 },
-        (error, stdout, stderr) => {
-          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-          resolve({ code, stdout, stderr });
-        },
-      );
+    runCli(['--address', temporal.server.address, '--task-queue', worker.taskQueue, ...args], {
+      timeoutMs: 60_000,
     });
 
   const writePlan = (name: string, document: Record<string, unknown>): string => {

@@ -23,6 +23,7 @@ import {
   startTestTemporal,
   type TestTemporal,
 } from './support/temporal';
+import { runCli, type CliResult } from './support/cli';
 import { waitFor } from './support/wait';
 import { startTestDocker, type TestDocker } from './support/docker';
 import { sshExecutorFor, startTestHosts, type TestHosts } from './support/hosts';
@@ -232,26 +233,11 @@ describe('IO diagnosis against a real induced IO load', () => {
     }
   });
 
-  interface CliResult {
-    readonly code: number;
-    readonly stdout: string;
-    readonly stderr: string;
-  }
   // The CLI reads no worker configuration but the one a test passes.
   const { GAMEDAY_WORKER_CONFIG: _ignored, ...inherited } = process.env;
   const cliEnv = { ...inherited, NO_COLOR: '1' };
   const gameday = (...args: string[]): Promise<CliResult> =>
-    new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [cliPath, ...args],
-        { env: cliEnv, timeout: 60_000 },
-        (error, stdout, stderr) => {
-          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-          resolve({ code, stdout, stderr });
-        },
-      );
-    });
+    runCli([...args], { env: cliEnv, timeoutMs: 60_000 });
 
   it('CLI: diagnose io --host local --pid P --json, and over SSH with --config; exit codes', async (t) => {
     const writer = await startDd('cli.data');

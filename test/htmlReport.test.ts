@@ -1,7 +1,6 @@
 // The HTML report and the history, end to end: real game days on a real dev server, rendered by the real CLI,
 // opened in a real headless Chromium (Debian's) with every network request recorded and refused.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,13 +15,13 @@ import { valueBoundOf } from '../activities/checks/probe';
 import { gameDayPlan, pausePlan, planFrom, type PlanOverrides } from './support/plans';
 import { startTestService, type TestService } from './support/services';
 import {
-  cliPath,
   type InProcessWorker,
   startInProcessWorker,
   startPlan,
   startTestTemporal,
   type TestTemporal,
 } from './support/temporal';
+import { runCli, type CliResult } from './support/cli';
 import { waitFor } from './support/wait';
 
 const chromiumPath = '/usr/bin/chromium';
@@ -33,12 +32,6 @@ const skip = !haveChromium && process.env.CI !== 'true' ? `${chromiumPath} not i
 /** Screenshots stay after the run, to be looked at. */
 const artifacts = process.env.GAMEDAY_TEST_ARTIFACTS ?? join(tmpdir(), 'gameday-html-report');
 const uiUrl = 'http://temporal-ui.invalid:8233';
-
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 interface Box {
   readonly x: number;
@@ -84,17 +77,7 @@ describe('HTML report and history in a real headless Chromium', { skip }, () => 
   });
 
   const gameday = (...args: string[]): Promise<CliResult> =>
-    new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [cliPath, '--address', temporal.server.address, '--ui-url', uiUrl, ...args],
-        { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 },
-        (error, stdout, stderr) => {
-          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-          resolve({ code, stdout, stderr });
-        },
-      );
-    });
+    runCli(['--address', temporal.server.address, '--ui-url', uiUrl, ...args], { timeoutMs: 60_000 });
 
   const runGameDay = async (document: PlanOverrides) => {
     const handle = await startPlan(temporal, document, worker.taskQueue);

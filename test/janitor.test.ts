@@ -30,13 +30,8 @@ import {
   type InProcessWorker,
   type TestTemporal,
 } from './support/temporal';
+import { runCli, type CliResult } from './support/cli';
 import { waitFor } from './support/wait';
-
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 /** A pause that stays in place for minutes, its dead-man switch too: only a rollback (or the janitor) ends it. */
 const longPause = (service: TestService, name = 'test-janitor') =>
@@ -63,16 +58,8 @@ describe('janitor against a real dev server and real local faults', () => {
   const switchesLeft: string[] = [];
 
   const gameday = (...args: string[]): Promise<CliResult> =>
-    new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [cliPath, '--address', temporal.server.address, '--task-queue', worker.taskQueue, ...args],
-        { env: { ...process.env, NO_COLOR: '1' }, timeout: 180_000 },
-        (error, stdout, stderr) => {
-          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-          resolve({ code, stdout, stderr });
-        },
-      );
+    runCli(['--address', temporal.server.address, '--task-queue', worker.taskQueue, ...args], {
+      timeoutMs: 180_000,
     });
 
   const janitor = async (...args: string[]): Promise<{ code: number; report: JanitorReport }> => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Server } from 'node:net';
@@ -19,7 +18,6 @@ import { unboundedIn } from './support/jsonSchemaBounds';
 import { killPlan, pausePlan } from './support/plans';
 import { occupyPort, releasePort, startTestService, type TestService } from './support/services';
 import {
-  cliPath,
   startInProcessWorker,
   startPlan,
   startTestTemporal,
@@ -27,13 +25,8 @@ import {
   type InProcessWorker,
   type TestTemporal,
 } from './support/temporal';
+import { runCli, type CliResult } from './support/cli';
 import { waitFor } from './support/wait';
-
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 const scheduledById = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
 
@@ -142,16 +135,8 @@ describe('gameday schedule against a real dev server', () => {
   let dir: string;
 
   const gameday = (...args: string[]): Promise<CliResult> =>
-    new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [cliPath, '--address', temporal.server.address, '--task-queue', worker.taskQueue, ...args],
-        { env: { ...process.env, NO_COLOR: '1' }, timeout: 120_000 },
-        (error, stdout, stderr) => {
-          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-          resolve({ code, stdout, stderr });
-        },
-      );
+    runCli(['--address', temporal.server.address, '--task-queue', worker.taskQueue, ...args], {
+      timeoutMs: 120_000,
     });
 
   const write = (path: string, document: Record<string, unknown>): string => {
