@@ -3,7 +3,8 @@ import type { LoadedSchedule } from '../plan/loadSchedule';
 import { formatDuration } from '../plan/duration';
 import { scheduleDuration } from '../plan/schedule';
 import type { GameDayInput } from '../workflows/definitions';
-import { appliedSpecOf, type AppliedSpec } from './scheduleSpec';
+import { janitorWorkflowType, type JanitorInput } from '../workflows/janitorDefinitions';
+import { appliedSpecOf, janitorInputOf, janitorWords, type AppliedSpec } from './scheduleSpec';
 
 /**
  * A schedule as `apply` compares it, one line of text per field. Policies, time zone, jitter, task queue and the
@@ -38,8 +39,9 @@ function specFields(spec: AppliedSpec): Record<string, string> {
 export function desiredFields(loaded: LoadedSchedule, taskQueue: string): ScheduleFields {
   const { schedule } = loaded;
   return {
-    plan: loaded.plan.metadata.name,
-    'plan digest': loaded.planDigest,
+    ...(loaded.runs === 'janitor'
+      ? { runs: janitorWords(janitorInputOf(loaded)) }
+      : { plan: loaded.plan.metadata.name, 'plan digest': loaded.planDigest }),
     'task queue': taskQueue,
     ...specFields(appliedSpecOf(loaded)),
     timezone: schedule.timezone,
@@ -54,14 +56,22 @@ function isAppliedSpec(value: unknown): value is AppliedSpec {
   return typeof value === 'object' && value !== null && 'cron' in value && 'skip' in value;
 }
 
+/** The fields naming what a schedule starts: a game day's plan and digest, or a janitor sweep in words. */
+function whatItRuns(description: ScheduleDescription, unknown: string): Record<string, string> {
+  const { action } = description;
+  if (action.workflowType === janitorWorkflowType) {
+    return { runs: janitorWords((action.args?.[0] ?? {}) as Partial<JanitorInput>) };
+  }
+  const input = action.args?.[0] as Partial<GameDayInput> | undefined;
+  return { plan: input?.plan?.metadata.name ?? unknown, 'plan digest': input?.planDigest ?? unknown };
+}
+
 export function currentFields(description: ScheduleDescription): ScheduleFields {
   const { action, spec, policies } = description;
-  const input = action.args?.[0] as Partial<GameDayInput> | undefined;
   const applied = action.memo?.appliedSpec;
   const unknown = 'unknown (not applied by gameday)';
   return {
-    plan: input?.plan?.metadata.name ?? unknown,
-    'plan digest': input?.planDigest ?? unknown,
+    ...whatItRuns(description, unknown),
     'task queue': action.taskQueue ?? unknown,
     ...(isAppliedSpec(applied)
       ? specFields(applied)

@@ -1,7 +1,8 @@
 import type { CalendarSpec, ScheduleOptions, ScheduleSpec } from '@temporalio/client';
-import type { LoadedSchedule } from '../plan/loadSchedule';
+import type { LoadedGameDaySchedule, LoadedJanitorSchedule, LoadedSchedule } from '../plan/loadSchedule';
 import { dateParts, months, scheduleDuration, type Calendar, type Skip } from '../plan/schedule';
 import { gameDayWorkflowType, type GameDayInput } from '../workflows/definitions';
+import { janitorWorkflowType, type JanitorInput } from '../workflows/janitorDefinitions';
 import { gameDayStartOptions } from './gameDays';
 
 /** Schedules gameday applied carry this in their (create-time) memo: `--prune` deletes only those. */
@@ -88,13 +89,70 @@ export function scheduleSpecOf(loaded: LoadedSchedule): ScheduleSpec {
   };
 }
 
+/** The janitor workflow's input for a scheduled sweep: what `gameday janitor` would be given. */
+export function janitorInputOf(loaded: LoadedJanitorSchedule): JanitorInput {
+  const { apply, targets, notify } = loaded.janitor;
+  return { apply, ...(targets ? { targets } : {}), ...(notify ? { notify } : {}) };
+}
+
+/** A sweep in words: "janitor sweep (apply) of every host, notify oncall". */
+export function janitorWords(input: Partial<JanitorInput>): string {
+  const mode = input.apply === true ? 'apply' : 'dry run';
+  const where = input.targets?.length ? input.targets.join(', ') : 'every host of the worker';
+  const notify = input.notify?.length ? `, notify ${input.notify.join(', ')}` : '';
+  return `janitor sweep (${mode}) of ${where}${notify}`;
+}
+
+/** Policies, memo and state every schedule of gameday has, whatever it runs. */
+function scheduleShell(loaded: LoadedSchedule) {
+  const { schedule } = loaded;
+  return {
+    scheduleId: schedule.metadata.name,
+    spec: scheduleSpecOf(loaded),
+    policies: {
+      overlap: schedule.overlap,
+      catchupWindow: scheduleDuration(schedule.catchupWindow),
+      pauseOnFailure: schedule.pauseOnFailure,
+    },
+    memo: { ...managedByMemo },
+    state: schedule.note ? { note: schedule.note } : {},
+  };
+}
+
+/**
+ * A scheduled janitor sweep: the janitor workflow (`gameday-janitor-<schedule>-<time>`), its findings told to
+ * the webhooks it names. Overlap SKIP by default keeps two sweeps from removing the same thing at once.
+ */
+function janitorScheduleOptions(loaded: LoadedJanitorSchedule, taskQueue: string): ScheduleOptions {
+  const id = loaded.schedule.metadata.name;
+  const input = janitorInputOf(loaded);
+  return {
+    ...scheduleShell(loaded),
+    action: {
+      type: 'startWorkflow',
+      workflowType: janitorWorkflowType,
+      workflowId: `gameday-janitor-${id}`,
+      taskQueue,
+      args: [input],
+      staticSummary: `${janitorWords(input)} (schedule ${id})`,
+      memo: { schedule: id, appliedSpec: appliedSpecOf(loaded) },
+    },
+  };
+}
+
+export function scheduleOptionsOf(loaded: LoadedSchedule, taskQueue: string): ScheduleOptions {
+  return loaded.runs === 'janitor'
+    ? janitorScheduleOptions(loaded, taskQueue)
+    : gameDayScheduleOptions(loaded, taskQueue);
+}
+
 /**
  * The Temporal Schedule for a schedule file: its plan embedded with its digest (a run reads no file), started
  * with the same search attributes, memo and summary as `gameday run` gives a game day, plus the schedule's id.
  * Temporal appends the scheduled time to the workflow id (`gameday-<plan>-<RFC 3339 time>`) and sets
  * `TemporalScheduledById`.
  */
-export function scheduleOptionsOf(loaded: LoadedSchedule, taskQueue: string): ScheduleOptions {
+function gameDayScheduleOptions(loaded: LoadedGameDaySchedule, taskQueue: string): ScheduleOptions {
   const { schedule, plan, planDigest } = loaded;
   const id = schedule.metadata.name;
   const input: GameDayInput = {
@@ -104,8 +162,7 @@ export function scheduleOptionsOf(loaded: LoadedSchedule, taskQueue: string): Sc
   };
   const shown = gameDayStartOptions(plan, planDigest, { by: `schedule ${id}` });
   return {
-    scheduleId: id,
-    spec: scheduleSpecOf(loaded),
+    ...scheduleShell(loaded),
     action: {
       type: 'startWorkflow',
       workflowType: gameDayWorkflowType,
@@ -115,12 +172,5 @@ export function scheduleOptionsOf(loaded: LoadedSchedule, taskQueue: string): Sc
       ...shown,
       memo: { ...shown.memo, schedule: id, appliedSpec: appliedSpecOf(loaded) },
     },
-    policies: {
-      overlap: schedule.overlap,
-      catchupWindow: scheduleDuration(schedule.catchupWindow),
-      pauseOnFailure: schedule.pauseOnFailure,
-    },
-    memo: { ...managedByMemo },
-    state: schedule.note ? { note: schedule.note } : {},
   };
 }

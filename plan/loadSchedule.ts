@@ -1,10 +1,11 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { loadPlanFile, parseYamlWith, readYamlFile, type PlanError } from './load';
 import type { Plan } from './schema';
-import { scheduleSchema, type ScheduleFile } from './schedule';
+import { scheduleSchema, type JanitorSweep, type ScheduleFile } from './schedule';
 
-/** A schedule file with its plan read, validated and ready to embed. */
-export interface LoadedSchedule {
+/** A schedule file of a game day, with its plan read, validated and ready to embed. */
+export interface LoadedGameDaySchedule {
+  readonly runs: 'game-day';
   readonly file: string;
   readonly schedule: ScheduleFile;
   /** The plan file as resolved from the schedule's directory. */
@@ -12,6 +13,16 @@ export interface LoadedSchedule {
   readonly plan: Plan;
   readonly planDigest: string;
 }
+
+/** A schedule file of a janitor sweep (`janitor:` instead of `plan:`). */
+export interface LoadedJanitorSchedule {
+  readonly runs: 'janitor';
+  readonly file: string;
+  readonly schedule: ScheduleFile;
+  readonly janitor: JanitorSweep;
+}
+
+export type LoadedSchedule = LoadedGameDaySchedule | LoadedJanitorSchedule;
 
 export type ScheduleLoadResult =
   ({ readonly ok: true } & LoadedSchedule) | { readonly ok: false; readonly errors: readonly PlanError[] };
@@ -36,6 +47,10 @@ export async function loadScheduleFile(file: string): Promise<ScheduleLoadResult
   const parsed = parseSchedule(read.text, file);
   if (!parsed.ok) return parsed;
   const schedule = parsed.value;
+  // The schema takes exactly one of plan and janitor.
+  if (schedule.plan === undefined) {
+    return { ok: true, runs: 'janitor', file, schedule, janitor: schedule.janitor ?? { apply: false } };
+  }
   const planFile = isAbsolute(schedule.plan) ? schedule.plan : resolve(dirname(file), schedule.plan);
   const plan = await loadPlanFile(planFile);
   if (!plan.ok) {
@@ -51,7 +66,7 @@ export async function loadScheduleFile(file: string): Promise<ScheduleLoadResult
       ),
     };
   }
-  return { ok: true, file, schedule, planFile, plan: plan.plan, planDigest: plan.digest };
+  return { ok: true, runs: 'game-day', file, schedule, planFile, plan: plan.plan, planDigest: plan.digest };
 }
 
 /** Where the top-level `plan:` key is (the schema has accepted the file, so there is one). */

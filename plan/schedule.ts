@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { durationText, parseDuration } from './duration';
 import { planApiVersion } from './schema';
-import { freeText, identifier } from './safeValues';
+import { freeText, hostName, identifier } from './safeValues';
 
 // A `kind: Schedule` file: when a plan runs unattended. It names its plan by path; `gameday schedule apply`
 // reads and validates that plan and embeds it (with its digest) in the Temporal Schedule, so a scheduled run
@@ -182,6 +182,30 @@ const overlap = z
       'TERMINATE_OTHER and CANCEL_OTHER are refused: they would cut a rollback',
   );
 
+/** A scheduled janitor sweep: what `gameday janitor` is given on the command line. */
+const janitorSchema = z
+  .strictObject({
+    apply: z
+      .boolean()
+      .default(false)
+      .describe(
+        "remove what it finds through each fault kind's rollback (false: list, count and notify only)",
+      ),
+    targets: z
+      .array(hostName)
+      .min(1)
+      .max(200)
+      .optional()
+      .describe("only these hosts (or target groups of the runs' plans); default: every host of the worker"),
+    notify: z
+      .array(identifier)
+      .min(1)
+      .max(10)
+      .optional()
+      .describe("webhooks of the worker's configuration told when the sweep finds leftovers"),
+  })
+  .describe("a janitor sweep of the worker's hosts instead of a game day");
+
 export const scheduleSchema = z
   .strictObject({
     apiVersion: z.literal(planApiVersion),
@@ -192,7 +216,9 @@ export const scheduleSchema = z
     }),
     plan: freeText(4096)
       .min(1)
+      .optional()
       .describe('the plan file, relative to this file; read, validated and embedded at apply time'),
+    janitor: janitorSchema.optional(),
     cron: z.array(cronExpression).min(1).max(maxSpecs).optional().describe('cron expressions'),
     calendars: z.array(calendarSchema).min(1).max(maxSpecs).optional(),
     timezone: timezone.default('UTC'),
@@ -216,10 +242,27 @@ export const scheduleSchema = z
   })
   .refine((schedule) => schedule.cron !== undefined || schedule.calendars !== undefined, {
     message: 'give when it runs: cron, calendars or both',
+  })
+  .superRefine((schedule, ctx) => {
+    if ((schedule.plan === undefined) === (schedule.janitor === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'give what it runs: a game day (plan: FILE) or a janitor sweep (janitor: {…}), one of them',
+      });
+    }
+    if (schedule.janitor !== undefined && schedule.pauseOnFailure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pauseOnFailure'],
+        message:
+          'a janitor sweep does not pause its schedule: name webhooks in janitor.notify to hear of findings',
+      });
+    }
   });
 
 export type ScheduleFile = z.output<typeof scheduleSchema>;
 export type Calendar = z.output<typeof calendarSchema>;
+export type JanitorSweep = z.output<typeof janitorSchema>;
 export type Skip = ScheduleFile['skip'][number];
 
 /** Milliseconds of a schedule's duration field, as the schema has checked it. */

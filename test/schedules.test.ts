@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { stringify } from 'yaml';
 import { exitCodes } from '../client/exitCodes';
+import { startDemoService } from '../client/demoService';
 import { projectRoot } from '../client/paths';
 import { freezeCalendars } from '../client/scheduleSpec';
 import { formatPlanError } from '../plan/load';
@@ -124,7 +125,46 @@ describe('schedule files', () => {
   it('the example schedules are valid, with their plans', async () => {
     const loaded = await loadScheduleFile(join(projectRoot, 'examples', 'schedules', 'nightly-demo.yaml'));
     assert.ok(loaded.ok, loaded.ok ? '' : loaded.errors.map(formatPlanError).join('\n'));
-    assert.equal(loaded.plan.metadata.name, 'demo-pause');
+    assert.equal(loaded.runs === 'game-day' && loaded.plan.metadata.name, 'demo-pause');
+    const sweep = await loadScheduleFile(join(projectRoot, 'examples', 'schedules', 'nightly-janitor.yaml'));
+    assert.ok(sweep.ok, sweep.ok ? '' : sweep.errors.map(formatPlanError).join('\n'));
+    assert.deepEqual(sweep.runs === 'janitor' && sweep.janitor, { apply: false });
+  });
+
+  it('a janitor schedule names a sweep instead of a plan: never both, never neither, never pausing on failure', () => {
+    const janitorDocument = (overrides: Record<string, unknown>) => {
+      const { plan: _plan, ...rest } = scheduleDocument('sweep', 'unused.yaml', overrides);
+      return rest;
+    };
+    const ok = parseSchedule(
+      stringify(janitorDocument({ janitor: { targets: ['db-1'], notify: ['oncall'] } })),
+      'sweep.yaml',
+    );
+    assert.ok(ok.ok);
+    assert.deepEqual(ok.value.janitor, { apply: false, targets: ['db-1'], notify: ['oncall'] });
+    const errorsOf = (document: Record<string, unknown>): string => {
+      const parsed = parseSchedule(stringify(document), 'sweep.yaml');
+      assert.ok(!parsed.ok, 'refused');
+      return parsed.errors.map(formatPlanError).join('\n');
+    };
+    assert.match(
+      errorsOf(janitorDocument({})),
+      /give what it runs: a game day \(plan: FILE\) or a janitor sweep/,
+    );
+    assert.match(
+      errorsOf(scheduleDocument('sweep', 'plan.yaml', { janitor: { apply: true } })),
+      /a janitor sweep \(janitor: \{…\}\), one of them/,
+    );
+    assert.match(
+      errorsOf(janitorDocument({ janitor: {}, pauseOnFailure: true })),
+      /^sweep\.yaml:\d+:\d+: pauseOnFailure: a janitor sweep does not pause its schedule/m,
+    );
+    // The same shared rules as everywhere: a host name with a shell metacharacter, an unknown key.
+    assert.match(
+      errorsOf(janitorDocument({ janitor: { targets: ['db-1;reboot'] } })),
+      /^sweep\.yaml:\d+:\d+: janitor\.targets\[0\]: must be .*a host name/m,
+    );
+    assert.match(errorsOf(janitorDocument({ janitor: { apply: true, force: true } })), /force/);
   });
 });
 
@@ -365,6 +405,38 @@ describe('gameday schedule against a real dev server', () => {
     );
     assert.equal(future.code, exitCodes.usage);
     assert.match(future.stderr, /in the future/);
+  });
+
+  it('the README path: apply examples/schedules/ creates both nightly schedules, trigger runs the demo, describe shows it passed, a second apply changes nothing', async () => {
+    const examples = join(projectRoot, 'examples', 'schedules');
+    const demo = await startDemoService(18181, '/tmp/gameday-demo/demo-service.pid');
+    try {
+      const created = await gameday('schedule', 'apply', examples);
+      assert.equal(created.code, 0, created.stderr);
+      assert.match(created.stdout, /^\+ schedule nightly-demo created$/m);
+      assert.match(created.stdout, /^\+ schedule nightly-janitor created$/m);
+      const again = await gameday('schedule', 'apply', examples);
+      assert.match(
+        again.stdout,
+        /^= schedule nightly-demo unchanged\n= schedule nightly-janitor unchanged$/m,
+      );
+
+      const workflowId = await trigger('nightly-demo');
+      const report = await resultOf(workflowId);
+      assert.equal(report.outcome, 'passed', report.reason);
+      const described = await waitFor('describe shows the run and its outcome', async () => {
+        const result = await gameday('schedule', 'describe', 'nightly-demo');
+        return new RegExp(`passed\\s+${workflowId}`).test(result.stdout) ? result.stdout : undefined;
+      });
+      assert.match(
+        described,
+        /^schedule nightly-demo: plan demo-pause \(digest [0-9a-f]{16}\), owner sre-demo$/m,
+      );
+      assert.match(described, /^ {2}cron "0 3 \* \* 1-5"\n {2}time zone Europe\/Berlin$/m, 'when it runs');
+    } finally {
+      await demo.stop();
+      for (const id of ['nightly-demo', 'nightly-janitor']) await gameday('schedule', 'delete', id);
+    }
   });
 
   it('backfill starts the run a past range should have had, and it passes', async () => {

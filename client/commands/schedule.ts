@@ -9,7 +9,14 @@ import { taskQueueOf, type GlobalFlags } from '../options';
 import { printable } from '../printable';
 import { carryOut, describeIfExists, isManagedByGameday, planApply, type ApplyStep } from '../scheduleApply';
 import { loadSchedules } from '../scheduleFiles';
-import type { AppliedSpec } from '../scheduleSpec';
+import { janitorInputOf, janitorWords, type AppliedSpec } from '../scheduleSpec';
+import {
+  janitorWorkflowType,
+  type JanitorInput,
+  type JanitorReport,
+} from '../../workflows/janitorDefinitions';
+import type { janitor } from '../../workflows/janitor';
+import { janitorLeftClean } from './janitor';
 import { specWords } from '../scheduleWords';
 import { outcomeColour, style } from '../style';
 
@@ -89,17 +96,33 @@ interface RecentRun {
   readonly outcome: string;
 }
 
+/** A finished sweep's result in one word or two: `clean`, or how many leftovers it found or left. */
+function sweepOutcome(report: JanitorReport): string {
+  if (janitorLeftClean(report)) return 'clean';
+  const left = report.apply ? report.remaining.length + report.failed.length : report.findings.length;
+  return `${left} leftover(s)`;
+}
+
 async function recentRuns(temporal: Temporal, description: ScheduleDescription): Promise<RecentRun[]> {
   return Promise.all(
     description.info.recentActions.map(async ({ scheduledAt, action }) => {
       const base = { workflowId: action.workflow.workflowId, scheduledAt: scheduledAt.toISOString() };
       try {
-        const run = await temporal.client.workflow.getHandle(action.workflow.workflowId).describe();
+        const handle = temporal.client.workflow.getHandle(action.workflow.workflowId);
+        const run = await handle.describe();
+        const outcome =
+          run.type === janitorWorkflowType
+            ? run.status.name === 'COMPLETED'
+              ? sweepOutcome(
+                  await temporal.client.workflow.getHandle<typeof janitor>(run.workflowId).result(),
+                )
+              : ''
+            : (run.typedSearchAttributes.get(searchAttributes.outcome) ?? '');
         return {
           ...base,
           status: run.status.name,
           phase: run.typedSearchAttributes.get(searchAttributes.phase) ?? '',
-          outcome: run.typedSearchAttributes.get(searchAttributes.outcome) ?? '',
+          outcome,
         };
       } catch {
         return { ...base, status: 'UNKNOWN', phase: '', outcome: '' };
@@ -114,11 +137,16 @@ function appliedSpecIn(description: ScheduleDescription): AppliedSpec | undefine
 }
 
 function summaryOf(description: ScheduleDescription) {
+  const janitor = description.action.workflowType === janitorWorkflowType;
   const input = description.action.args?.[0] as Partial<GameDayInput> | undefined;
   return {
     id: description.scheduleId,
-    plan: input?.plan?.metadata.name ?? '',
-    planDigest: input?.planDigest ?? '',
+    /** A game day's plan, or empty for a janitor sweep (then `runs` says what it does). */
+    plan: janitor ? '' : (input?.plan?.metadata.name ?? ''),
+    planDigest: janitor ? '' : (input?.planDigest ?? ''),
+    runs: janitor
+      ? janitorWords((description.action.args?.[0] ?? {}) as Partial<JanitorInput>)
+      : `game day ${input?.plan?.metadata.name ?? '?'}`,
     owner: appliedSpecIn(description)?.owner ?? '',
     paused: description.state.paused,
     note: description.state.note ?? '',
@@ -140,7 +168,8 @@ export function scheduleListCommand(flags: GlobalFlags & JsonFlag): Promise<numb
     else {
       for (const row of printable(rows)) {
         const state = row.paused ? style.yellow(`paused: ${row.note}`) : `next ${row.nextRuns[0] ?? 'never'}`;
-        console.log(`${row.id.padEnd(30)} plan ${row.plan.padEnd(24)} ${state}`);
+        const what = row.plan ? `plan ${row.plan.padEnd(24)}` : row.runs.padEnd(29);
+        console.log(`${row.id.padEnd(30)} ${what} ${state}`);
       }
     }
     return exitCodes.passed;
@@ -158,9 +187,10 @@ export function scheduleDescribeCommand(id: string, flags: GlobalFlags & JsonFla
       return exitCodes.passed;
     }
     const shown = printable({ summary, spec, runs });
-    console.log(
-      `${style.bold(`schedule ${shown.summary.id}`)}: plan ${shown.summary.plan} (digest ${shown.summary.planDigest}), owner ${shown.summary.owner}`,
-    );
+    const what = shown.summary.plan
+      ? `plan ${shown.summary.plan} (digest ${shown.summary.planDigest})`
+      : shown.summary.runs;
+    console.log(`${style.bold(`schedule ${shown.summary.id}`)}: ${what}, owner ${shown.summary.owner}`);
     console.log(shown.summary.paused ? style.yellow(`paused: ${shown.summary.note}`) : 'active');
     if (!shown.summary.paused && shown.summary.note) console.log(`note: ${shown.summary.note}`);
     console.log('runs:');
@@ -284,12 +314,12 @@ export function scheduleDeleteCommand(id: string, flags: GlobalFlags & JsonFlag)
 }
 
 export async function scheduleValidateCommand(target: string): Promise<number> {
-  for (const { file, schedule, planFile, planDigest } of await loadSchedules(target)) {
-    console.log(
-      printable(
-        `${file}: valid (schedule ${schedule.metadata.name}, plan ${planFile}, digest ${planDigest})`,
-      ),
-    );
+  for (const loaded of await loadSchedules(target)) {
+    const what =
+      loaded.runs === 'janitor'
+        ? janitorWords(janitorInputOf(loaded))
+        : `plan ${loaded.planFile}, digest ${loaded.planDigest}`;
+    console.log(printable(`${loaded.file}: valid (schedule ${loaded.schedule.metadata.name}, ${what})`));
   }
   return exitCodes.passed;
 }
