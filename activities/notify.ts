@@ -3,9 +3,13 @@ import type { Logger } from 'pino';
 // Webhook notifications, sent after the report (or when a rollback gets stuck). A notification that cannot be
 // sent is the caller's timeline note, never the game day's outcome: this activity does not throw for it.
 
-/** What a webhook is told about: a game day that did not pass, a rollback that is stuck. */
-export const notificationEvents = ['not-passed', 'rollback-stuck'] as const;
+/**
+ * What a webhook is told about: a game day that did not pass, a rollback that is stuck, a janitor sweep that
+ * found leftovers of finished runs.
+ */
+export const notificationEvents = ['not-passed', 'rollback-stuck', 'janitor-findings'] as const;
 export type NotificationEvent = (typeof notificationEvents)[number];
+export type GameDayNotificationEvent = Exclude<NotificationEvent, 'janitor-findings'>;
 
 /** A configured webhook. Its URL and token are read when sent (env or file) and registered as secrets. */
 export interface Webhook {
@@ -34,11 +38,33 @@ export interface NotificationSummary {
   readonly faults: readonly { name: string; target: string; status: string }[];
 }
 
-export interface NotifyInput {
-  readonly names: readonly string[];
-  readonly event: NotificationEvent;
-  readonly summary: NotificationSummary;
+/** What a janitor notification says: the sweep's counts and its first findings, as its report lists them. */
+export interface JanitorNotificationSummary {
+  readonly workflowId: string;
+  readonly apply: boolean;
+  /** Findings before anything was removed; `inPlace` of them were faults still acting (not inert files). */
+  readonly found: number;
+  readonly inPlace: number;
+  readonly removed: number;
+  readonly failed: number;
+  /** With apply: what a second look still found. */
+  readonly remaining: number;
+  readonly hosts: readonly string[];
+  /** The first findings (a chat message lists a few; the janitor's report has them all). */
+  readonly items: readonly { host: string; tag: string; what: string; since?: string }[];
 }
+
+export type NotifyInput =
+  | {
+      readonly names: readonly string[];
+      readonly event: GameDayNotificationEvent;
+      readonly summary: NotificationSummary;
+    }
+  | {
+      readonly names: readonly string[];
+      readonly event: 'janitor-findings';
+      readonly janitor: JanitorNotificationSummary;
+    };
 
 export interface NotifyResult {
   /** Webhooks that answered 2xx. */
@@ -50,7 +76,9 @@ export interface NotifyResult {
 const attempts = 2;
 
 /** Slack's `text` (also read by Mattermost, Teams' incoming webhooks and most chat bridges). */
-export function notificationText(event: NotificationEvent, summary: NotificationSummary): string {
+export function notificationText(input: NotifyInput): string {
+  if (input.event === 'janitor-findings') return janitorText(input.janitor);
+  const { event, summary } = input;
   const stuck = summary.faults.filter((fault) => fault.status === 'rollback-stuck');
   const what =
     event === 'rollback-stuck'
@@ -58,6 +86,15 @@ export function notificationText(event: NotificationEvent, summary: Notification
         'gameday keeps retrying; a person must fix the cause'
       : `${summary.outcome ?? 'did not pass'}${summary.reason ? `: ${summary.reason}` : ''}`;
   return `gameday: game day ${summary.plan} (owner ${summary.owner}) ${what} — tag ${summary.tag}, workflow ${summary.workflowId}`;
+}
+
+function janitorText(sweep: JanitorNotificationSummary): string {
+  const found = `${sweep.found} leftover(s) of finished game days on ${sweep.hosts.join(', ') || 'no host'}`;
+  const inPlace = sweep.inPlace > 0 ? `, ${sweep.inPlace} still in place` : ', only files';
+  const after = sweep.apply
+    ? `; removed ${sweep.removed}, ${sweep.failed} failed, ${sweep.remaining} remain`
+    : '; dry run: remove them with gameday janitor --apply';
+  return `gameday janitor: ${found}${inPlace}${after} — workflow ${sweep.workflowId}`;
 }
 
 /** Why a request failed, in words that name neither the URL nor what the server sent back. */
@@ -92,9 +129,10 @@ export async function notify(
   deps: { readonly webhooks?: Webhooks; readonly log: Logger },
   input: NotifyInput,
 ): Promise<NotifyResult> {
+  const details = input.event === 'janitor-findings' ? input.janitor : input.summary;
   const body = JSON.stringify({
-    text: notificationText(input.event, input.summary),
-    gameday: { event: input.event, ...input.summary },
+    text: notificationText(input),
+    gameday: { event: input.event, ...details },
   });
   const sent: string[] = [];
   const failed: string[] = [];

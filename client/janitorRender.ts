@@ -11,6 +11,7 @@ function age(since: string | undefined, now: number): string {
 const howRemoved: Record<JanitorFinding['removal']['kind'], string> = {
   rollback: "its fault kind's rollback",
   'host-revert': "its dead-man switch's revert",
+  'fault-revert': "its fault kind's rollback, from its name on the host",
   none: 'by hand',
 };
 
@@ -48,5 +49,6 @@ export function renderJanitorReport(report: JanitorReport, now = Date.now()): st
   } else if (report.findings.length > 0) {
     lines.push('dry run: nothing was changed; `gameday janitor --apply` removes them');
   }
+  lines.push(...(report.notes ?? []));
   return printable(lines.join('\n'));
 }

@@ -129,6 +129,7 @@ function program(): Command & { exitCodeOf(): number } {
     )
     .option('--tag <tag...>', "only what the runs with these tags left (a run's tag is in its memo)")
     .option('--apply', 'remove every finding, verify, and look again')
+    .option('--notify <webhook...>', "tell these webhooks of the worker's configuration what it found")
     .option('--json', 'print the janitor report as JSON')
     .action(
       action((_opts: unknown, command: Command) => janitorCommand(command.optsWithGlobals<JanitorFlags>())),

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../worker/ports';
@@ -14,43 +13,24 @@ import {
   type TestTemporal,
 } from './support/temporal';
 import { waitFor } from './support/wait';
-
-interface Received {
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: { text: string; gameday: Record<string, unknown> };
-}
+import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from './support/webhookReceiver';
 
 // Webhook notifications from a real worker to a webhook receiver served by the test on loopback (an HTTP
 // server that records what it is sent, as Slack's incoming webhooks would take it).
 describe('webhook notifications (real dev server, a webhook receiver in the test)', () => {
   let temporal: TestTemporal;
   let worker: InProcessWorker;
-  let receiver: Server;
+  let receiver: WebhookReceiver;
   let service: TestService;
-  const received: Received[] = [];
-  let answer = 200;
+  let received: ReceivedWebhook[] = [];
   // A Slack-style URL carries its secret in the path; the token is a second secret. Neither may reach history.
   const secretPath = '/services/T0GAMEDAY/B0TEST/s3cr3tPathPart';
   const token = 'tok-9f8e7d6c5b4a';
 
   before(async () => {
-    receiver = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        received.push({
-          path: request.url ?? '',
-          headers: request.headers,
-          body: JSON.parse(body) as Received['body'],
-        });
-        response.writeHead(answer, { 'content-type': 'text/plain' });
-        response.end(answer === 200 ? 'ok' : 'invalid_token: xoxb-secret-in-the-body');
-      });
-    });
-    const port = await freePort();
-    await new Promise<void>((resolve) => receiver.listen(port, '127.0.0.1', resolve));
-    process.env.GD_TEST_WEBHOOK_URL = `http://127.0.0.1:${port}${secretPath}`;
+    receiver = await startWebhookReceiver();
+    received = receiver.received;
+    process.env.GD_TEST_WEBHOOK_URL = `${receiver.origin}${secretPath}`;
     process.env.GD_TEST_WEBHOOK_TOKEN = token;
     const closed = await freePort(); // nothing listens here
     temporal = await startTestTemporal();
@@ -111,7 +91,7 @@ describe('webhook notifications (real dev server, a webhook receiver in the test
 
   it('a webhook that answers an error is noted with its status only, never its body', async () => {
     received.length = 0;
-    answer = 500;
+    receiver.answer = 500;
     try {
       const handle = await startPlan(temporal, await notStartedPlan(['oncall']), worker.taskQueue);
       const report = await handle.result();
@@ -121,7 +101,7 @@ describe('webhook notifications (real dev server, a webhook receiver in the test
       assert.ok(notes.includes('notification not sent: oncall: HTTP 500'), notes.join('\n'));
       assert.equal(JSON.stringify((await handle.fetchHistory()).events).includes('xoxb-secret'), false);
     } finally {
-      answer = 200;
+      receiver.answer = 200;
     }
   });
 

@@ -83,7 +83,9 @@ const webhookSchema = z
       .array(z.enum(notificationEvents))
       .min(1)
       .default([...notificationEvents])
-      .describe('what this webhook is sent: not-passed (any outcome but passed), rollback-stuck'),
+      .describe(
+        'what this webhook is sent: not-passed (any outcome but passed), rollback-stuck, janitor-findings',
+      ),
     timeout: z.number().int().min(100).max(60_000).default(10_000).describe('per request, in ms'),
   })
   .refine((w) => [w.url, w.urlEnv, w.urlFile].filter((v) => v !== undefined).length === 1, {

@@ -1,9 +1,9 @@
-import type { NotificationEvent, NotificationSummary } from '../activities/notify';
+import type { GameDayNotificationEvent, NotificationSummary } from '../activities/notify';
 import { activities } from './activityOptions';
 import { failureMessage, type GameDayRun } from './gameDayRun';
 
 /** A notification is a few short requests; a worker lost mid-way is retried once, a failure only noted. */
-const notifyOptions = {
+export const notifyOptions = {
   startToCloseTimeout: '3m',
   retry: { initialInterval: '1s', maximumAttempts: 2 },
 } as const;
@@ -27,7 +27,7 @@ function summaryOf(run: GameDayRun): NotificationSummary {
  * Tells the plan's webhooks (`notify:`) about the event; whatever happens, only the timeline hears about it.
  * A plan without `notify` schedules nothing here (its history is as before).
  */
-export async function notifyWebhooks(run: GameDayRun, event: NotificationEvent): Promise<void> {
+export async function notifyWebhooks(run: GameDayRun, event: GameDayNotificationEvent): Promise<void> {
   const names = run.plan.notify ?? [];
   if (names.length === 0) return;
   try {

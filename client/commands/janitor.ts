@@ -14,6 +14,7 @@ export interface JanitorFlags extends GlobalFlags {
   readonly targets?: readonly string[];
   readonly tag?: readonly string[];
   readonly apply?: boolean;
+  readonly notify?: readonly string[];
   readonly json?: boolean;
 }
 
@@ -39,6 +40,7 @@ export function janitorCommand(flags: JanitorFlags): Promise<number> {
     ...(flags.targets === undefined || flags.targets.length === 0 ? {} : { targets: flags.targets }),
     ...(flags.tag === undefined || flags.tag.length === 0 ? {} : { tags: flags.tag }),
     apply: flags.apply === true,
+    ...(flags.notify === undefined || flags.notify.length === 0 ? {} : { notify: flags.notify }),
   };
   return withTemporal(flags, async (temporal) => {
     const report = await temporal.client.workflow.execute<typeof janitor>(janitorWorkflowType, {
