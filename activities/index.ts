@@ -11,7 +11,13 @@ import { resolvePlanOnWorker } from './resolve';
 import { withHeartbeats } from './heartbeat';
 import { notify } from './notify';
 import { findStartBlockers, pauseSchedule, startBlockerSources } from './startBlockers';
-import { findJanitorFindings, revertDeadManSwitch, type HostRevertInput } from './janitor/activities';
+import {
+  findJanitorFindings,
+  revertDeadManSwitch,
+  revertHostFault,
+  type HostFaultRevertInput,
+  type HostRevertInput,
+} from './janitor/activities';
 import { janitorLeftovers } from './janitor/startBlocker';
 import type { JanitorScope } from '../workflows/janitorDefinitions';
 
@@ -41,6 +47,7 @@ export function createActivities(deps: ActivityDeps) {
       findStartBlockers(input, [...startBlockerSources, janitorLeftovers(deps)]),
     findJanitorFindings: (scope: JanitorScope) => findJanitorFindings(deps, scope),
     revertDeadManSwitch: (input: HostRevertInput) => revertDeadManSwitch(deps, input),
+    revertHostFault: (input: HostFaultRevertInput) => revertHostFault(deps, input),
     pauseSchedule: (input: Parameters<typeof pauseSchedule>[0]) => pauseSchedule(input),
     notify: (input: Parameters<typeof notify>[1]) => notify(deps, input),
   };

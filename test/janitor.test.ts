@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import { stringify } from 'yaml';
 import { armDeadMan } from '../activities/deadMan';
 import { LocalExecutor } from '../activities/executors/local';
+import { faultHash } from '../activities/faults/context';
 import { fireAndRemoveDeadMan } from '../activities/janitor/hostFiles';
 import { gameDayStartOptions } from '../client/gameDays';
 import {
@@ -17,12 +18,12 @@ import {
   type GameDayReport,
 } from '../workflows/definitions';
 import type { gameDay } from '../workflows/gameDay';
+import type { janitor as janitorWorkflow } from '../workflows/janitor';
 import type { JanitorReport } from '../workflows/janitorDefinitions';
 import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 import { gameDayPlan, pausePlan, planFrom } from './support/plans';
 import { healthy, processState, startTestService, type TestService } from './support/services';
 import {
-  cliPath,
   startInProcessWorker,
   startPlan,
   startTestTemporal,
@@ -32,6 +33,7 @@ import {
 } from './support/temporal';
 import { runCli, type CliResult } from './support/cli';
 import { waitFor } from './support/wait';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhookReceiver';
 
 /** A pause that stays in place for minutes, its dead-man switch too: only a rollback (or the janitor) ends it. */
 const longPause = (service: TestService, name = 'test-janitor') =>
@@ -53,6 +55,7 @@ async function tagOf(handle: WorkflowHandle): Promise<string> {
 describe('janitor against a real dev server and real local faults', () => {
   let temporal: TestTemporal;
   let worker: InProcessWorker;
+  let receiver: WebhookReceiver;
   const services: TestService[] = [];
   /** Dead-man switches of runs this suite terminated or left running, removed at the end whatever failed. */
   const switchesLeft: string[] = [];
@@ -97,10 +100,20 @@ describe('janitor against a real dev server and real local faults', () => {
   };
 
   before(async () => {
+    receiver = await startWebhookReceiver();
+    process.env.GD_TEST_JANITOR_WEBHOOK = `${receiver.origin}/hooks/janitor`;
     temporal = await startTestTemporal();
-    worker = await startInProcessWorker(temporal);
+    worker = await startInProcessWorker(temporal, undefined, {
+      notifications: {
+        webhooks: {
+          oncall: { urlEnv: 'GD_TEST_JANITOR_WEBHOOK' },
+          'game-days-only': { urlEnv: 'GD_TEST_JANITOR_WEBHOOK', on: ['not-passed'] },
+        },
+      },
+    });
   });
   after(async () => {
+    receiver?.close();
     for (const service of services) {
       const pid = service.currentPid();
       if (pid !== undefined && processState(pid) === 'T') process.kill(pid, 'SIGCONT');
@@ -229,6 +242,82 @@ describe('janitor against a real dev server and real local faults', () => {
     }
   });
 
+  it('a nightly janitor schedule: apply creates it, trigger sweeps and tells the webhook, describe shows what it found', async () => {
+    const service = await newService();
+    const { tag } = await terminatedMidFault(service, 'test-janitor-schedule');
+    const dir = mkdtempSync(join(temporal.dir, 'janitor-schedule-'));
+    writeFileSync(
+      join(dir, 'nightly-janitor.yaml'),
+      stringify({
+        apiVersion: 'gameday.dev/v1alpha1',
+        kind: 'Schedule',
+        metadata: { name: 'test-nightly-janitor', owner: 'tests' },
+        janitor: { notify: ['oncall', 'game-days-only'] },
+        cron: ['30 2 * * *'],
+      }),
+    );
+    const created = await gameday('schedule', 'apply', dir);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /^\+ schedule test-nightly-janitor created$/m);
+    assert.match(
+      created.stdout,
+      /runs: janitor sweep \(dry run\) of every host of the worker, notify oncall/,
+    );
+    const again = await gameday('schedule', 'apply', dir);
+    assert.match(again.stdout, /^= schedule test-nightly-janitor unchanged$/m, again.stdout);
+
+    receiver.received.length = 0;
+    const triggered = await gameday('schedule', 'trigger', 'test-nightly-janitor', '--json');
+    const { workflowId } = JSON.parse(triggered.stdout) as { workflowId: string | null };
+    assert.match(workflowId ?? '', /^gameday-janitor-test-nightly-janitor-/);
+    const report = await temporal.client.workflow
+      .getHandle<typeof janitorWorkflow>(workflowId ?? '')
+      .result();
+    assert.equal(report.apply, false);
+    assert.ok(report.findings.some((finding) => finding.tag === tag));
+    assert.deepEqual(
+      report.notes,
+      ['notified oncall: janitor-findings'],
+      'game-days-only takes no janitor event',
+    );
+
+    assert.equal(receiver.received.length, 1, JSON.stringify(receiver.received));
+    const [message] = receiver.received;
+    assert.equal(message?.path, '/hooks/janitor');
+    assert.match(
+      message?.body.text ?? '',
+      new RegExp(
+        `^gameday janitor: ${report.findings.length} leftover\\(s\\) of finished game days on .*local.*dry run: remove them with gameday janitor --apply — workflow ${workflowId}$`,
+      ),
+    );
+    assert.equal(message?.body.gameday.event, 'janitor-findings');
+    assert.equal(message?.body.gameday.found, report.findings.length);
+    const items = message?.body.gameday.items as { tag: string; host: string }[];
+    assert.ok(items.some((item) => item.tag === tag && item.host === 'local'));
+    assert.equal(processState(service.currentPid()), 'T', 'a scheduled dry run changes nothing');
+
+    const described = await waitFor('describe shows the sweep and what it found', async () => {
+      const result = await gameday('schedule', 'describe', 'test-nightly-janitor');
+      return result.stdout.includes(workflowId ?? '') && /\d+ leftover\(s\)/.test(result.stdout)
+        ? result
+        : undefined;
+    });
+    assert.match(
+      described.stdout,
+      /^schedule test-nightly-janitor: janitor sweep \(dry run\) of every host/m,
+    );
+    assert.match(described.stdout, new RegExp(`${report.findings.length} leftover\\(s\\)\\s+${workflowId}`));
+
+    // Cleaned by name, a sweep told to notify finds nothing and tells nobody.
+    assert.equal((await janitor('--apply', '--tag', tag)).code, 0);
+    receiver.received.length = 0;
+    const clean = await janitor('--tag', tag, '--notify', 'oncall');
+    assert.equal(clean.code, 0);
+    assert.equal(clean.report.notes, undefined);
+    assert.equal(receiver.received.length, 0, 'nothing found, nothing sent');
+    assert.equal((await gameday('schedule', 'delete', 'test-nightly-janitor')).code, 0);
+  });
+
   it('a scheduled game day refuses to start while leftovers are on its targets', async () => {
     const service = await newService();
     const { tag } = await terminatedMidFault(service, 'test-janitor-gate');
@@ -264,22 +353,33 @@ describe('janitor on an SSH host (real sshd in a network namespace, real tc)', (
   let worker: InProcessWorker;
   const switchesLeft: string[] = [];
 
+  /** A worker configuration that reaches the lab's hosts over SSH, and not this machine. */
+  const sshOnly = () => ({
+    local: { enabled: false },
+    ssh: {
+      credentials: { 'test-key': { privateKeyFile: join(lab.dir, 'client_key') } },
+      hosts: Object.fromEntries(
+        lab.hosts.map((host) => [
+          host.name,
+          { address: host.address, credential: 'test-key', hostKey: { fingerprints: [host.fingerprint] } },
+        ]),
+      ),
+      readyTimeoutMs: 2000,
+    },
+  });
+
+  const janitorCli = (...args: string[]): Promise<CliResult> =>
+    runCli(
+      ['--address', temporal.server.address, '--task-queue', worker.taskQueue, 'janitor', '--json', ...args],
+      {
+        timeoutMs: 180_000,
+      },
+    );
+
   before(async () => {
     temporal = await startTestTemporal();
     lab = await startTestHosts(1);
-    worker = await startInProcessWorker(temporal, undefined, {
-      local: { enabled: false },
-      ssh: {
-        credentials: { 'test-key': { privateKeyFile: join(lab.dir, 'client_key') } },
-        hosts: Object.fromEntries(
-          lab.hosts.map((host) => [
-            host.name,
-            { address: host.address, credential: 'test-key', hostKey: { fingerprints: [host.fingerprint] } },
-          ]),
-        ),
-        readyTimeoutMs: 2000,
-      },
-    });
+    worker = await startInProcessWorker(temporal, undefined, sshOnly());
   });
   after(async () => {
     await worker?.stop();
@@ -287,6 +387,112 @@ describe('janitor on an SSH host (real sshd in a network namespace, real tc)', (
     await temporal?.stop();
     const exec = new LocalExecutor(); // the namespace hosts share this machine's /tmp
     for (const base of switchesLeft) await fireAndRemoveDeadMan(exec, base).catch(() => undefined);
+  });
+
+  it('faults only their names explain (their Temporal gone, watchers lost): chains, the tc root and stress-ng are removed by their kinds', async () => {
+    const host = lab.hosts[0] as TestHost;
+    const inside = async (argv: string[]) => (await host.inside(argv)).stdout;
+    const rules = () => inside(['iptables', '-S']);
+    const qdisc = () => inside(['tc', '-j', 'qdisc', 'show', 'dev', 'eth0']);
+    const stressOf = async (tag: string) =>
+      (await inside(['pgrep', '-a', '-f', '^stress-ng --temp-path ']))
+        .split('\n')
+        .filter((line) => line.includes(`/.gameday-${tag}-stress-`));
+    const [rulesBefore, qdiscBefore] = [await rules(), await qdisc()];
+    const plan = gameDayPlan({
+      metadata: { name: 'ssh-janitor-names', owner: 'tests' },
+      targets: { one: { ssh: { hosts: [host.name] } } },
+      faults: [
+        { name: 'cut', kind: 'network-partition', target: 'one', params: { ports: [{ port: 9 }] } },
+        {
+          name: 'slow',
+          kind: 'network-bandwidth',
+          target: 'one',
+          params: { interface: 'eth0', rate: '1mbit' },
+        },
+        {
+          name: 'load',
+          kind: 'stress',
+          target: 'one',
+          params: { cpu: { workers: 1, load: 5 }, duration: '15m' },
+        },
+      ],
+      observation: { window: '10m', sampleInterval: '1s' },
+      deadManSwitch: { lease: '10m' },
+    });
+    // The game day runs on another Temporal, which is then gone with its histories (a rebuilt cluster, or
+    // another namespace sharing the hosts): nothing the janitor's Temporal knows explains what it left.
+    const elsewhere = await startTestTemporal();
+    const elsewhereWorker = await startInProcessWorker(elsewhere, undefined, sshOnly());
+    let tag: string;
+    try {
+      const handle = await startPlan(elsewhere, plan, elsewhereWorker.taskQueue);
+      await waitForPhase(handle, 'observe');
+      tag = await tagOf(handle);
+      for (const step of [0, 1, 2]) switchesLeft.push(deadManSwitchFor(tag, step, 0).base);
+      await handle.terminate('test: no rollback');
+    } finally {
+      await elsewhereWorker.stop();
+      await elsewhere.stop();
+    }
+    // Its watchers are gone too (killed, their files cleaned): only the faults' names on the host are left.
+    const exec = new LocalExecutor();
+    for (const file of filesOf(tag).filter((name) => name.endsWith('.pid') && name.includes('-deadman-'))) {
+      const pid = Number.parseInt(readFileSync(join('/tmp', file), 'utf8'), 10);
+      if (Number.isInteger(pid)) await exec.signal(pid, 'KILL');
+    }
+    await exec.run(['rm', '-f', '--', ...filesOf(tag).map((file) => join('/tmp', file))]);
+    assert.match(await rules(), new RegExp(`-N GD-${tag}-`), 'the partition is still in place');
+    assert.match(await qdisc(), /"handle":"7a6d:"/, 'the limit is still in place');
+    assert.equal((await stressOf(tag)).length, 1, 'the stress is still running');
+
+    const dry = await janitorCli('--targets', host.name);
+    assert.equal(dry.code, 1, dry.stderr);
+    const found = (JSON.parse(dry.stdout) as JanitorReport).findings.filter(
+      (finding) => finding.host === host.name && finding.removal.kind === 'fault-revert',
+    );
+    const whats = found.map((finding) => `${finding.tag} ${finding.what}`).sort();
+    assert.equal(found.length, 4, JSON.stringify(whats));
+    assert.ok(
+      found.every((finding) => finding.run === undefined),
+      'no run known: its history is gone',
+    );
+    assert.match(whats.join('\n'), new RegExp(`^- root qdisc tbf 7a6d: on eth0: in place`, 'm'));
+    assert.match(
+      whats.join('\n'),
+      new RegExp(`^${tag} iptables chain GD-${tag}-\\w+-I \\(fault cut, INPUT\\)`, 'm'),
+    );
+    assert.match(
+      whats.join('\n'),
+      new RegExp(`^${tag} iptables chain GD-${tag}-\\w+-O \\(fault cut, OUTPUT\\)`, 'm'),
+    );
+    assert.match(
+      whats.join('\n'),
+      new RegExp(`^${tag} stress-ng pid \\d+ \\(--timeout \\d+s --cpu 1 --cpu-load 5\\)`, 'm'),
+    );
+
+    const applied = await janitorCli('--apply', '--targets', host.name);
+    const report = JSON.parse(applied.stdout) as JanitorReport;
+    assert.equal(
+      applied.code,
+      0,
+      JSON.stringify({ removed: report.removed, failed: report.failed, remaining: report.remaining }),
+    );
+    assert.deepEqual(
+      report.removed
+        .filter((removal) => removal.host === host.name)
+        .map((removal) => removal.detail)
+        .sort(),
+      [
+        'deleted the root qdisc 7a6d: on eth0; now noqueue 0:',
+        'removed the iptables chain of fault cut (INPUT) and its jump',
+        'removed the iptables chain of fault cut (OUTPUT) and its jump',
+        `stopped stress-ng in /tmp/.gameday-${tag}-stress-${faultHash('load')} and its workers`,
+      ].sort(),
+    );
+    assert.equal(await rules(), rulesBefore, 'iptables as it was before the game day');
+    assert.equal(await qdisc(), qdiscBefore, 'the root qdisc as it was before the game day');
+    assert.deepEqual(await stressOf(tag), []);
   });
 
   it('a bandwidth limit terminated mid-fault is removed by its rollback over SSH: the qdisc as it was', async () => {
@@ -320,37 +526,14 @@ describe('janitor on an SSH host (real sshd in a network namespace, real tc)', (
     });
     assert.match(await qdisc(), /"kind":"tbf"/, 'the limit is still in place');
 
-    const cli = (...args: string[]) =>
-      new Promise<CliResult>((resolve) => {
-        execFile(
-          process.execPath,
-          [
-            cliPath,
-            '--address',
-            temporal.server.address,
-            '--task-queue',
-            worker.taskQueue,
-            'janitor',
-            '--json',
-            ...args,
-          ],
-          { env: { ...process.env, NO_COLOR: '1' }, timeout: 180_000 },
-          (error, stdout, stderr) =>
-            resolve({
-              code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1,
-              stdout,
-              stderr,
-            }),
-        );
-      });
-    const dry = await cli('--targets', host.name, '--tag', tag);
+    const dry = await janitorCli('--targets', host.name, '--tag', tag);
     assert.equal(dry.code, 1, dry.stderr);
     const [finding] = (JSON.parse(dry.stdout) as JanitorReport).findings;
     assert.equal(finding?.host, host.name);
     assert.equal(finding?.run?.status, 'terminated');
     assert.equal(finding?.removal.kind, 'rollback');
 
-    const applied = await cli('--apply', '--targets', host.name, '--tag', tag);
+    const applied = await janitorCli('--apply', '--targets', host.name, '--tag', tag);
     assert.equal(applied.code, 0, applied.stdout + applied.stderr);
     assert.equal(await qdisc(), before, 'the root qdisc is what it was before the game day');
     assert.deepEqual(filesOf(tag), []);

@@ -1,5 +1,8 @@
+import { workflowInfo } from '@temporalio/workflow';
+import type { JanitorNotificationSummary } from '../activities/notify';
 import { activities, readOnly, rollbackOptions } from './activityOptions';
 import type { JanitorFinding, JanitorInput, JanitorRemoval, JanitorReport } from './janitorDefinitions';
+import { notifyOptions } from './notify';
 
 const failureText = (error: unknown): string => {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
@@ -31,7 +34,56 @@ async function remove(finding: JanitorFinding): Promise<string> {
       summary: `janitor: fire and remove the dead-man switch ${removal.base} on ${finding.host}`,
     }).revertDeadManSwitch({ target: removal.target, base: removal.base });
   }
+  if (removal.kind === 'fault-revert') {
+    return activities({
+      ...hostRevertOptions,
+      summary: `janitor: remove ${finding.what} on ${finding.host}`,
+    }).revertHostFault({ target: removal.target, leftover: removal.leftover });
+  }
   throw new Error(removal.why);
+}
+
+/** A chat message lists a few findings; the janitor's report has them all. */
+const maxNotifiedFindings = 20;
+
+function notificationOf(report: JanitorReport): JanitorNotificationSummary {
+  const { findings } = report;
+  return {
+    workflowId: workflowInfo().workflowId,
+    apply: report.apply,
+    found: findings.length,
+    inPlace: findings.filter((finding) => finding.inert !== true).length,
+    removed: report.removed.length,
+    failed: report.failed.length,
+    remaining: report.remaining.length,
+    hosts: [...new Set(findings.map((finding) => finding.host))].sort(),
+    items: findings.slice(0, maxNotifiedFindings).map(({ host, tag, what, since }) => ({
+      host,
+      tag,
+      what,
+      ...(since === undefined ? {} : { since }),
+    })),
+  };
+}
+
+/** Tells the sweep's webhooks about its findings; a failure becomes a note of the report, never an error. */
+async function notifyFindings(report: JanitorReport, names: readonly string[]): Promise<JanitorReport> {
+  if (names.length === 0 || report.findings.length === 0) return report;
+  try {
+    const result = await activities({
+      ...notifyOptions,
+      summary: `notify ${names.join(', ')}: janitor-findings`,
+    }).notify({ names, event: 'janitor-findings', janitor: notificationOf(report) });
+    return {
+      ...report,
+      notes: [
+        ...result.sent.map((name) => `notified ${name}: janitor-findings`),
+        ...result.failed.map((failure) => `notification not sent: ${failure}`),
+      ],
+    };
+  } catch (error) {
+    return { ...report, notes: [`notification not sent: ${failureText(error)}`] };
+  }
 }
 
 /**
@@ -40,6 +92,10 @@ async function remove(finding: JanitorFinding): Promise<string> {
  * interrupted by a worker crash carries on where it was. One failed removal never stops the others.
  */
 export async function janitor(input: JanitorInput): Promise<JanitorReport> {
+  return notifyFindings(await sweep(input), input.notify ?? []);
+}
+
+async function sweep(input: JanitorInput): Promise<JanitorReport> {
   const startedAt = new Date().toISOString();
   const scope = {
     ...(input.targets === undefined ? {} : { targets: input.targets }),

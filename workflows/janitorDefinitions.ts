@@ -17,6 +17,8 @@ export interface JanitorScope {
 export interface JanitorInput extends JanitorScope {
   /** False (the default) lists only; true removes each finding through its fault kind's rollback. */
   readonly apply?: boolean;
+  /** Webhooks of the worker's configuration told when the sweep finds leftovers (event janitor-findings). */
+  readonly notify?: readonly string[];
 }
 
 /** The run that left a finding, as Temporal's visibility knows it. */
@@ -35,12 +37,33 @@ export interface LeftoverRun {
  *   rollbackFault activity, verified, dead-man switch disarmed) removes it.
  * - `host-revert`: only a dead-man switch is left and no history says what made it; the switch is fired as its
  *   watcher would fire it (the lease claimed, its recorded revert run), then its files are removed.
+ * - `fault-revert`: a fault in place that only its name on the host explains (`HostFaultLeftover`).
  * - `none`: files no history explains; listed for a person, never touched.
  */
 export type LeftoverRemoval =
   | { readonly kind: 'rollback'; readonly fault: SavedFaultInput }
   | { readonly kind: 'host-revert'; readonly target: HostTarget; readonly base: string }
+  | { readonly kind: 'fault-revert'; readonly target: HostTarget; readonly leftover: HostFaultLeftover }
   | { readonly kind: 'none'; readonly why: string };
+
+/**
+ * A fault found in place on a host by what gameday names it with, when no history records the step that made
+ * it (its run's history is gone, or in another namespace) and no live dead-man switch still watches it. Each is
+ * removed by its fault kind's own rollback helper, given what the name says:
+ * - an iptables chain `GD-<tag>-<fault hash>-<I|O>` and its jump, commented `gameday:<tag>:<fault>`
+ *   (network-partition, network-loss): removed as the kind's rollback removes it;
+ * - a root qdisc with gameday's fixed handle `7a6d:` (the tc kinds): deleted, the kernel's default comes back;
+ * - a stress-ng started with `--temp-path …/.gameday-<tag>-stress-<hash>` (stress): stopped with its workers.
+ */
+export type HostFaultLeftover =
+  | {
+      readonly type: 'iptables-chain';
+      readonly tag: string;
+      readonly fault: string;
+      readonly hook: 'INPUT' | 'OUTPUT';
+    }
+  | { readonly type: 'tc-root'; readonly iface: string }
+  | { readonly type: 'stress'; readonly tag: string; readonly dir: string; readonly argv: readonly string[] };
 
 /** One thing a finished run left behind on one host (or Kubernetes object). */
 export interface JanitorFinding {
@@ -85,4 +108,6 @@ export interface JanitorReport {
   readonly skipped: readonly JanitorFinding[];
   /** With `apply`: what a second look found afterwards (empty when the hosts are clean). */
   readonly remaining: readonly JanitorFinding[];
+  /** What became of the sweep's notifications (`notified oncall: janitor-findings`, `notification not sent: …`). */
+  readonly notes?: readonly string[];
 }

@@ -58,7 +58,7 @@ const params = z
   });
 type Params = z.infer<typeof params>;
 
-interface Saved {
+export interface StressSaved {
   /** Holds the pid (first line, as any pidfile) and its start time (second line), written by inject. */
   readonly pidfile: string;
   /** stress-ng's output. */
@@ -78,7 +78,7 @@ export function selfTimeoutSeconds(durationMs: number): number {
  * Matches the command line of the stress-ng started for this fault, and of nothing else: anchored at its
  * start (so never the pkill, timeout or shell that carries the pattern) and naming the tagged directory.
  */
-function ownCommandLine(saved: Saved): string {
+function ownCommandLine(saved: StressSaved): string {
   // '.' matches the one path character that means something in a regular expression ('+').
   return `^stress-ng --temp-path ${saved.dir.replace(/\+/g, '.')} `;
 }
@@ -100,7 +100,7 @@ async function pgrep(ctx: FaultContext, args: readonly string[]): Promise<number
 }
 
 /** The fault's live stress-ng processes (parents and workers; zombies are not alive). */
-async function liveProcesses(ctx: FaultContext, saved: Saved): Promise<number[]> {
+async function liveProcesses(ctx: FaultContext, saved: StressSaved): Promise<number[]> {
   const identity = await readIdentity(ctx, saved.pidfile);
   const parents = await pgrep(ctx, ['-f', ownCommandLine(saved)]);
   const groups = [...new Set([...parents, ...(identity ? [identity.pid] : [])])];
@@ -124,8 +124,46 @@ function describeLoad(p: Params): string {
   return parts.join(', ');
 }
 
+/**
+ * Stops the fault's stress-ng and its workers and removes its files: its rollback, also what the janitor runs
+ * for a stress-ng left running by a run no history explains (see `stressLeftover`).
+ */
+export async function stopStress(ctx: FaultContext, saved: StressSaved): Promise<void> {
+  // Kill, then look again: the recorded group and any parent by its command line (its workers die with it:
+  // stress-ng gives them a parent-death signal), then each live process left.
+  const killAll = async () => {
+    const live = await liveProcesses(ctx, saved);
+    if (live.length === 0) return live;
+    const identity = await readIdentity(ctx, saved.pidfile);
+    if (identity) await ctx.exec.run(['pkill', '-KILL', '-g', String(identity.pid), '^stress-ng']);
+    await ctx.exec.run(['pkill', '-KILL', '-f', ownCommandLine(saved)]);
+    for (const pid of live) await ctx.exec.signal(pid, 'KILL');
+    return live;
+  };
+  const left = await ctx.pollUntil(killAll, (live) => live.length === 0, {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+  });
+  if (left.length > 0) {
+    throw new ExecutorError(`stress-ng processes ${left.join(', ')} on ${ctx.target.name} survived SIGKILL`);
+  }
+  await ctx.run(['rm', '-f', '--', saved.pidfile, saved.log]);
+  await ctx.run(['rm', '-rf', '--', saved.dir]);
+}
+
+/**
+ * The saved state of a stress-ng found running with `--temp-path DIR` (DIR named `.gameday-<tag>-stress-<hash>`
+ * by prepare): its pidfile and log are beside the same name in /tmp. Undefined for any other stress-ng.
+ */
+export function stressLeftover(dir: string, argv: readonly string[]): StressSaved | undefined {
+  const name = /\/(\.gameday-[a-z0-9]+-stress-[0-9a-f]{6})$/.exec(dir)?.[1];
+  if (name === undefined || argv[0] !== 'stress-ng' || argv[2] !== dir) return undefined;
+  const own = `/tmp/${name}`;
+  return { pidfile: `${own}.pid`, log: `${own}.log`, dir, argv };
+}
+
 /** Loads a host with stress-ng, which ends itself shortly after the planned duration whatever happens. */
-export const stress: FaultKind<Params, Saved> = {
+export const stress: FaultKind<Params, StressSaved> = {
   kind: 'stress',
   description:
     'Loads CPU, memory and/or disk with stress-ng, started detached with a tagged pidfile and its own ' +
@@ -210,30 +248,7 @@ export const stress: FaultKind<Params, Saved> = {
     };
   },
 
-  async rollback(ctx, _p, saved) {
-    // Kill, then look again: the recorded group and any parent by its command line (its workers die with it:
-    // stress-ng gives them a parent-death signal), then each live process left.
-    const killAll = async () => {
-      const live = await liveProcesses(ctx, saved);
-      if (live.length === 0) return live;
-      const identity = await readIdentity(ctx, saved.pidfile);
-      if (identity) await ctx.exec.run(['pkill', '-KILL', '-g', String(identity.pid), '^stress-ng']);
-      await ctx.exec.run(['pkill', '-KILL', '-f', ownCommandLine(saved)]);
-      for (const pid of live) await ctx.exec.signal(pid, 'KILL');
-      return live;
-    };
-    const left = await ctx.pollUntil(killAll, (live) => live.length === 0, {
-      timeoutMs: 10_000,
-      intervalMs: 100,
-    });
-    if (left.length > 0) {
-      throw new ExecutorError(
-        `stress-ng processes ${left.join(', ')} on ${ctx.target.name} survived SIGKILL`,
-      );
-    }
-    await ctx.run(['rm', '-f', '--', saved.pidfile, saved.log]);
-    await ctx.run(['rm', '-rf', '--', saved.dir]);
-  },
+  rollback: (ctx, _p, saved) => stopStress(ctx, saved),
 
   // By command line, not pid: the revert is built before the process exists. TERM lets stress-ng stop its
   // workers and remove its files; KILL ends whatever ignored it (workers follow their parent). Once the fault

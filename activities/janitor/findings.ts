@@ -4,7 +4,10 @@ import type { JanitorFinding, JanitorScope, LeftoverRun } from '../../workflows/
 import type { ActivityDeps } from '../deps';
 import type { Executor } from '../executors/executor';
 import { inspectFault, rolledBack } from '../faultSteps';
+import { stressLeftover } from '../faults/stress';
+import { gamedayHandle } from '../faults/trafficControl';
 import { deadManBaseOf, taggedFiles, type TaggedFile } from './hostFiles';
+import { scanHostFaults, type HostFaultScan } from './hostFaults';
 import type { UnrolledStep } from './recordedSteps';
 import { runsOfRecord, type RunsOfRecord } from './runs';
 
@@ -40,14 +43,18 @@ function stepInScope(step: UnrolledStep, run: LeftoverRun, scope: JanitorScope):
 
 interface HostListing {
   readonly files: readonly TaggedFile[];
+  /** gameday's faults found by their names (chains, the tc handle, stress-ng), and what could not be asked. */
+  readonly faults: HostFaultScan;
   readonly error?: string;
 }
 
 async function listHost(deps: ActivityDeps, host: string): Promise<HostListing> {
+  const exec = deps.executorFor(hostTarget(host));
   try {
-    return { files: await taggedFiles(deps.executorFor(hostTarget(host))) };
+    const [files, faults] = await Promise.all([taggedFiles(exec), scanHostFaults(exec)]);
+    return { files, faults };
   } catch (error) {
-    return { files: [], error: errorText(error) };
+    return { files: [], faults: { found: [], errors: [] }, error: errorText(error) };
   }
 }
 
@@ -94,6 +101,126 @@ async function recordedFinding(
   };
 }
 
+/**
+ * Whether a switch is still doing its job: renewed a moment ago (someone's run is alive), or watched and not yet
+ * expired (its own watcher fires it if nobody renews it). The janitor does not race such a switch.
+ */
+async function stillWatching(exec: Executor, base: string, lease: TaggedFile, now: number): Promise<boolean> {
+  const age = now - lease.modifiedMs;
+  if (age < liveLeaseMs) return true;
+  const watchedFor = await watcherLeaseMs(exec, base);
+  return watchedFor !== undefined && age < watchedFor;
+}
+
+/** Tags with a switch on the host that is still doing its job: their faults are watched, not left over. */
+async function watchedTags(exec: Executor, files: readonly TaggedFile[], now: number): Promise<Set<string>> {
+  const tags = new Set<string>();
+  for (const lease of files) {
+    const base = deadManBaseOf(lease.path);
+    if (
+      base !== undefined &&
+      lease.path === `${base}.lease` &&
+      (await stillWatching(exec, base, lease, now))
+    ) {
+      tags.add(lease.tag);
+    }
+  }
+  return tags;
+}
+
+/** The tag of the armed switch whose revert deletes gameday's root qdisc on this interface, if one names it. */
+async function ownerOfRoot(
+  exec: Executor,
+  files: readonly TaggedFile[],
+  iface: string,
+): Promise<string | undefined> {
+  const leases = new Set(files.map((file) => file.path).filter((path) => path.endsWith('.lease')));
+  for (const file of files) {
+    const base = deadManBaseOf(file.path);
+    // A switch that fired or was disarmed has no lease: its revert ran, it owns nothing any more.
+    if (!file.path.endsWith('.revert') || base === undefined || !leases.has(`${base}.lease`)) continue;
+    const revert = ((await exec.readFile(file.path)) ?? '').replace(/'/g, '');
+    if (revert.includes(`tc qdisc del dev ${iface} root handle ${gamedayHandle}`)) return file.tag;
+  }
+  return undefined;
+}
+
+/** Whether one of these recorded steps acts on the interface (the tc kinds' `interface` parameter). */
+function recordsInterface(recorded: readonly JanitorFinding[], iface: string): boolean {
+  return recorded.some((finding) => {
+    if (finding.removal.kind !== 'rollback') return false;
+    const { params } = finding.removal.fault.step;
+    return (
+      typeof params === 'object' && params !== null && (params as { interface?: unknown }).interface === iface
+    );
+  });
+}
+
+/**
+ * Faults found in place by their names that no history and no live switch explains. A name with a tag belongs
+ * to that run: skipped while it is open, recorded in a history (its rollback removes it) or watched by its
+ * switch. A root qdisc with gameday's handle carries no tag: it belongs to the run whose switch would delete it.
+ */
+async function faultFindings(
+  exec: Executor,
+  host: string,
+  listing: HostListing,
+  skipTag: (tag: string) => boolean,
+  recordedHere: readonly JanitorFinding[],
+  scope: JanitorScope,
+  records: RunsOfRecord,
+  now: number,
+): Promise<JanitorFinding[]> {
+  const findings: JanitorFinding[] = listing.faults.errors.map((error) => ({
+    host,
+    tag: '-',
+    what: `could not look for faults in place: ${error}`,
+    removal: { kind: 'none', why: 'the host could not be asked' },
+  }));
+  if (listing.faults.found.length === 0) return findings;
+  const watched = await watchedTags(exec, listing.files, now);
+  for (const found of listing.faults.found) {
+    const tag =
+      found.tag ??
+      (found.leftover?.type === 'tc-root'
+        ? await ownerOfRoot(exec, listing.files, found.leftover.iface)
+        : undefined);
+    if (tag !== undefined && (skipTag(tag) || watched.has(tag))) continue;
+    if (tag === undefined && scope.tags !== undefined) continue; // not the named runs' to remove
+    // A recorded tc step still in place on this interface is the same qdisc: its rollback removes it.
+    if (
+      tag === undefined &&
+      found.leftover?.type === 'tc-root' &&
+      recordsInterface(recordedHere, found.leftover.iface)
+    ) {
+      continue;
+    }
+    const run = tag === undefined ? undefined : records.byTag.get(tag);
+    // A stress fault's directory, pidfile and log are its own: removed with it, not listed apart.
+    const own =
+      found.leftover?.type === 'stress' ? stressLeftover(found.leftover.dir, found.leftover.argv) : undefined;
+    const files = own
+      ? listing.files
+          .map((file) => file.path)
+          .filter((path) => [own.dir, own.pidfile, own.log].includes(path))
+      : [];
+    findings.push({
+      host,
+      tag: tag ?? '-',
+      what: `${found.what}: in place, and no history or live dead-man switch explains it`,
+      ...(run === undefined ? {} : { run }),
+      ...(files.length === 0 ? {} : { files }),
+      removal: found.leftover
+        ? { kind: 'fault-revert', target: hostTarget(host), leftover: found.leftover }
+        : {
+            kind: 'none',
+            why: 'its name does not say which fault made it: look at it and remove it by hand',
+          },
+    });
+  }
+  return findings;
+}
+
 /** Files of one tag on one host that no recorded step explains: dead-man switches are fired, the rest listed. */
 async function hostFindings(
   exec: Executor,
@@ -113,14 +240,7 @@ async function hostFindings(
   }
   for (const [base, switchFiles] of bySwitch) {
     const lease = switchFiles.find((file) => file.path === `${base}.lease`);
-    if (lease !== undefined) {
-      const age = now - lease.modifiedMs;
-      // Renewed a moment ago: someone's run is alive. Watched and not yet expired: its own watcher fires it
-      // if nobody renews it; the janitor does not race a switch that is still doing its job.
-      if (age < liveLeaseMs) continue;
-      const watchedFor = await watcherLeaseMs(exec, base);
-      if (watchedFor !== undefined && age < watchedFor) continue;
-    }
+    if (lease !== undefined && (await stillWatching(exec, base, lease, now))) continue;
     const since = Math.min(...switchFiles.map((file) => file.modifiedMs));
     findings.push({
       host,
@@ -197,14 +317,23 @@ export async function findLeftovers(
       });
       continue;
     }
+    const skipTag = (tag: string): boolean =>
+      records.openTags.has(tag) ||
+      explained.has(tag) ||
+      (scope.tags !== undefined && !scope.tags.includes(tag));
+    const exec = deps.executorFor(hostTarget(host));
+    const recordedHere = findings.filter(
+      (finding) => finding.host === host && finding.removal.kind === 'rollback',
+    );
+    const inPlace = await faultFindings(exec, host, listing, skipTag, recordedHere, scope, records, now);
+    findings.push(...inPlace);
+    const claimed = new Set(inPlace.flatMap((finding) => finding.files ?? []));
     const byTag = new Map<string, TaggedFile[]>();
     for (const file of listing.files) {
-      if (records.openTags.has(file.tag) || explained.has(file.tag)) continue;
-      if (scope.tags !== undefined && !scope.tags.includes(file.tag)) continue;
+      if (skipTag(file.tag) || claimed.has(file.path)) continue;
       byTag.set(file.tag, [...(byTag.get(file.tag) ?? []), file]);
     }
     for (const [tag, files] of byTag) {
-      const exec = deps.executorFor(hostTarget(host));
       findings.push(...(await hostFindings(exec, host, tag, files, records.byTag.get(tag), now)));
     }
   }

@@ -1,4 +1,4 @@
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { gameDayWorkflowType, searchAttributes } from '../../workflows/definitions';
 import type { LeftoverRun } from '../../workflows/janitorDefinitions';
 import { unrolledSteps, type UnrolledStep } from './recordedSteps';
@@ -64,7 +64,16 @@ export async function runsOfRecord(client: Client, onProgress: () => void): Prom
     const run = leftoverRun(execution);
     if (tag !== undefined && !byTag.has(tag)) byTag.set(tag, run);
     if (execution.status.name === 'COMPLETED' || execution.status.name === 'CONTINUED_AS_NEW') continue;
-    const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+    const history = await client.workflow
+      .getHandle(execution.workflowId, execution.runId)
+      .fetchHistory()
+      .catch((error: unknown) => {
+        // Deleted since visibility listed it (retention, `temporal workflow delete`): what it left is found on
+        // the hosts by its names, like any run whose history is gone.
+        if (error instanceof WorkflowNotFoundError) return undefined;
+        throw error;
+      });
+    if (history === undefined) continue;
     const steps = unrolledSteps(history.events ?? [], converter);
     if (steps.length > 0) closed.push({ run, steps });
   }
