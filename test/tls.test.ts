@@ -55,6 +55,14 @@ function tcpPeerPorts(pid: number): number[] {
 
 const portOf = (address: string): number => Number(address.slice(address.lastIndexOf(':') + 1));
 
+const oneLineWithoutStack = (result: CliResult): string => {
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${result.stderr}`);
+  assert.doesNotMatch(result.stderr, /\n\s+at |Error:/, 'no stack trace');
+  assert.doesNotMatch(result.stderr, /BEGIN|PRIVATE KEY/, 'no certificate or key contents');
+  return lines[0]!;
+};
+
 describe('Temporal over mutual TLS through a client profile (TLS terminator in front of the dev server)', () => {
   let temporal: TestTemporal;
   let pki: TestPki;
@@ -165,6 +173,67 @@ describe('Temporal over mutual TLS through a client profile (TLS terminator in f
     assert.equal(description.status.name, 'COMPLETED');
     console.log(
       `game day over mTLS: ${tookMs} ms, ${seen.length} TLS sessions, ${toServer}/${toClient} bytes`,
+    );
+  });
+
+  it('no client certificate: exit 6, one line naming the address and the keys to set', async () => {
+    const sessions = terminator.sessions.length;
+    const refusals = terminator.refusals.length;
+    const result = await cli('no-client-cert', ['list']);
+    assert.equal(result.code, exitCodes.error);
+    assert.equal(
+      oneLineWithoutStack(result),
+      `cannot reach Temporal at ${terminator.address} over TLS (profile no-client-cert): ` +
+        'the server requires a client certificate; set client_cert_path and client_key_path',
+    );
+    assert.equal(terminator.sessions.length, sessions, 'no session was let through');
+    assert.ok(
+      terminator.refusals.slice(refusals).some((reason) => /peer did not return a certificate/.test(reason)),
+      `the endpoint refused for want of a certificate: ${terminator.refusals.slice(refusals).join(' | ')}`,
+    );
+  });
+
+  it('a CA that did not sign the server: exit 6, one line pointing at server_ca_cert_path', async () => {
+    const sessions = terminator.sessions.length;
+    const result = await cli('wrong-ca', ['list']);
+    assert.equal(result.code, exitCodes.error);
+    assert.match(
+      oneLineWithoutStack(result),
+      new RegExp(
+        `^cannot reach Temporal at ${terminator.address.replace(/\./g, '\\.')} over TLS \\(profile wrong-ca\\): ` +
+          "the server's certificate is not trusted \\(.+\\); check server_ca_cert_path",
+      ),
+    );
+    assert.equal(terminator.sessions.length, sessions);
+  });
+
+  it('the worker meets the same refusal in the same words', async () => {
+    const config = join(temporal.dir, 'tls-worker-no-cert.yaml');
+    writeFileSync(config, stringify({ temporal: { profile: 'no-client-cert' }, taskQueue: 'unused' }));
+    const result = await runCli(['worker', '--config', config], {
+      env: environment({ TEMPORAL_CONFIG_FILE: profiles, GAMEDAY_LOG_LEVEL: 'error' }),
+      timeoutMs: 30_000,
+    });
+    assert.equal(result.code, exitCodes.error);
+    assert.equal(
+      oneLineWithoutStack(result),
+      `cannot reach Temporal at ${terminator.address} over TLS (profile no-client-cert): ` +
+        'the server requires a client certificate; set client_cert_path and client_key_path',
+    );
+  });
+
+  it('a profile that is not in the file, or names a key file that is not there: exit 6, one line', async () => {
+    const absent = await cli('prod', ['list']);
+    assert.equal(absent.code, exitCodes.error);
+    assert.match(
+      oneLineWithoutStack(absent),
+      /^Temporal client configuration \(.*temporal\.toml, profile prod\): Profile 'prod' not found/,
+    );
+    const missingKey = await cli('missing-key', ['list']);
+    assert.equal(missingKey.code, exitCodes.error);
+    assert.match(
+      oneLineWithoutStack(missingKey),
+      /^Temporal client configuration \(.*, profile missing-key\): ENOENT: .*no-such\.key'; check /,
     );
   });
 });
