@@ -11,7 +11,8 @@ import {
 } from '@temporalio/client';
 import { resolvePlan } from '../activities/resolve';
 import type { Plan } from '../plan/schema';
-import { resolveConnection, type TemporalTarget } from '../worker/connectionOptions';
+import { TemporalUnreachable, temporalUnreachable } from '../worker/connectionFailure';
+import { resolveConnection, type ResolvedConnection, type TemporalTarget } from '../worker/connectionOptions';
 import {
   abortUpdate,
   gameDayWorkflowType,
@@ -33,16 +34,19 @@ export interface Temporal {
   close(): Promise<void>;
 }
 
+/** Connects as flags, TEMPORAL_* variables and the Temporal profile say; failing that, exit 6 with one line. */
 export async function connect(target: TemporalTarget): Promise<Temporal> {
-  const resolved = resolveConnection(target);
+  let resolved: ResolvedConnection;
+  try {
+    resolved = resolveConnection(target);
+  } catch (error) {
+    throw error instanceof TemporalUnreachable ? new CliError(error.message) : error;
+  }
   let connection: Connection;
   try {
     connection = await Connection.connect({ ...resolved.options, connectTimeout: 5000 });
   } catch (error) {
-    throw new CliError(
-      `cannot reach Temporal at ${resolved.address}: ${(error as Error).message}. ` +
-        'Start one with `gameday dev`, or pass --address / set TEMPORAL_ADDRESS.',
-    );
+    throw new CliError((await temporalUnreachable(resolved, error)).message);
   }
   const client = new Client({ connection, namespace: resolved.namespace });
   return {

@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config';
+import { temporalUnreachable } from './connectionFailure';
 import { resolveConnection, type TemporalTarget } from './connectionOptions';
 import { activityDepsFromConfig, createGameDayWorker, createLogger } from './createWorker';
 import { serveMetrics, type ServedMetrics } from './metrics';
@@ -37,13 +38,14 @@ async function connectAndPoll(
   log: Logger,
   served: ServedMetrics | undefined,
 ): Promise<RunningWorker> {
-  const { address, namespace, options } = resolveConnection(flags, config);
+  const resolved = resolveConnection(flags, config);
+  const { address, namespace, options } = resolved;
   const sdkMetricsAddress = installRuntime(log, served?.sdkMetricsAddress);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(options);
   } catch (error) {
-    throw new Error(`cannot reach Temporal at ${address}: ${(error as Error).message}`);
+    throw await temporalUnreachable(resolved, error);
   }
   const client = await Connection.connect({ ...options, connectTimeout: 5000 });
   try {

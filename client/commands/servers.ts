@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { loadWorkerConfig, type WorkerConfig } from '../../worker/config';
+import { TemporalUnreachable } from '../../worker/connectionFailure';
 import { startWorker } from '../../worker/run';
 import { ensureSearchAttributes } from '../../worker/searchAttributes';
 import { startDemoService } from '../demoService';
@@ -21,7 +22,9 @@ export async function workerConfigFor(flags: GlobalFlags & { config?: string }):
 /** `gameday worker`: polls until SIGINT/SIGTERM, then lets running rollbacks finish. */
 export async function workerCommand(flags: GlobalFlags & { config?: string }): Promise<number> {
   const config = await workerConfigFor(flags);
-  const worker = await startWorker(config, flags);
+  const worker = await startWorker(config, flags).catch((error: unknown) => {
+    throw error instanceof TemporalUnreachable ? new CliError(error.message) : error;
+  });
   console.log(`gameday worker polling task queue ${config.taskQueue} (pid ${process.pid})`);
   await worker.done;
   return exitCodes.passed;

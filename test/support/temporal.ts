@@ -100,26 +100,33 @@ export interface WorkerProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
+export interface WorkerProcessOptions {
+  /** Its environment (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Leave Temporal's address to the worker's configuration (e.g. a TLS profile) instead of --address. */
+  readonly addressFromConfig?: boolean;
+}
+
 /** `gameday worker` as its own OS process, so a test can SIGKILL it like a crashed orchestrator. */
 export async function spawnWorkerProcess(
   temporal: TestTemporal,
   taskQueue: string,
   configFile?: string,
+  { env = process.env, addressFromConfig = false }: WorkerProcessOptions = {},
 ): Promise<WorkerProcess> {
   const child = spawn(
     process.execPath,
     [
       cliPath,
       'worker',
-      '--address',
-      temporal.server.address,
+      ...(addressFromConfig ? [] : ['--address', temporal.server.address]),
       '--task-queue',
       taskQueue,
       ...(configFile ? ['--config', configFile] : []),
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GAMEDAY_LOG_LEVEL: process.env.GAMEDAY_TEST_LOG ?? 'warn' },
+      env: { ...env, GAMEDAY_LOG_LEVEL: process.env.GAMEDAY_TEST_LOG ?? 'warn' },
     },
   );
   let output = '';
