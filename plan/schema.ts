@@ -219,7 +219,7 @@ export const planSchema = z
           .default(defaultZoneStartWithin)
           .describe(
             "how long an activity on a group's `via` queue may wait for a worker there to take it; then " +
-              'that step fails (a rollback waits for ever)',
+              'that step fails (a rollback is then set aside as stuck, retried and waited for without end)',
           ),
       })
       .optional()
