@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -8,6 +9,7 @@ import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 import { gameDayPlan, type PlanOverrides } from './support/plans';
 import {
   type InProcessWorker,
+  spawnWorkerProcess,
   startInProcessWorker,
   startPlan,
   startTestTemporal,
@@ -22,6 +24,8 @@ interface Dispatched {
   readonly queue: string;
   readonly host?: string;
   readonly completed: boolean;
+  /** Whether Temporal was told to give up when no worker takes it (a schedule-to-start timeout). */
+  readonly bounded: boolean;
 }
 
 /** Every activity the workflow scheduled, read from its history (the payloads are plain JSON). */
@@ -47,6 +51,7 @@ async function dispatched(handle: WorkflowHandle<typeof gameDay>): Promise<Dispa
         queue: scheduled.taskQueue?.name ?? '',
         ...(host === undefined ? {} : { host }),
         completed: completed.has(String(event.eventId)),
+        bounded: Number(scheduled.scheduleToStartTimeout?.seconds ?? 0) > 0,
       },
     ];
   });
@@ -254,11 +259,69 @@ describe('workers per network zone (real dev server, two workers on two queues, 
     );
     assert.equal(await qdisc(near), nearBefore, 'host-1 rolled back');
     assert.equal(await qdisc(far), farBefore, 'nothing was injected on host-2');
+    assert.ok(
+      report.timeline.some((entry) =>
+        entry.message.startsWith(
+          `no worker of task queue ${leaving.taskQueue} took the dead-man lease keeper within 3s`,
+        ),
+      ),
+      "the zone's lease keeper was not taken either, said in the timeline",
+    );
     const activities = await dispatched(handle);
     assert.deepEqual(
       activities.filter((a) => a.host === far.name).map((a) => [a.type, a.completed]),
       [['prepareFault', false]],
       'host-2 only had its prepare scheduled, never taken',
     );
+  });
+
+  it('a zone worker killed mid-fault: its rollback waits without bound (rollback-stuck) and is done by the next worker there', async () => {
+    const queue = uniqueTaskQueue('zone-d');
+    const configFile = join(lab.dir, 'zone-d.json');
+    writeFileSync(configFile, JSON.stringify({ ...reachingOnly(far), logLevel: 'warn' }));
+    const crashing = await spawnWorkerProcess(temporal, queue, configFile);
+    const farBefore = await qdisc(far);
+    const plan = twoZonePlan('zones-stuck', queue, {
+      zoneWorkers: { startWithin: '2s' },
+      checks: [],
+      observation: { window: '4s', sampleInterval: '1s' },
+      deadManSwitch: { lease: '10m' }, // the host must not heal itself while the test waits
+    });
+    const handle = await startPlan(temporal, plan, main.taskQueue);
+    let next: InProcessWorker | undefined;
+    try {
+      await waitForPhase(handle, 'observe');
+      await crashing.kill('SIGKILL');
+      const stuck = await waitForPhase(handle, 'rollback-stuck', 60_000);
+      const farFault = stuck.faults.find((fault) => fault.target === far.name);
+      assert.equal(farFault?.status, 'rollback-stuck');
+      assert.equal(
+        farFault?.error,
+        `no worker of task queue ${queue} took the rollback of limit-far@${far.name} within 2s: start one ` +
+          `where those hosts can be reached (gameday worker --task-queue ${queue})`,
+      );
+      assert.equal(stuck.faults.find((fault) => fault.target === near.name)?.status, 'rolled-back');
+      assert.match(await qdisc(far), /"kind":"tbf"/, 'the limit on host-2 is still in place');
+      await new Promise((resolve) => setTimeout(resolve, 3000)); // longer than the bound: still waiting
+      assert.equal((await handle.describe()).status.name, 'RUNNING');
+      next = await startInProcessWorker(temporal, queue, reachingOnly(far));
+      const report = await handle.result();
+      assert.equal(report.faults.find((fault) => fault.target === far.name)?.status, 'rolled-back');
+      assert.equal(await qdisc(far), farBefore, 'host-2 as it was');
+      const rollbacks = (await dispatched(handle)).filter(
+        (a) => a.type === 'rollbackFault' && a.host === far.name,
+      );
+      assert.deepEqual(
+        rollbacks.map((a) => [a.queue, a.bounded, a.completed]),
+        [
+          [queue, true, false],
+          [queue, false, true],
+        ],
+        'the first round bounded, the retry waiting for as long as it took',
+      );
+    } finally {
+      await crashing.kill('SIGKILL');
+      await next?.stop();
+    }
   });
 });

@@ -7,6 +7,8 @@ import {
   inZone,
   inZoneFailure,
   leaseKeeperOptions,
+  noWorkerLine,
+  noWorkerTookIt,
   onQueue,
   zoneOf,
   zoneOfTarget,
@@ -113,6 +115,13 @@ function keepLeasesWhileFaultsAreIn(
       )
       // Cancelled when rollback ends; its failures are retried by Temporal. A zone with no worker has its
       // leases unrenewed: its hosts revert the faults by themselves.
-      .catch(() => undefined);
+      .catch((error: unknown) => {
+        const zone = zoneOf(run.plan, via);
+        if (zone === undefined || !noWorkerTookIt(error)) return;
+        run.note(
+          `${noWorkerLine(zone, 'the dead-man lease keeper')}; the leases of ${[...byTarget.keys()].join(', ')} ` +
+            'are not renewed, so those hosts revert their faults by themselves',
+        );
+      });
   }
 }
