@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
+import { renderHtmlReport } from '../client/htmlReport';
+import { renderReport } from '../client/render';
 import type { gameDay } from '../workflows/gameDay';
 import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 import { gameDayPlan, type PlanOverrides } from './support/plans';
@@ -159,6 +161,8 @@ describe('workers per network zone (real dev server, two workers on two queues, 
       ),
       'the timeline says where the rollback ran',
     );
+    assert.match(renderReport(report), new RegExp(`\\| ${far.name} \\(via ${zone.taskQueue}\\) \\|`));
+    assert.match(renderHtmlReport(report), new RegExp(`<td>${far.name} \\(via ${zone.taskQueue}\\)</td>`));
 
     const activities = await dispatched(handle);
     const queueOf = (type: string, host?: string) =>
