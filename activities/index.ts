@@ -7,7 +7,7 @@ import { injectFault, prepareFault, rollbackFault, verifyFault } from './faultSt
 import { keepLeases } from './leases';
 import { awaitRecovery, observe } from './observe';
 import { runRecoveryAction } from './recoveryActions';
-import { resolvePlanOnWorker } from './resolve';
+import { resolvePlanOnWorker, resolveZoneGroups } from './resolve';
 import { withHeartbeats } from './heartbeat';
 import { notify } from './notify';
 import { findStartBlockers, pauseSchedule, startBlockerSources } from './startBlockers';
@@ -27,6 +27,7 @@ export type { ActivityDeps } from './deps';
 export function createActivities(deps: ActivityDeps) {
   return {
     resolvePlan: (input: Parameters<typeof resolvePlanOnWorker>[1]) => resolvePlanOnWorker(deps, input),
+    resolveZoneGroups: (input: Parameters<typeof resolveZoneGroups>[1]) => resolveZoneGroups(deps, input),
     runCheck: (check: ProbeSpec, gameDay?: GameDayCheckContext) =>
       withHeartbeats((ctx) =>
         evaluate(

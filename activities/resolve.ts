@@ -2,8 +2,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import { selectionPlaceholder } from '../plan/kubernetes';
 import type { FaultSpec, Plan } from '../plan/schema';
 import { selectTargets } from '../plan/selection';
-import type { Target } from '../plan/targets';
-import type { FaultStep, ResolvedPlan } from '../workflows/definitions';
+import { viaOfHost, type KubernetesTarget, type Target } from '../plan/targets';
+import type {
+  FaultStep,
+  ResolvedPlan,
+  ZoneGroup,
+  ZoneResolveInput,
+  ZoneResolved,
+  ZonesResolved,
+} from '../workflows/definitions';
 import { actionScope, describeRecoveryAction } from '../plan/recoveryActions';
 import { describeProbe, takeBaselines } from './checks/probe';
 import type { ActivityDeps } from './deps';
@@ -14,6 +21,7 @@ import {
   allowedClient,
   allowedContext,
   resolveKubernetesGroups,
+  type KubernetesGroup,
   type KubernetesGroups,
 } from './kubernetes/resolveGroups';
 
@@ -28,6 +36,11 @@ export interface ResolveInput {
   readonly plan: Plan;
   readonly seed: number;
   readonly tag: string;
+  /**
+   * The groups with `via`, as their zones' workers resolved them (this worker cannot reach them); absent in a
+   * plan without `via`, and in a dry run, which resolves every group alike.
+   */
+  readonly zones?: ZonesResolved;
 }
 
 export function refuse(message: string): never {
@@ -43,7 +56,10 @@ function resolveGroup(
   name: string,
   group: Plan['targets'][string],
   kubernetes: KubernetesGroups | undefined,
+  zones?: ZonesResolved,
 ): Target[] {
+  const fromZone = group.via === undefined ? undefined : zones?.groups[name];
+  if (fromZone !== undefined) return [...fromZone.targets];
   if (group.kubernetes !== undefined) {
     const listed = kubernetes?.get(name);
     if (listed !== undefined) return [...listed.targets];
@@ -112,18 +128,12 @@ async function enforceKubernetesUses(deps: ResolveDeps, plan: Plan): Promise<voi
  * baselines checks compare with later (restart counts), read now, before anything is injected.
  */
 export async function resolvePlanOnWorker(deps: ResolveDeps, input: ResolveInput): Promise<ResolvedPlan> {
-  let kubernetes: KubernetesGroups;
-  try {
-    kubernetes = await resolveKubernetesGroups(
-      deps.kubernetes,
-      input.plan,
-      (group) => groupNeedsObjects(input.plan, group),
-      refuse,
-    );
-  } catch (error) {
-    // A permission the worker lacks (or a selector the API rejects) is said once, not retried.
-    if (error instanceof KubernetesError && error.refused) refuse(error.message);
-    throw error;
+  const { zones } = input;
+  // Groups with `via` were listed by their zones' workers: only the others are listed here.
+  const here = zones === undefined ? input.plan : groupsOf(input.plan, (via) => via === undefined);
+  const kubernetes = new Map(await listKubernetesGroups(deps, here, input.plan));
+  for (const [name, listed] of Object.entries(zones?.groups ?? {})) {
+    if (input.plan.targets[name]?.kubernetes !== undefined) kubernetes.set(name, kubernetesGroupOf(listed));
   }
   await enforceKubernetesUses(deps, input.plan);
   for (const name of input.plan.notify ?? []) {
@@ -144,8 +154,89 @@ export async function resolvePlanOnWorker(deps: ResolveDeps, input: ResolveInput
   return { ...resolved, ...(Object.keys(baselines).length > 0 ? { baselines } : {}) };
 }
 
-/** One fault on one target, in plain words. */
-function stepOf(plan: Plan, fault: FaultSpec, kind: AnyFaultKind, target: Target): FaultStep {
+/** The plan with only the target groups whose `via` passes `keep`. */
+function groupsOf(plan: Plan, keep: (via: string | undefined) => boolean): Plan {
+  return {
+    ...plan,
+    targets: Object.fromEntries(Object.entries(plan.targets).filter(([, g]) => keep(g.via))),
+  };
+}
+
+/** Kubernetes groups of `listed` (a part of `plan`), listed from this worker's clusters. */
+async function listKubernetesGroups(deps: ResolveDeps, listed: Plan, plan: Plan): Promise<KubernetesGroups> {
+  try {
+    return await resolveKubernetesGroups(
+      deps.kubernetes,
+      listed,
+      (group) => groupNeedsObjects(plan, group),
+      refuse,
+    );
+  } catch (error) {
+    // A permission the worker lacks (or a selector the API rejects) is said once, not retried.
+    if (error instanceof KubernetesError && error.refused) refuse(error.message);
+    throw error;
+  }
+}
+
+function kubernetesGroupOf(listed: ZoneGroup): KubernetesGroup {
+  const isKubernetes = (target: Target | undefined): target is KubernetesTarget =>
+    target?.kind === 'kubernetes';
+  return {
+    targets: listed.targets.filter(isKubernetes),
+    wholeNamespace: listed.wholeNamespace === true,
+    ...(isKubernetes(listed.namespace) ? { namespace: listed.namespace } : {}),
+  };
+}
+
+/**
+ * A zone's worker resolves the groups whose `via` is its queue, against its own inventory and clusters, and
+ * checks that the checks run on their hosts are in its inventory. Nothing is chosen here: the blast-radius
+ * choice is made once, for the whole plan, by the main queue's resolution.
+ */
+export async function resolveZoneGroups(deps: ResolveDeps, input: ZoneResolveInput): Promise<ZoneResolved> {
+  const { plan, queue } = input;
+  try {
+    const zone = groupsOf(plan, (via) => via === queue);
+    const kubernetes = await listKubernetesGroups(deps, zone, plan);
+    const groups: Record<string, ZoneGroup> = {};
+    for (const [name, group] of Object.entries(zone.targets)) {
+      const listed = kubernetes.get(name);
+      groups[name] = {
+        targets: resolveGroup(deps, name, group, kubernetes),
+        ...(listed === undefined
+          ? {}
+          : {
+              wholeNamespace: listed.wholeNamespace,
+              ...(listed.namespace ? { namespace: listed.namespace } : {}),
+            }),
+      };
+    }
+    const inventory = deps.sshHosts;
+    for (const check of [...plan.checks, ...plan.observation.guardrails]) {
+      if (check.on === undefined || viaOfHost(plan, check.on) !== queue) continue;
+      if (inventory !== undefined && !inventory.includes(check.on)) {
+        refuse(
+          `check ${check.name} runs on ${check.on}, not in this worker's SSH inventory ` +
+            `(known: ${inventory.join(', ') || 'none'}); add it to ssh.hosts in the worker configuration`,
+        );
+      }
+    }
+    const hosts = Object.values(zone.targets).flatMap((group) => group.ssh?.hosts ?? []);
+    const unverifiedHosts = hosts.filter((host) => deps.unverifiedSshHosts?.includes(host));
+    return { groups, ...(unverifiedHosts.length > 0 ? { unverifiedHosts } : {}) };
+  } catch (error) {
+    // Which zone refused: its workers' configuration is the one to change.
+    if (error instanceof ApplicationFailure && error.type === 'PlanRefused') {
+      refuse(`a worker of task queue ${queue} refused: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+/** One fault on one target, in plain words; a target of a group with `via` is marked with its queue. */
+function stepOf(plan: Plan, fault: FaultSpec, kind: AnyFaultKind, given: Target): FaultStep {
+  const via = plan.targets[given.group]?.via;
+  const target = via === undefined ? given : { ...given, via };
   const words = describeStep(kind, fault.params, target);
   return {
     id: `${fault.name}@${target.name}`,
@@ -162,11 +253,14 @@ function stepOf(plan: Plan, fault: FaultSpec, kind: AnyFaultKind, target: Target
 
 export function resolvePlan(
   deps: ResolveDeps,
-  { plan, seed }: ResolveInput,
+  { plan, seed, zones }: ResolveInput,
   kubernetes?: KubernetesGroups,
 ): ResolvedPlan {
   const groups = new Map(
-    Object.entries(plan.targets).map(([name, group]) => [name, resolveGroup(deps, name, group, kubernetes)]),
+    Object.entries(plan.targets).map(([name, group]) => [
+      name,
+      resolveGroup(deps, name, group, kubernetes, zones),
+    ]),
   );
   const steps: FaultStep[] = [];
   plan.faults.forEach((fault, index) => {
@@ -197,7 +291,9 @@ export function resolvePlan(
   const allChecks = [...plan.checks, ...plan.observation.guardrails];
   for (const check of allChecks) {
     const inventory = deps.sshHosts;
-    if (check.on !== undefined && inventory !== undefined && !inventory.includes(check.on)) {
+    // A host of a group with `via` is in its zone's inventory, checked there.
+    const inZone = zones !== undefined && check.on !== undefined && viaOfHost(plan, check.on) !== undefined;
+    if (check.on !== undefined && !inZone && inventory !== undefined && !inventory.includes(check.on)) {
       refuse(
         `check ${check.name} runs on ${check.on}, not in this worker's SSH inventory ` +
           `(known: ${inventory.join(', ') || 'none'}); add it to ssh.hosts in the worker configuration`,
@@ -221,8 +317,9 @@ export function resolvePlan(
   );
   const actions = plan.recovery.actions?.map(describeRecoveryAction);
   const targets = [...new Set(steps.map((step) => step.target.name))];
+  const unverified = [...(deps.unverifiedSshHosts ?? []), ...(zones?.unverifiedHosts ?? [])];
   const warnings = targets
-    .filter((target) => deps.unverifiedSshHosts?.includes(target))
+    .filter((target) => unverified.includes(target))
     .map(
       (host) =>
         `WARNING: the host key of ${host} is not verified (insecureSkipVerify in the worker configuration)`,

@@ -297,7 +297,7 @@ export function renderHtmlReport(report: GameDayReport, options: HtmlReportOptio
         ['fault', 'target', 'injected', 'rolled back', 'attempts', 'status'],
         report.faults.map((f) => [
           f.inject,
-          f.target,
+          f.taskQueue === undefined ? f.target : `${f.target} (via ${f.taskQueue})`,
           dash(f.injectedAt),
           dash(f.rolledBackAt),
           dash(f.rollbackAttempts),

@@ -52,7 +52,12 @@ export function renderDryRun(planToRun: Plan, resolvedPlan: ResolvedPlan, seed: 
   }
   lines.push('2. preflight: the steady state must hold, else nothing is injected', ...checks('before'));
   lines.push('3. inject, in order (each rollback is recorded before its inject runs):');
-  for (const step of resolved.steps) lines.push(`   - ${step.inject}`, `       rollback: ${step.rollback}`);
+  // A group with `via`: its steps and rollbacks run on the workers of that task queue.
+  const queue = (step: (typeof resolved.steps)[number]) =>
+    step.target.via === undefined ? '' : ` [task queue ${step.target.via}]`;
+  for (const step of resolved.steps) {
+    lines.push(`   - ${step.inject}${queue(step)}`, `       rollback: ${step.rollback}`);
+  }
   const { window, sampleInterval, guardrails } = plan.observation;
   lines.push(
     `4. observe for ${formatDuration(window)}, sampling every ${formatDuration(sampleInterval)}:`,
@@ -64,7 +69,7 @@ export function renderDryRun(planToRun: Plan, resolvedPlan: ResolvedPlan, seed: 
     );
   }
   lines.push('5. roll back, last in first out, each retried until it succeeds and verified:');
-  for (const step of [...resolved.steps].reverse()) lines.push(`   - ${step.rollback}`);
+  for (const step of [...resolved.steps].reverse()) lines.push(`   - ${step.rollback}${queue(step)}`);
   lines.push(`6. recover: within ${formatDuration(plan.recovery.within)}`, ...checks('after'));
   const actions = plan.recovery.actions ?? [];
   if (actions.length > 0) {
@@ -135,7 +140,7 @@ export function renderReport(gameDayReport: GameDayReport, uiLink?: string): str
   );
   for (const f of report.faults) {
     out.push(
-      `| ${f.inject} | ${f.target} | ${f.injectedAt ?? '-'} | ${f.rolledBackAt ?? '-'} | ${f.rollbackAttempts ?? '-'} | ${f.status}${f.error ? `: ${f.error}` : ''} |`,
+      `| ${f.inject} | ${f.target}${f.taskQueue === undefined ? '' : ` (via ${f.taskQueue})`} | ${f.injectedAt ?? '-'} | ${f.rolledBackAt ?? '-'} | ${f.rollbackAttempts ?? '-'} | ${f.status}${f.error ? `: ${f.error}` : ''} |`,
     );
   }
   if (report.checks.preflight.length > 0) {

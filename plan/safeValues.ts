@@ -189,3 +189,16 @@ export const selectorText = z
   .max(1000, 'must be at most 1000 characters')
   .regex(/^[A-Za-z0-9_./=!,() -]*$/, 'may contain only letters, digits, spaces and _ . / = ! , ( ) -');
 export const labelSelector = z.union([selectorText, boundedRecord(labelPart, labelPart, 50)]);
+
+/**
+ * A Temporal task queue a target group's activities are dispatched to (`via: dc-west`): the queue of the
+ * workers that can reach the group. Identifier-like and short, since it appears in commands' summaries and
+ * the report; Temporal's own limit (1000 characters, no `/_sys/` prefix) is far wider.
+ */
+export const taskQueueName = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(
+    /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+    'must be a task queue name: letters, digits and - _ . (starting and ending with a letter or digit)',
+  );

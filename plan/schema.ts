@@ -6,7 +6,8 @@ import { faultKinds } from '../activities/faults/registry';
 import { duration } from './duration';
 import { kubernetesSelection } from './kubernetes';
 import { maxRecoveryActions, recoveryActionSchema } from './recoveryActions';
-import { boundedRecord, containerName, freeText, hostName, identifier } from './safeValues';
+import { defaultZoneStartWithin } from './targets';
+import { boundedRecord, containerName, freeText, hostName, identifier, taskQueueName } from './safeValues';
 
 export const planApiVersion = 'gameday.dev/v1alpha1';
 
@@ -122,10 +123,17 @@ const targetGroupSchema = z
       .describe(
         'Kubernetes objects in a context of the worker; its credentials stay in the worker configuration',
       ),
+    via: taskQueueName
+      .optional()
+      .describe(
+        'task queue of the workers that can reach this group (a network zone): every activity on its ' +
+          'targets runs there; the workflow and everything else stay on the main queue',
+      ),
   })
-  .refine((group) => Object.values(group).filter(Boolean).length === 1, {
-    message: 'give exactly one target kind: local, ssh or kubernetes',
-  });
+  .refine(
+    (group) => [group.local, group.ssh, group.kubernetes].filter((kind) => kind !== undefined).length === 1,
+    { message: 'give exactly one target kind: local, ssh or kubernetes' },
+  );
 
 const selectionSchema = z
   .discriminatedUnion('mode', [
@@ -205,6 +213,17 @@ export const planSchema = z
             'with fewer (a worker stalled, the window passed unobserved) the game day fails',
         ),
     }),
+    zoneWorkers: z
+      .strictObject({
+        startWithin: duration({ min: '1s', max: '1h' })
+          .default(defaultZoneStartWithin)
+          .describe(
+            "how long an activity on a group's `via` queue may wait for a worker there to take it; then " +
+              'that step fails (a rollback is then set aside as stuck, retried and waited for without end)',
+          ),
+      })
+      .optional()
+      .describe('target groups with `via`: how long their workers are waited for (default 3m)'),
     deadManSwitch: z
       .strictObject({
         lease: duration({ min: '3s', max: '1h' })
@@ -246,6 +265,7 @@ export const planSchema = z
       seen.add(name);
     });
     const allChecks = [...plan.checks, ...plan.observation.guardrails];
+    zoneProblems(plan, ctx);
     plan.recovery.actions?.forEach((action, i) => {
       const failing = action.deletePods?.failing;
       if (failing === undefined) return;
@@ -355,6 +375,62 @@ export const planSchema = z
       }
     });
   });
+
+/**
+ * A host is reached through one queue: named by groups with different `via`, which workers reach it would be
+ * ambiguous. The window's checks and guardrails are sampled together in one activity on the main queue, so
+ * none of them may run `on` a host only a zone's workers reach (`before`/`after` checks may).
+ */
+function zoneProblems(
+  plan: {
+    targets: Record<string, { ssh?: { hosts: string[] } | undefined; via?: string | undefined }>;
+    checks: readonly { name: string; on?: string | undefined; when: readonly string[] }[];
+    observation: { guardrails: readonly { name: string; on?: string | undefined }[] };
+  },
+  ctx: z.core.$RefinementCtx,
+): void {
+  const queueOfHost = new Map<string, { group: string; via: string | undefined }>();
+  for (const [group, definition] of Object.entries(plan.targets)) {
+    definition.ssh?.hosts.forEach((host, i) => {
+      const seen = queueOfHost.get(host);
+      if (seen !== undefined && seen.via !== definition.via) {
+        const where = (via: string | undefined) => (via === undefined ? 'the main queue' : `via ${via}`);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', group, 'ssh', 'hosts', i],
+          message:
+            `${host} is reached ${where(definition.via)} here and ${where(seen.via)} in group ` +
+            `"${seen.group}": a host has one zone, give both groups the same via`,
+        });
+      }
+      if (seen === undefined) queueOfHost.set(host, { group, via: definition.via });
+    });
+  }
+  const sampled = [
+    ...plan.checks.map((check, i) => ({
+      check,
+      path: ['checks', i, 'on'],
+      during: check.when.includes('during'),
+    })),
+    ...plan.observation.guardrails.map((check, i) => ({
+      check,
+      path: ['observation', 'guardrails', i, 'on'],
+      during: true,
+    })),
+  ];
+  for (const { check, path, during } of sampled) {
+    const zone = check.on === undefined ? undefined : queueOfHost.get(check.on)?.via;
+    if (during && zone !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message:
+          `${check.name} is sampled during the window on ${check.on ?? ''}, which only workers of queue ` +
+          `${zone} reach: the window is observed from the main queue, so run it before/after only`,
+      });
+    }
+  }
+}
 
 export type PlanInput = z.input<typeof planSchema>;
 export type Plan = z.output<typeof planSchema>;

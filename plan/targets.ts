@@ -8,6 +8,8 @@ export interface HostTarget {
   readonly kind: 'local' | 'ssh';
   /** Human-readable and unique within the game day: "local", "kafka-1". */
   readonly name: string;
+  /** The task queue of the workers that reach it (its group's `via`); absent: the main queue. */
+  readonly via?: string;
 }
 
 /** Kubernetes objects a group selects, by the names `kubectl get` uses. */
@@ -29,9 +31,32 @@ export interface KubernetesTarget {
   readonly object?: string;
   /** The object's UID when it was resolved: a re-created object with the same name is another one. */
   readonly uid?: string;
+  /** The task queue of the workers that reach its cluster (its group's `via`); absent: the main queue. */
+  readonly via?: string;
 }
 
 /** One concrete thing a fault acts on, produced by the resolve phase. */
 export type Target = HostTarget | KubernetesTarget;
 
 export const isHostTarget = (target: Target): target is HostTarget => target.kind !== 'kubernetes';
+
+/** How long an activity on a zone's task queue waits for a worker there, unless the plan says otherwise. */
+export const defaultZoneStartWithin = 180_000;
+
+/** A plan's target groups, as far as zones go. */
+interface ZonedGroups {
+  readonly targets: Readonly<
+    Record<string, { readonly via?: string; readonly ssh?: { readonly hosts: readonly string[] } }>
+  >;
+}
+
+/** The `via` of the groups naming an SSH host (the schema lets them name only one). */
+export function viaOfHost(plan: ZonedGroups, host: string): string | undefined {
+  return Object.values(plan.targets).find((group) => group.ssh?.hosts.includes(host))?.via;
+}
+
+/** The distinct `via` queues of a plan's groups, in the order the groups are written. */
+export function zoneQueuesOf(plan: ZonedGroups): string[] {
+  const queues = Object.values(plan.targets).flatMap((group) => (group.via === undefined ? [] : [group.via]));
+  return [...new Set(queues)];
+}

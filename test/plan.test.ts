@@ -577,3 +577,58 @@ describe('blast radius', () => {
     );
   });
 });
+
+describe('target groups with via (workers per network zone)', () => {
+  const zoned = (west: string, checks = '') => `apiVersion: gameday.dev/v1alpha1
+kind: GameDay
+metadata: { name: zones, owner: sre }
+targets:
+  east: { ssh: { hosts: [kafka-1] } }
+  west: ${west}
+checks:${checks || ' []'}
+faults:
+  - { name: slow, kind: network-bandwidth, target: west, params: { interface: eth0, rate: 1mbit } }
+observation: { window: 5s }
+`;
+
+  it('via is a task queue name; resolve stamps it on every target of its group, and only there', () => {
+    const parsed = parsePlan(zoned('{ ssh: { hosts: [kafka-2] }, via: dc-west.zone_2 }'), 'plan.yaml');
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.map(formatPlanError).join('\n'));
+    assert.equal(
+      parsed.plan.zoneWorkers,
+      undefined,
+      'no zoneWorkers unless written (default 3m in the workflow)',
+    );
+    const resolved = resolvePlan({ allowLocalTargets: false }, { plan: parsed.plan, seed: 1, tag: 't' });
+    assert.deepEqual(resolved.steps[0]?.target, {
+      group: 'west',
+      kind: 'ssh',
+      name: 'kafka-2',
+      via: 'dc-west.zone_2',
+    });
+    for (const bad of ['"dc west"', "'-west'", '"dc;rm"', 'x'.repeat(64), '"/_sys/x"']) {
+      const errors = errorsOf(zoned(`{ ssh: { hosts: [kafka-2] }, via: ${bad} }`));
+      assert.equal(errors.length, 1, errors.join('\n'));
+      assert.match(errors[0] ?? '', /targets\.west\.via: must be (a task queue name|at most 63 characters)/);
+    }
+  });
+
+  it('a host has one zone; a check sampled during the window may not run on a zone host', () => {
+    assert.deepEqual(errorsOf(zoned('{ ssh: { hosts: [kafka-1] }, via: dc-west }')), [
+      'plan.yaml:6:26: targets.west.ssh.hosts[0]: kafka-1 is reached via dc-west here and the main queue in ' +
+        'group "east": a host has one zone, give both groups the same via',
+    ]);
+    const check = (when: string) => `
+  - { name: west-up, when: [${when}], on: kafka-2, tcp: { host: 10.0.0.2, port: 22 } }`;
+    const west = '{ ssh: { hosts: [kafka-2] }, via: dc-west }';
+    assert.ok(parsePlan(zoned(west, check('before, after')), 'plan.yaml').ok);
+    assert.deepEqual(errorsOf(zoned(west, check('during'))), [
+      'plan.yaml:8:42: checks[0].on: west-up is sampled during the window on kafka-2, which only workers of ' +
+        'queue dc-west reach: the window is observed from the main queue, so run it before/after only',
+    ]);
+    const bound = errorsOf(
+      zoned(west).replace('observation:', 'zoneWorkers: { startWithin: 2h }\nobservation:'),
+    );
+    assert.match(bound.join('\n'), /zoneWorkers\.startWithin: must be at most 1h/);
+  });
+});

@@ -52,6 +52,7 @@ export function activityDepsFromConfig(
  */
 const stateResultsOf: readonly (keyof ReturnType<typeof createActivities>)[] = [
   'resolvePlan',
+  'resolveZoneGroups',
   'prepareFault',
   // The janitor's findings carry the saved states it hands to rollbackFault, read from the runs' histories.
   'findJanitorFindings',

@@ -1,11 +1,16 @@
 import {
   ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
   proxyActivities,
+  TimeoutFailure,
   type ActivityOptions,
   type RetryPolicy,
 } from '@temporalio/workflow';
 import ms from 'ms';
 import type { createActivities } from '../activities';
+import type { Plan } from '../plan/schema';
+import { defaultZoneStartWithin, viaOfHost, type Target } from '../plan/targets';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -83,3 +88,75 @@ export const evidenceOptions = (intervalMs: number): ActivityOptions => ({
 
 /** "30s", "5m": durations as plans write them, for summaries and notes. */
 export const duration = (milliseconds: number): string => ms(milliseconds);
+
+/**
+ * A network zone: the task queue of the workers that reach a target group (its `via`), and how long an
+ * activity there may wait for one of them to take it.
+ */
+export interface Zone {
+  readonly queue: string;
+  readonly startWithinMs: number;
+}
+
+export function zoneOf(plan: Plan, via: string | undefined): Zone | undefined {
+  if (via === undefined) return undefined;
+  // Plans recorded before zones existed have no `zoneWorkers`.
+  return { queue: via, startWithinMs: plan.zoneWorkers?.startWithin ?? defaultZoneStartWithin };
+}
+
+/** The zone of whatever acts on or reads `target`: its group's, stamped on it by resolve. */
+export const zoneOfTarget = (plan: Plan, target: Target): Zone | undefined => zoneOf(plan, target.via);
+
+/** The zone a check runs in: that of the host it runs `on`, if a group with `via` names it. */
+export const zoneOfCheck = (plan: Plan, check: { readonly on?: string | undefined }): Zone | undefined =>
+  check.on === undefined ? undefined : zoneOf(plan, viaOfHost(plan, check.on));
+
+/**
+ * The one place options are made for an activity in a zone: its queue, and a bound on waiting for a worker
+ * there, so that a zone nobody serves fails that step instead of hanging the game day. Outside a zone the
+ * options are returned as they are (the commands of plans without `via` are those recorded histories have).
+ * A rollback's first round is bounded too, so that it is set aside as stuck and the other rollbacks proceed;
+ * `waitForever` (the stuck rollbacks' endless retries) waits for a worker for as long as it takes.
+ */
+export function inZone(
+  options: ActivityOptions,
+  zone: Zone | undefined,
+  { waitForever = false } = {},
+): ActivityOptions {
+  if (zone === undefined) return options;
+  return {
+    ...options,
+    taskQueue: zone.queue,
+    ...(waitForever ? {} : { scheduleToStartTimeout: zone.startWithinMs }),
+  };
+}
+
+/** Whether an activity failed because no worker of its queue took it within its bound. */
+export function noWorkerTookIt(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure &&
+    error.cause instanceof TimeoutFailure &&
+    error.cause.timeoutType === 'SCHEDULE_TO_START'
+  );
+}
+
+/** The one line said when a zone's queue has no worker: which queue, how long it waited, what to do. */
+export function noWorkerLine(zone: Zone, what: string): string {
+  return (
+    `no worker of task queue ${zone.queue} took ${what} within ${duration(zone.startWithinMs)}: start one ` +
+    `where those hosts can be reached (gameday worker --task-queue ${zone.queue})`
+  );
+}
+
+/** A zone's "no worker" as that one line (not retried); any other failure as it is. */
+export function inZoneFailure(error: unknown, zone: Zone | undefined, what: string): unknown {
+  if (zone === undefined || !noWorkerTookIt(error)) return error;
+  return ApplicationFailure.create({
+    type: 'NoZoneWorker',
+    message: noWorkerLine(zone, what),
+    nonRetryable: true,
+  });
+}
+
+/** Where a step ran, for the timeline and summaries: said only for a zone's queue. */
+export const onQueue = (via: string | undefined): string => (via === undefined ? '' : ` [task queue ${via}]`);

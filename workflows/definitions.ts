@@ -95,6 +95,37 @@ export interface ResolvedPlan {
 }
 
 /**
+ * A target group with `via`, resolved by a worker of its zone (the main worker cannot reach it): its targets,
+ * and for a Kubernetes group what the main resolution needs to choose among them.
+ */
+export interface ZoneGroup {
+  readonly targets: readonly Target[];
+  /** A Kubernetes pod selector that takes every pod of its namespace. */
+  readonly wholeNamespace?: boolean;
+  /** A Kubernetes group's namespace as one target, for kinds that act on a namespace. */
+  readonly namespace?: Target;
+}
+
+/** What a zone's worker resolves: the plan's groups whose `via` is its queue, and the checks on their hosts. */
+export interface ZoneResolveInput {
+  readonly plan: Plan;
+  readonly queue: string;
+}
+
+export interface ZoneResolved {
+  /** By group name: every group of the plan whose `via` is the zone's queue. */
+  readonly groups: Readonly<Record<string, ZoneGroup>>;
+  /** Hosts of these groups whose keys the zone's worker does not verify: every game day on them says so. */
+  readonly unverifiedHosts?: readonly string[];
+}
+
+/** What the zones' workers resolved, merged: their groups, and which of their hosts' keys are not verified. */
+export interface ZonesResolved {
+  readonly groups: Readonly<Record<string, ZoneGroup>>;
+  readonly unverifiedHosts: readonly string[];
+}
+
+/**
  * Numbers a check kind reads once, at the game day's start, to judge later samples against (a `kubernetes`
  * ready check's restart count per pod UID). Kept in the workflow, handed to every evaluation of that check.
  */
@@ -284,6 +315,8 @@ export interface FaultRecord {
   readonly target: string;
   readonly inject: string;
   readonly rollback: string;
+  /** The task queue its steps and rollback ran on, when its group has `via` (else the main queue). */
+  readonly taskQueue?: string;
   status: FaultStatus;
   injectedAt?: string;
   rollbackStartedAt?: string;

@@ -1,4 +1,5 @@
 import {
+  ApplicationFailure,
   CancellationScope,
   deprecatePatch,
   isCancellation,
@@ -6,7 +7,21 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { ProbeSpec } from '../plan/schema';
-import { activities, duration, readOnly, recoveryOptions } from './activityOptions';
+import { zoneQueuesOf } from '../plan/targets';
+import {
+  activities,
+  duration,
+  inZone,
+  inZoneFailure,
+  noWorkerLine,
+  noWorkerTookIt,
+  onQueue,
+  readOnly,
+  recoveryOptions,
+  zoneOf,
+  zoneOfCheck,
+  type Zone,
+} from './activityOptions';
 import {
   searchAttributes,
   searchableTargets,
@@ -14,8 +29,10 @@ import {
   type FaultStep,
   type GameDayInput,
   type GameDayReport,
+  type RecoveryResult,
+  type ZonesResolved,
 } from './definitions';
-import { failureMessage, GameDayRun } from './gameDayRun';
+import { failureMessage, GameDayRun, now } from './gameDayRun';
 import { injectFaults } from './inject';
 import { collectIoEvidence } from './ioEvidence';
 import { gameDayMetrics } from './metricsSinks';
@@ -37,7 +54,7 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
   try {
     const clean = input.schedule === undefined || (await cleanToStart(run, input.schedule.id));
     const steps = clean ? await resolve(run) : [];
-    if (clean && (await preflight(run))) {
+    if (clean && steps !== undefined && (await preflight(run))) {
       await injectFaults(run, steps);
       await observeWindow(run);
     }
@@ -58,14 +75,28 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
   });
 }
 
-/** Selectors become concrete targets; the worker's allow-lists are enforced. Nothing is changed yet. */
-async function resolve(run: GameDayRun): Promise<readonly FaultStep[]> {
+/**
+ * Selectors become concrete targets; the worker's allow-lists are enforced. Nothing is changed yet. Groups
+ * with `via` are resolved first by their zones' workers; a zone that no worker serves ends the run not-started
+ * (undefined).
+ */
+async function resolve(run: GameDayRun): Promise<readonly FaultStep[] | undefined> {
   const { plan, report } = run;
   run.note(`game day ${plan.metadata.name} started (tag ${run.tag}, seed ${run.seed})`);
+  let zones: ZonesResolved | undefined;
+  try {
+    zones = await resolveZones(run);
+  } catch (error) {
+    if (!(error instanceof ApplicationFailure && error.type === 'NoZoneWorker')) throw error;
+    run.outcome = 'not-started';
+    report.reason = `${error.message}; nothing was injected`;
+    run.note(report.reason);
+    return undefined;
+  }
   const resolved = await activities({
     ...readOnly,
     summary: `resolve targets of ${plan.metadata.name}`,
-  }).resolvePlan({ plan, seed: run.seed, tag: run.tag });
+  }).resolvePlan({ plan, seed: run.seed, tag: run.tag, ...(zones === undefined ? {} : { zones }) });
   run.descriptions = resolved.checks;
   run.actionWords = resolved.actions ?? [];
   run.baselines = resolved.baselines ?? {};
@@ -76,6 +107,33 @@ async function resolve(run: GameDayRun): Promise<readonly FaultStep[]> {
   );
   for (const warning of resolved.warnings ?? []) run.note(warning);
   return resolved.steps;
+}
+
+/** Each zone's groups, resolved by a worker of its queue (side by side); undefined for a plan without `via`. */
+async function resolveZones(run: GameDayRun): Promise<ZonesResolved | undefined> {
+  const { plan } = run;
+  const queues = zoneQueuesOf(plan);
+  if (queues.length === 0) return undefined;
+  const listings = await Promise.all(
+    queues.map(async (queue) => {
+      const zone = zoneOf(plan, queue);
+      const groups = Object.keys(plan.targets).filter((name) => plan.targets[name]?.via === queue);
+      try {
+        return await activities(
+          inZone(
+            { ...readOnly, summary: `resolve target groups ${groups.join(', ')}${onQueue(queue)}` },
+            zone,
+          ),
+        ).resolveZoneGroups({ plan, queue });
+      } catch (error) {
+        throw inZoneFailure(error, zone, `the resolve of target group(s) ${groups.join(', ')}`);
+      }
+    }),
+  );
+  return {
+    groups: Object.fromEntries(listings.flatMap((listing) => Object.entries(listing.groups))),
+    unverifiedHosts: listings.flatMap((listing) => listing.unverifiedHosts ?? []),
+  };
 }
 
 /** The steady-state hypothesis must hold before anything is injected; false ends the run not-started. */
@@ -92,14 +150,35 @@ async function preflight(run: GameDayRun): Promise<boolean> {
   return false;
 }
 
+/** Each check on its own, a check `on` a zone's host by a worker of that zone. */
 async function runChecks(run: GameDayRun, specs: readonly ProbeSpec[]): Promise<CheckResult[]> {
   const results = await Promise.all(
-    specs.map((spec) =>
-      activities({ ...readOnly, summary: run.checkSummary(spec) }).runCheck(spec, run.checkContext()),
-    ),
+    specs.map(async (spec) => {
+      const zone = zoneOfCheck(run.plan, spec);
+      try {
+        return await activities(
+          inZone({ ...readOnly, summary: run.checkSummary(spec) + onQueue(zone?.queue) }, zone),
+        ).runCheck(spec, run.checkContext());
+      } catch (error) {
+        if (zone === undefined || !noWorkerTookIt(error)) throw error;
+        return couldNotAsk(spec, zone);
+      }
+    }),
   );
   run.recordChecks(results);
   return results;
+}
+
+/** A check no worker of its zone took: it could not ask, so it does not hold. */
+function couldNotAsk(spec: ProbeSpec, zone: Zone): CheckResult {
+  return {
+    name: spec.name,
+    holds: false,
+    expect: spec.expect,
+    detail: noWorkerLine(zone, `check ${spec.name}`),
+    couldNotAsk: true,
+    at: now(),
+  };
 }
 
 /**
@@ -126,19 +205,24 @@ async function awaitRecovery(
   after: readonly ProbeSpec[],
   afterActions = 0,
 ): Promise<boolean> {
-  const { recovery } = run.plan;
-  const result = await activities({
-    ...recoveryOptions(recovery.within),
-    summary:
-      `recovery: ${after.map((check) => check.name).join(', ')} within ${duration(recovery.within)}` +
-      (afterActions > 0 ? ' after the recovery actions' : ''),
-  }).awaitRecovery({
-    checks: after,
-    withinMs: recovery.within,
-    intervalMs: recovery.interval,
-    gameDay: run.checkContext(),
-    ...(afterActions > 0 ? { afterActions } : {}),
-  });
+  // The checks on a zone's hosts wait on that zone's queue, side by side with the others.
+  const byZone = new Map<string | undefined, ProbeSpec[]>();
+  for (const check of after) {
+    const queue = zoneOfCheck(run.plan, check)?.queue;
+    byZone.set(queue, [...(byZone.get(queue) ?? []), check]);
+  }
+  const waits = await Promise.all(
+    [...byZone].map(([queue, checks]) => awaitRecoveryOn(run, zoneOf(run.plan, queue), checks, afterActions)),
+  );
+  const result: RecoveryResult =
+    waits.length === 1 && waits[0] !== undefined
+      ? waits[0]
+      : {
+          recovered: waits.every((wait) => wait.recovered),
+          afterMs: Math.max(...waits.map((wait) => wait.afterMs)),
+          results: waits.flatMap((wait) => wait.results),
+          ...(afterActions > 0 ? { afterActions } : {}),
+        };
   run.report.checks.recovery = result;
   run.recordChecks(result.results);
   if (afterActions === 0) {
@@ -151,6 +235,44 @@ async function awaitRecovery(
     );
   }
   return result.recovered;
+}
+
+/** The wait of the `after` checks of one queue; a zone no worker serves did not recover (could not ask). */
+async function awaitRecoveryOn(
+  run: GameDayRun,
+  zone: Zone | undefined,
+  checks: readonly ProbeSpec[],
+  afterActions: number,
+): Promise<RecoveryResult> {
+  const { recovery } = run.plan;
+  try {
+    return await activities(
+      inZone(
+        {
+          ...recoveryOptions(recovery.within),
+          summary:
+            `recovery: ${checks.map((check) => check.name).join(', ')} within ${duration(recovery.within)}` +
+            (afterActions > 0 ? ' after the recovery actions' : '') +
+            onQueue(zone?.queue),
+        },
+        zone,
+      ),
+    ).awaitRecovery({
+      checks,
+      withinMs: recovery.within,
+      intervalMs: recovery.interval,
+      gameDay: run.checkContext(),
+      ...(afterActions > 0 ? { afterActions } : {}),
+    });
+  } catch (error) {
+    if (zone === undefined || !noWorkerTookIt(error)) throw error;
+    return {
+      recovered: false,
+      afterMs: recovery.within,
+      results: checks.map((check) => couldNotAsk(check, zone)),
+      ...(afterActions > 0 ? { afterActions } : {}),
+    };
+  }
 }
 
 /** The verdict, into the report, the search attributes, the memo and the worker's metrics. */

@@ -1,6 +1,18 @@
 import { deprecatePatch } from '@temporalio/workflow';
 import { isHostTarget, type HostTarget } from '../plan/targets';
-import { activities, changing, duration, leaseKeeperOptions } from './activityOptions';
+import {
+  activities,
+  changing,
+  duration,
+  inZone,
+  inZoneFailure,
+  leaseKeeperOptions,
+  noWorkerLine,
+  noWorkerTookIt,
+  onQueue,
+  zoneOf,
+  zoneOfTarget,
+} from './activityOptions';
 import { deadManSwitchFor, type DeadManSwitch, type FaultRecord, type FaultStep } from './definitions';
 import { failureMessage, groupedByFault, now, type GameDayRun } from './gameDayRun';
 
@@ -38,31 +50,35 @@ async function injectStep(run: GameDayRun, step: FaultStep, deadMan: DeadManSwit
     inject: step.inject,
     rollback: step.rollback,
     status: 'preparing',
+    ...(step.target.via === undefined ? {} : { taskQueue: step.target.via }),
   };
   run.report.faults.push(record);
   const input = { step, tag: run.tag, deadMan };
+  // A target of a group with `via`: every step on it runs on its zone's queue (its rollback too).
+  const zone = zoneOfTarget(run.plan, step.target);
+  let what = `the prepare of ${step.id}`;
   try {
-    const saved = await activities({
-      ...changing,
-      summary: `record state before: ${step.inject}`,
-    }).prepareFault(input);
+    const saved = await activities(
+      inZone({ ...changing, summary: `record state before: ${step.inject}` }, zone),
+    ).prepareFault(input);
     // The rollback is recorded before the inject runs: whatever happens next, it will be compensated.
     run.rollbacks.push({ step, saved, record, deadMan });
     record.status = 'injecting';
-    await activities({ ...changing, summary: step.inject }).injectFault({ ...input, saved });
-    const state = await activities({ ...changing, summary: `verify: ${step.inject}` }).verifyFault({
-      ...input,
-      saved,
-      expectActive: true,
-    });
+    what = `the inject of ${step.id}`;
+    await activities(inZone({ ...changing, summary: step.inject }, zone)).injectFault({ ...input, saved });
+    what = `the verify of ${step.id}`;
+    const state = await activities(
+      inZone({ ...changing, summary: `verify: ${step.inject}` }, zone),
+    ).verifyFault({ ...input, saved, expectActive: true });
     record.status = 'active';
     record.injectedAt = now();
     record.detail = state.detail;
-    run.note(`injected: ${step.inject} (${state.detail})`);
+    run.note(`injected: ${step.inject} (${state.detail})${onQueue(step.target.via)}`);
   } catch (error) {
     record.status = 'inject-failed';
-    record.error = failureMessage(error);
-    throw error;
+    const failure = inZoneFailure(error, zone, what);
+    record.error = failureMessage(failure);
+    throw failure;
   }
 }
 
@@ -72,21 +88,40 @@ function keepLeasesWhileFaultsAreIn(
   steps: readonly FaultStep[],
   switches: readonly DeadManSwitch[],
 ): void {
-  const byTarget = new Map<string, { target: HostTarget; switches: DeadManSwitch[] }>();
+  // One keeper per zone (in the order their hosts come): only a zone's workers reach its hosts.
+  type Leases = Map<string, { target: HostTarget; switches: DeadManSwitch[] }>;
+  const byZone = new Map<string | undefined, Leases>();
   steps.forEach(({ target }, i) => {
     if (!isHostTarget(target)) return; // a Kubernetes object has no host to hold a switch
+    const byTarget: Leases = byZone.get(target.via) ?? (new Map() as Leases);
     const entry = byTarget.get(target.name) ?? { target, switches: [] };
     entry.switches.push(switches[i] as DeadManSwitch);
     byTarget.set(target.name, entry);
+    byZone.set(target.via, byTarget);
   });
-  if (byTarget.size === 0) return;
   const leaseMs = run.plan.deadManSwitch.lease;
-  run.leaseKeeper
-    .run(() =>
-      activities({
-        ...leaseKeeperOptions(leaseMs),
-        summary: `renew dead-man leases (${duration(leaseMs)}) on ${byTarget.size} host(s)`,
-      }).keepLeases({ leases: [...byTarget.values()], leaseMs }),
-    )
-    .catch(() => undefined); // cancelled when rollback ends; its failures are retried by Temporal
+  for (const [via, byTarget] of byZone) {
+    run.leaseKeeper
+      .run(() =>
+        activities(
+          inZone(
+            {
+              ...leaseKeeperOptions(leaseMs),
+              summary: `renew dead-man leases (${duration(leaseMs)}) on ${byTarget.size} host(s)${onQueue(via)}`,
+            },
+            zoneOf(run.plan, via),
+          ),
+        ).keepLeases({ leases: [...byTarget.values()], leaseMs }),
+      )
+      // Cancelled when rollback ends; its failures are retried by Temporal. A zone with no worker has its
+      // leases unrenewed: its hosts revert the faults by themselves.
+      .catch((error: unknown) => {
+        const zone = zoneOf(run.plan, via);
+        if (zone === undefined || !noWorkerTookIt(error)) return;
+        run.note(
+          `${noWorkerLine(zone, 'the dead-man lease keeper')}; the leases of ${[...byTarget.keys()].join(', ')} ` +
+            'are not renewed, so those hosts revert their faults by themselves',
+        );
+      });
+  }
 }

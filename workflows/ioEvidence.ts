@@ -1,6 +1,6 @@
 import { isCancellation } from '@temporalio/workflow';
-import { isHostTarget } from '../plan/targets';
-import { activities, evidenceOptions } from './activityOptions';
+import { isHostTarget, type HostTarget } from '../plan/targets';
+import { activities, evidenceOptions, inZone, inZoneFailure, onQueue, zoneOf } from './activityOptions';
 import type { ObserveResult } from './definitions';
 import { failureMessage, type GameDayRun } from './gameDayRun';
 
@@ -30,7 +30,10 @@ export function evidenceAfterWindow(result: ObserveResult): EvidencePlan | undef
   return { when: 'before-rollback', reason: `${names} deviated`, intervalMs: 2000 };
 }
 
-/** IO evidence from the hosts of the recorded faults; its failure is a note, never the game day's. */
+/**
+ * IO evidence from the hosts of the recorded faults, each zone's hosts by its own workers (one activity per
+ * queue, side by side); a failure is a note, never the game day's.
+ */
 export async function collectIoEvidence(
   run: GameDayRun,
   when: 'during' | 'after',
@@ -39,13 +42,32 @@ export async function collectIoEvidence(
 ): Promise<void> {
   const hosts = new Map(run.rollbacks.map((entry) => [entry.step.target.name, entry.step.target]));
   // Kubernetes objects have no host to diagnose.
-  const targets = [...hosts.values()].filter(isHostTarget);
-  if (targets.length === 0) return;
+  const byZone = new Map<string | undefined, HostTarget[]>();
+  for (const target of [...hosts.values()].filter(isHostTarget)) {
+    byZone.set(target.via, [...(byZone.get(target.via) ?? []), target]);
+  }
+  await Promise.all(
+    [...byZone].map(([via, targets]) => collectOnQueue(run, via, targets, { when, reason, intervalMs })),
+  );
+}
+
+async function collectOnQueue(
+  run: GameDayRun,
+  via: string | undefined,
+  targets: HostTarget[],
+  { when, reason, intervalMs }: { when: 'during' | 'after'; reason: string; intervalMs: number },
+): Promise<void> {
+  const zone = zoneOf(run.plan, via);
   try {
-    const evidence = await activities({
-      ...evidenceOptions(intervalMs),
-      summary: `collect IO evidence on ${targets.map((t) => t.name).join(', ')} (${reason})`,
-    }).collectIoEvidence({ targets, when, reason, intervalMs });
+    const evidence = await activities(
+      inZone(
+        {
+          ...evidenceOptions(intervalMs),
+          summary: `collect IO evidence on ${targets.map((t) => t.name).join(', ')} (${reason})${onQueue(via)}`,
+        },
+        zone,
+      ),
+    ).collectIoEvidence({ targets, when, reason, intervalMs });
     (run.report.ioEvidence ??= []).push(evidence);
     for (const host of evidence.hosts) {
       run.note(
@@ -54,6 +76,8 @@ export async function collectIoEvidence(
     }
   } catch (error) {
     if (isCancellation(error)) throw error;
-    run.note(`IO evidence could not be collected: ${failureMessage(error)}`);
+    run.note(
+      `IO evidence could not be collected: ${failureMessage(inZoneFailure(error, zone, 'the IO evidence'))}`,
+    );
   }
 }

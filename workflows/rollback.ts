@@ -1,5 +1,13 @@
 import { upsertSearchAttributes, type ActivityOptions } from '@temporalio/workflow';
-import { activities, rollbackOptions, stuckRollbackOptions } from './activityOptions';
+import {
+  activities,
+  inZone,
+  inZoneFailure,
+  onQueue,
+  rollbackOptions,
+  stuckRollbackOptions,
+  zoneOfTarget,
+} from './activityOptions';
 import { searchAttributes } from './definitions';
 import { failureMessage, groupedByFault, now, type GameDayRun, type RollbackEntry } from './gameDayRun';
 import { gameDayMetrics } from './metricsSinks';
@@ -18,7 +26,12 @@ export async function rollBackFaults(run: GameDayRun): Promise<void> {
   const firstRound = async (entry: RollbackEntry) => {
     try {
       await rollBackStep(run, entry, rollbackOptions);
-    } catch (error) {
+    } catch (failure) {
+      const error = inZoneFailure(
+        failure,
+        zoneOfTarget(run.plan, entry.step.target),
+        `the rollback of ${entry.step.id}`,
+      );
       entry.record.status = 'rollback-stuck';
       entry.record.error = failureMessage(error);
       run.note(`rollback of ${entry.step.id} keeps failing: ${entry.record.error}`);
@@ -37,17 +50,30 @@ export async function rollBackFaults(run: GameDayRun): Promise<void> {
     gameDayMetrics.rollbackStuck(run.plan.metadata.name);
     await Promise.all([
       notifyWebhooks(run, 'rollback-stuck'),
-      ...stuck.map((entry) => rollBackStep(run, entry, stuckRollbackOptions)),
+      ...stuck.map((entry) => rollBackStep(run, entry, stuckRollbackOptions, { waitForever: true })),
     ]);
     run.enter('rollback', 'every stuck rollback has succeeded');
   }
 }
 
-async function rollBackStep(run: GameDayRun, entry: RollbackEntry, options: ActivityOptions): Promise<void> {
+/**
+ * One rollback, on the queue of its target's zone (the step carries it, so a rollback replayed after a worker
+ * crash goes there too). The first round waits for a zone's worker as long as any step does, then the rollback
+ * is set aside as stuck and retried with `waitForever`: never given up.
+ */
+async function rollBackStep(
+  run: GameDayRun,
+  entry: RollbackEntry,
+  options: ActivityOptions,
+  { waitForever = false } = {},
+): Promise<void> {
   const { step, saved, record, deadMan } = entry;
   if (record.status !== 'rollback-stuck') record.status = 'rolling-back';
   record.rollbackStartedAt ??= now();
-  const result = await activities({ ...options, summary: step.rollback }).rollbackFault({
+  const zone = zoneOfTarget(run.plan, step.target);
+  const result = await activities(
+    inZone({ ...options, summary: step.rollback }, zone, { waitForever }),
+  ).rollbackFault({
     step,
     tag: run.tag,
     saved,
@@ -58,7 +84,7 @@ async function rollBackStep(run: GameDayRun, entry: RollbackEntry, options: Acti
   record.rollbackAttempts = (record.rollbackAttempts ?? 0) + result.attempt;
   record.detail = result.detail;
   delete record.error;
-  run.note(`rolled back: ${step.rollback} (${result.detail})`);
+  run.note(`rolled back: ${step.rollback} (${result.detail})${onQueue(step.target.via)}`);
   if (result.revertedByHost !== undefined) {
     run.note(
       `${step.target.name} had already reverted ${step.id} by its dead-man switch: ${result.revertedByHost}`,
