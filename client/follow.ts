@@ -2,7 +2,9 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { stateQuery, type GameDayReport } from '../workflows/definitions';
 import type { gameDay } from '../workflows/gameDay';
 import { timelineLine } from './render';
+import { CliError, exitCodes } from './exitCodes';
 import { style } from './style';
+import { startWorkerHint } from './workerPresence';
 
 export interface FollowOptions {
   /** Where progress lines go; nothing is printed when absent (--json). */
@@ -10,6 +12,15 @@ export interface FollowOptions {
   readonly pollMs?: number;
   /** Called once if the game day enters rollback-stuck; returning true stops following. */
   readonly onStuck?: (state: GameDayReport) => boolean;
+  /**
+   * When its state cannot be asked: the task queue and how many workers poll it now. With none for longer than
+   * `waitMs`, following gives up (exit 6); the game day itself goes on when a worker comes back.
+   */
+  readonly worker?: {
+    readonly taskQueue: string;
+    readonly pollers: () => Promise<number>;
+    readonly waitMs: number;
+  };
 }
 
 export type FollowResult = { readonly report: GameDayReport; readonly stuck: boolean };
@@ -23,12 +34,37 @@ export async function follow(
   const pollMs = options.pollMs ?? 300;
   let shown = 0;
   let warned = false;
+  let noWorkerSince: number | undefined;
   let finished: GameDayReport | undefined;
   let failure: Error | undefined;
   const result = handle.result().then(
     (report) => (finished = report),
     (error: unknown) => (failure = error instanceof Error ? error : new Error(String(error))),
   );
+  const { worker } = options;
+  const queue = worker?.taskQueue ?? "the workflow's task queue";
+  /** No worker answered: say so once, naming the queue; give up once none has polled it for too long. */
+  const noAnswer = async () => {
+    const polling = worker ? await worker.pollers().catch(() => 1) : 1;
+    if (polling > 0) {
+      noWorkerSince = undefined;
+      if (!warned) print(style.yellow(`waiting for a gameday worker on task queue ${queue} to answer…`));
+      warned = true;
+      return;
+    }
+    noWorkerSince ??= Date.now();
+    if (!warned) {
+      print(style.yellow(`no gameday worker polls task queue ${queue}: ${startWorkerHint(queue)}`));
+      warned = true;
+    }
+    if (worker && Date.now() - noWorkerSince > worker.waitMs) {
+      throw new CliError(
+        `no gameday worker has polled task queue ${queue} for ${Math.round(worker.waitMs / 1000)} s: game day ` +
+          `${handle.workflowId} goes on (and rolls back) when one does; follow it with \`gameday status ${handle.workflowId}\``,
+        exitCodes.error,
+      );
+    }
+  };
   const show = (report: GameDayReport) => {
     for (const entry of report.timeline.slice(shown)) print(timelineLine(entry));
     shown = Math.max(shown, report.timeline.length);
@@ -37,12 +73,10 @@ export async function follow(
     try {
       const state = await handle.query(stateQuery);
       show(state);
+      noWorkerSince = undefined;
       if (state.phase === 'rollback-stuck' && options.onStuck?.(state)) return { report: state, stuck: true };
     } catch {
-      if (!warned && finished === undefined && failure === undefined) {
-        print(style.yellow(`waiting for a gameday worker on the workflow's task queue…`));
-        warned = true;
-      }
+      if (finished === undefined && failure === undefined) await noAnswer();
     }
     await Promise.race([result, new Promise((resolve) => setTimeout(resolve, pollMs))]);
   }

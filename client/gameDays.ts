@@ -25,6 +25,7 @@ import {
 import type { gameDay } from '../workflows/gameDay';
 import { CliError, exitCodes } from './exitCodes';
 import { renderDryRun } from './render';
+import { requireWorker } from './workerPresence';
 
 export interface Temporal {
   readonly client: Client;
@@ -187,19 +188,65 @@ export function handleFor(temporal: Temporal, workflowId: string): WorkflowHandl
   return temporal.client.workflow.getHandle<typeof gameDay>(workflowId);
 }
 
-/** The report of a finished game day, or the live state of a running one (needs a worker to answer). */
-export async function currentReport(handle: WorkflowHandle<typeof gameDay>): Promise<GameDayReport> {
+/** A query no worker answers within this long is given up (Temporal would keep it waiting). */
+const queryTimeoutMs = 15_000;
+
+/**
+ * The report of a finished game day, or the live state of a running one. A running one's state needs a worker
+ * to answer: with none polling its task queue, or none answering in time, this says so instead of waiting.
+ */
+export async function currentReport(
+  temporal: Temporal,
+  handle: WorkflowHandle<typeof gameDay>,
+): Promise<GameDayReport> {
   const description = await handle.describe();
   if (description.status.name === 'COMPLETED') return handle.result();
   if (description.status.name !== 'RUNNING') {
-    throw new CliError(`game day ${handle.workflowId} ended as ${description.status.name}`);
+    throw new CliError(
+      `game day ${handle.workflowId} ended as ${description.status.name.toLowerCase()}: it has no report ` +
+        `(see its history in the Temporal UI; \`gameday janitor\` finds what it may have left)`,
+    );
   }
-  return handle.query(stateQuery);
+  await requireWorker(temporal, description.taskQueue, handle.workflowId, 'its live state cannot be asked');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new CliError(
+            `no gameday worker answered for game day ${handle.workflowId} within ${queryTimeoutMs / 1000} s ` +
+              `(task queue ${description.taskQueue}); try again, or look at it in the Temporal UI`,
+          ),
+        ),
+      queryTimeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([handle.query(stateQuery), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function abortGameDay(temporal: Temporal, workflowId: string, reason: string): Promise<string> {
+  const handle = handleFor(temporal, workflowId);
+  const description = await handle.describe();
+  if (description.status.name !== 'RUNNING') {
+    const outcome = description.typedSearchAttributes.get(searchAttributes.outcome);
+    throw new CliError(
+      `game day ${workflowId} has already ended (${description.status.name.toLowerCase()}` +
+        `${outcome ? `, outcome ${outcome}` : ''}): there is nothing to abort`,
+      exitCodes.usage,
+    );
+  }
+  await requireWorker(
+    temporal,
+    description.taskQueue,
+    workflowId,
+    'nothing can take the abort and roll back',
+  );
   try {
-    const { phase } = await handleFor(temporal, workflowId).executeUpdate(abortUpdate, {
+    const { phase } = await handle.executeUpdate(abortUpdate, {
       args: [{ reason, by: userInfo().username }],
     });
     return phase;

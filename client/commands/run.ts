@@ -6,9 +6,13 @@ import { connect, describePlan, startGameDay, type Temporal } from '../gameDays'
 import { taskQueueOf, uiUrlOf, type GlobalFlags } from '../options';
 import { outcomeLine, renderReport, uiLink } from '../render';
 import { style } from '../style';
+import { awaitWorker, defaultWorkerWaitMs, pollersOn, startWorkerHint } from '../workerPresence';
 
 export interface RunFlags extends GlobalFlags {
   readonly detach?: boolean;
+  /** Wait for a worker as long as it takes (otherwise `workerWait`, 30 s by default). */
+  readonly wait?: boolean;
+  readonly workerWait?: number;
   readonly dryRun?: boolean;
   readonly json?: boolean;
   readonly seed?: number;
@@ -31,8 +35,21 @@ export async function executeGameDay(
   flags: RunFlags & { uiUrl?: string },
 ): Promise<number> {
   const print = flags.json ? () => undefined : (line: string) => console.log(line);
+  const taskQueue = taskQueueOf(flags);
+  const waitMs = flags.wait ? Number.POSITIVE_INFINITY : (flags.workerWait ?? defaultWorkerWaitMs);
+  const say = (line: string) => console.error(style.yellow(line));
+  if (flags.detach) {
+    // Started all the same: it runs when a worker comes. Said, so nobody waits for it unknowingly.
+    if ((await pollersOn(temporal, taskQueue)) === 0) {
+      say(
+        `no gameday worker polls task queue ${taskQueue} yet: it starts when one does (${startWorkerHint(taskQueue)})`,
+      );
+    }
+  } else {
+    await awaitWorker(temporal, taskQueue, { waitMs, say, what: 'so nothing was started' });
+  }
   const handle = await startGameDay(temporal, plan, digest, {
-    taskQueue: taskQueueOf(flags),
+    taskQueue,
     ...(flags.seed === undefined ? {} : { seed: flags.seed }),
   });
   const link = uiLink(flags.uiUrl ?? uiUrlOf(flags, temporal.address), temporal.namespace, handle.workflowId);
@@ -44,6 +61,7 @@ export async function executeGameDay(
   print(`${style.bold('game day')} ${handle.workflowId}${link ? `  ${style.dim(link)}` : ''}`);
   const { report, stuck } = await follow(handle, {
     print,
+    worker: { taskQueue, pollers: () => pollersOn(temporal, taskQueue), waitMs },
     onStuck: () => {
       console.error(
         style.red(
