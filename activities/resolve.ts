@@ -91,7 +91,8 @@ function resolveGroup(
     if (unknown.length > 0) {
       refuse(
         `target group "${name}" names ${unknown.join(', ')}, not in this worker's SSH inventory ` +
-          `(known: ${inventory?.join(', ') || 'none'}); add them to ssh.hosts in the worker configuration`,
+          `(known: ${inventory?.join(', ') || 'none'}); add ${unknown.length === 1 ? 'it' : 'them'} to ssh.hosts ` +
+          'in the worker configuration',
       );
     }
     return group.ssh.hosts.map((host) => ({ group: name, kind: 'ssh' as const, name: host }));

@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, exitCodeHelp, exitCodes } from './exitCodes';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliErrorOf } from './cliErrors';
+import { projectRoot } from './paths';
+import { outcomes } from '../workflows/definitions';
 import { printable } from './printable';
+import { parseDuration } from '../plan/duration';
 import {
   abortCommand,
   listCommand,
@@ -23,6 +29,21 @@ function integer(value: string): number {
   return parsed;
 }
 
+/** The version in package.json (the CLI runs from the repository or an installed package, both beside it). */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as {
+    version?: string;
+  };
+  return manifest.version ?? 'unknown';
+}
+
+function workerWait(value: string): number {
+  const millis = parseDuration(value, ['s', 'm', 'h'], false);
+  if (millis === undefined || millis <= 0)
+    throw new InvalidArgumentError('must be a duration such as 30s or 5m');
+  return millis;
+}
+
 function program(): Command & { exitCodeOf(): number } {
   const root = new Command('gameday')
     .description(
@@ -34,6 +55,7 @@ function program(): Command & { exitCodeOf(): number } {
       new Option('--task-queue <name>', 'task queue of the gameday workers').env('GAMEDAY_TASK_QUEUE'),
     )
     .addOption(new Option('--ui-url <url>', 'base URL of the Temporal UI, for links').env('GAMEDAY_UI_URL'))
+    .version(packageVersion(), '--version', 'print the version of gameday')
     .addHelpText('after', `\n${exitCodeHelp}`)
     .showHelpAfterError()
     .exitOverride();
@@ -54,6 +76,12 @@ function program(): Command & { exitCodeOf(): number } {
     .option('--dry-run', 'print every action and rollback in plain words; start nothing')
     .option('--json', 'print the report (or, detached, the id) as JSON')
     .option('--seed <n>', 'seed of random target choices (recorded either way)', integer)
+    .option('--wait', 'wait for a gameday worker on the task queue as long as it takes')
+    .option(
+      '--worker-wait <duration>',
+      'how long to wait for a gameday worker before giving up with exit 6 (default 30s)',
+      workerWait,
+    )
     .action(action((file: string, _opts: unknown, command: Command) => runCommand(file, flags(command))));
 
   root
@@ -90,6 +118,9 @@ function program(): Command & { exitCodeOf(): number } {
     .description('recent game days with their outcome')
     .option('--limit <n>', 'how many', integer, 20)
     .option('--schedule <id>', 'only the game days this schedule started')
+    .option('--plan <name>', "only this plan's game days")
+    .addOption(new Option('--outcome <outcome>', 'only game days with this outcome').choices(outcomes))
+    .option('--since <duration>', 'only game days started this recently (e.g. 12h, 7d)', sinceOption)
     .option('--json', 'as JSON')
     .action(action((_opts: unknown, command: Command) => listCommand(flags(command))));
 
@@ -192,11 +223,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? exitCodes.passed : exitCodes.usage;
     }
     // Messages carry data (a server's words, a plan's values): escaped like everything else printed.
-    if (error instanceof CliError) {
-      console.error(printable(error.message));
-      return error.exitCode;
+    const known = error instanceof CliError ? error : cliErrorOf(error);
+    if (known) {
+      console.error(printable(known.message));
+      return known.exitCode;
     }
-    console.error(printable(error instanceof Error ? (error.stack ?? error.message) : String(error)));
+    // Not one a person caused: one line all the same; the stack when asked for (GAMEDAY_DEBUG=1).
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    console.error(printable(`gameday: ${message}`));
+    if (process.env.GAMEDAY_DEBUG && error instanceof Error && error.stack)
+      console.error(printable(error.stack));
+    else console.error(printable('(set GAMEDAY_DEBUG=1 to see where it happened)'));
     return exitCodes.error;
   }
 }
@@ -207,7 +244,7 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      console.error(error);
+      console.error(printable(`gameday: ${error instanceof Error ? error.message : String(error)}`));
       process.exitCode = exitCodes.error;
     },
   );

@@ -97,8 +97,11 @@ describe('the gameday CLI against a real dev server', () => {
     const markdown = await gameday('report', workflowId);
     assert.match(markdown.stdout, /# Game day test-pause: aborted/);
     const again = await gameday('abort', workflowId, '--reason', 'twice');
-    assert.notEqual(again.code, 0);
-    assert.match(again.stderr, /abort refused|not found|completed/i);
+    assert.equal(again.code, exitCodes.usage);
+    assert.equal(
+      again.stderr.trim(),
+      `game day ${workflowId} has already ended (completed, outcome aborted): there is nothing to abort`,
+    );
     assert.notEqual(processState(service.currentPid()), 'T');
     const listed = await gameday('list');
     assert.match(listed.stdout, new RegExp(`aborted\\s+${workflowId}`));
@@ -159,6 +162,135 @@ describe('the gameday CLI against a real dev server', () => {
     assert.equal((await gameday('run')).code, exitCodes.usage);
     assert.equal((await gameday('frobnicate')).code, exitCodes.usage);
     assert.equal((await gameday('abort', 'x')).code, exitCodes.usage, 'abort needs --reason');
+  });
+
+  /** One line on stderr and nothing that looks like a stack frame. */
+  const oneLine = (result: CliResult): string => {
+    assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    return result.stderr.trim();
+  };
+
+  it('run with no worker on its task queue names it, says how to start one, and gives up with exit 6 having started nothing', async () => {
+    const before = await countGameDays();
+    const queue = `nobody-${process.pid}`;
+    const startedAt = Date.now();
+    const result = await runCli(
+      [
+        '--address',
+        temporal.server.address,
+        '--task-queue',
+        queue,
+        'run',
+        writePlan('unserved', pausePlan(service)),
+        '--worker-wait',
+        '2s',
+      ],
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(result.code, exitCodes.error, result.stdout + result.stderr);
+    assert.ok(Date.now() - startedAt < 20_000, 'gave up after its bound');
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `no gameday worker polls task queue ${queue}: start one with \`gameday worker --task-queue ${queue} --config <worker.yaml>\` \\(or \`gameday dev\`\\); waiting up to 2 s`,
+      ),
+    );
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `no gameday worker polled task queue ${queue} within 2 s, so nothing was started: .* or pass --wait$`,
+        'm',
+      ),
+    );
+    assert.equal(await countGameDays(), before, 'nothing was started');
+  });
+
+  it('status, report and abort of a game day no worker serves answer at once: exit 6, one line naming the queue', async () => {
+    const queue = `nobody-detached-${process.pid}`;
+    const served = ['--address', temporal.server.address, '--task-queue', queue];
+    const started = await runCli([
+      ...served,
+      'run',
+      writePlan('queued', pausePlan(service)),
+      '--detach',
+      '--json',
+    ]);
+    assert.equal(started.code, 0, started.stderr);
+    assert.match(
+      started.stderr,
+      new RegExp(`no gameday worker polls task queue ${queue} yet: it starts when one does`),
+    );
+    const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+    try {
+      for (const command of [
+        ['status', workflowId],
+        ['report', workflowId],
+        ['abort', workflowId, '--reason', 'x'],
+      ]) {
+        const startedAt = Date.now();
+        const result = await runCli([...served, ...command], { timeoutMs: 30_000 });
+        assert.equal(result.code, exitCodes.error, `${command[0]}: ${result.stderr}`);
+        assert.ok(Date.now() - startedAt < 15_000, `${command[0]} did not wait for a worker`);
+        assert.match(
+          oneLine(result),
+          new RegExp(
+            `^game day ${workflowId} is running, but no gameday worker polls its task queue ${queue}, so .*: start one with`,
+          ),
+        );
+      }
+    } finally {
+      await temporal.client.workflow.getHandle(workflowId).terminate('test: nobody serves it');
+    }
+  });
+
+  it('list has a header row, filters by plan, outcome and age, and shows a terminated game day as terminated', async () => {
+    const all = await gameday('list', '--limit', '100');
+    const [header, ...rows] = all.stdout.trim().split('\n');
+    assert.match(header ?? '', /^STARTED\s+RESULT\s+WORKFLOW ID$/);
+    assert.ok(
+      rows.some((row) => /\bterminated\s+gameday-test-pause-/.test(row)),
+      all.stdout,
+    );
+    const aborted = await gameday('list', '--outcome', 'aborted', '--json');
+    const abortedRows = JSON.parse(aborted.stdout) as { outcome: string }[];
+    assert.ok(abortedRows.length > 0 && abortedRows.every((row) => row.outcome === 'aborted'));
+    const ofPlan = JSON.parse(
+      (await gameday('list', '--plan', 'test-pause', '--since', '1h', '--json')).stdout,
+    ) as {
+      plan: string;
+    }[];
+    assert.ok(ofPlan.length > 0 && ofPlan.every((row) => row.plan === 'test-pause'));
+    assert.equal((await gameday('list', '--plan', 'no-such-plan')).stdout.trim(), 'no game days match');
+    const bad = await gameday('list', '--plan', "x' OR 1=1");
+    assert.equal(bad.code, exitCodes.usage);
+    assert.equal((await gameday('list', '--outcome', 'great')).code, exitCodes.usage);
+    const version = await runCli(['--version']);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('mistakes a person makes are one line with their exit code, never a stack trace', async () => {
+    for (const command of [
+      ['status', 'nope'],
+      ['report', 'nope'],
+      ['abort', 'nope', '--reason', 'x'],
+    ]) {
+      const result = await gameday(...command);
+      assert.equal(result.code, exitCodes.usage, `${command[0]}: ${result.stderr}`);
+      assert.equal(
+        oneLine(result),
+        'no game day nope in this namespace: `gameday list` shows them (check --namespace)',
+      );
+    }
+    const worker = await runCli(['worker', '--config', '/missing/worker.yaml']);
+    assert.equal(worker.code, exitCodes.usage);
+    assert.equal(oneLine(worker), 'cannot read worker configuration /missing/worker.yaml: ENOENT');
+    // A bad configuration stops `gameday dev` before it starts a dev server (it used to start one and hang).
+    const dev = await runCli(['dev', '--config', '/missing/worker.yaml'], { timeoutMs: 20_000 });
+    assert.equal(dev.code, exitCodes.usage, dev.stdout + dev.stderr);
+    assert.equal(oneLine(dev), 'cannot read worker configuration /missing/worker.yaml: ENOENT');
+    assert.equal(dev.stdout, '', 'nothing started');
   });
 
   it('a Temporal that cannot be reached is a clear error, exit 6', async () => {

@@ -33,6 +33,12 @@ export function sinceOption(value: string): number {
 /** Plan names are identifiers (`plan/safeValues.ts`): anything else cannot have runs, and must not reach a query. */
 const planName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/** A plan name given on the command line, checked before it is put in a visibility query. */
+export function planNameArgument(plan: string): string {
+  if (!planName.test(plan)) throw new CliError(`${plan}: not a plan name`, exitCodes.usage);
+  return plan;
+}
+
 /**
  * The plan's runs since a moment, found through visibility by its search attribute (as `gameday list` finds
  * game days), each finished one read from its result.
@@ -43,7 +49,7 @@ export async function fetchPlanHistory(
   sinceMs: number,
 ): Promise<PlanHistory> {
   // Checked here too: the report page passes the plan name a workflow's result carries.
-  if (!planName.test(plan)) throw new CliError(`${plan}: not a plan name`, exitCodes.usage);
+  planNameArgument(plan);
   const since = new Date(Date.now() - sinceMs).toISOString();
   const runs: HistoryRun[] = [];
   const query = `WorkflowType = '${gameDayWorkflowType}' AND ${searchAttributes.plan.name} = '${plan}' AND StartTime >= '${since}'`;

@@ -1,16 +1,22 @@
 import { writeFile } from 'node:fs/promises';
 import { formatPlanError, loadPlanFile } from '../../plan/load';
 import { planJsonSchema } from '../../plan/schema';
-import { gameDayWorkflowType, searchAttributes, type GameDayReport } from '../../workflows/definitions';
-import { exitCodeFor, exitCodes } from '../exitCodes';
+import {
+  gameDayWorkflowType,
+  outcomes,
+  searchAttributes,
+  type GameDayReport,
+  type Outcome,
+} from '../../workflows/definitions';
+import { CliError, exitCodeFor, exitCodes } from '../exitCodes';
 import { abortGameDay, currentReport, handleFor, withTemporal } from '../gameDays';
 import { uiUrlOf, type GlobalFlags } from '../options';
 import { printable } from '../printable';
 import { renderHtmlReport } from '../htmlReport';
 import { outcomeLine, renderReport, timelineLine, uiLink } from '../render';
-import { style } from '../style';
+import { outcomeColour, style } from '../style';
 import { scheduleIdArgument } from './schedule';
-import { defaultHistorySpanMs, fetchPlanHistory } from './history';
+import { defaultHistorySpanMs, fetchPlanHistory, planNameArgument } from './history';
 
 export function schemaCommand(): number {
   console.log(JSON.stringify(planJsonSchema(), null, 2));
@@ -51,7 +57,7 @@ function printState(state: GameDayReport, link: string | undefined): void {
 
 export function statusCommand(workflowId: string, flags: GlobalFlags & { json?: boolean }): Promise<number> {
   return withTemporal(flags, async (temporal) => {
-    const report = await currentReport(handleFor(temporal, workflowId));
+    const report = await currentReport(temporal, handleFor(temporal, workflowId));
     if (flags.json) console.log(JSON.stringify(report, null, 2));
     else printState(report, uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId));
     return report.outcome
@@ -75,7 +81,7 @@ export function reportCommand(
   flags: GlobalFlags & { format?: string; out?: string },
 ): Promise<number> {
   return withTemporal(flags, async (temporal) => {
-    const report = await currentReport(handleFor(temporal, workflowId));
+    const report = await currentReport(temporal, handleFor(temporal, workflowId));
     const link = uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId);
     let output: string;
     if (flags.format === 'json') output = JSON.stringify({ ...report, ui: link }, null, 2);
@@ -100,18 +106,43 @@ export function reportCommand(
 }
 
 /** The visibility query behind `list`: every game day, or those one schedule started. */
-export function listQuery(schedule?: string): string {
-  const all = `WorkflowType = '${gameDayWorkflowType}'`;
+export interface ListFilters {
+  readonly schedule?: string;
+  readonly plan?: string;
+  readonly outcome?: Outcome;
+  /** Only game days started less than this long ago (ms). */
+  readonly since?: number;
+}
+
+/** The visibility query of `gameday list`; every value in it is checked first (ids, names, a known outcome). */
+export function listQuery(filters: ListFilters = {}, now = Date.now()): string {
+  const parts = [`WorkflowType = '${gameDayWorkflowType}'`];
   // Temporal sets TemporalScheduledById on every run a schedule starts.
-  return schedule === undefined
-    ? all
-    : `${all} AND TemporalScheduledById = '${scheduleIdArgument(schedule)}'`;
+  if (filters.schedule !== undefined) {
+    parts.push(`TemporalScheduledById = '${scheduleIdArgument(filters.schedule)}'`);
+  }
+  if (filters.plan !== undefined)
+    parts.push(`${searchAttributes.plan.name} = '${planNameArgument(filters.plan)}'`);
+  if (filters.outcome !== undefined) {
+    if (!outcomes.includes(filters.outcome))
+      throw new CliError(`${filters.outcome}: not an outcome`, exitCodes.usage);
+    parts.push(`${searchAttributes.outcome.name} = '${filters.outcome}'`);
+  }
+  if (filters.since !== undefined)
+    parts.push(`StartTime >= '${new Date(now - filters.since).toISOString()}'`);
+  return parts.join(' AND ');
+}
+
+/** What a game day came to, in one word: its outcome, its phase while running, else how its workflow ended. */
+function resultWord(outcome: string, phase: string, status: string): string {
+  if (outcome) return outcome;
+  return status === 'RUNNING' ? phase || 'running' : status.toLowerCase().replace(/_/g, '-');
 }
 
 export function listCommand(
-  flags: GlobalFlags & { limit?: number; json?: boolean; schedule?: string },
+  flags: GlobalFlags & { limit?: number; json?: boolean } & ListFilters,
 ): Promise<number> {
-  const query = listQuery(flags.schedule);
+  const query = listQuery(flags);
   return withTemporal(flags, async (temporal) => {
     const rows: {
       workflowId: string;
@@ -139,12 +170,15 @@ export function listCommand(
     if (flags.json) {
       console.log(JSON.stringify(rows, null, 2));
     } else if (rows.length === 0) {
-      console.log(
-        flags.schedule === undefined ? 'no game days yet' : `no game days of schedule ${flags.schedule}`,
-      );
+      const filtered = [flags.schedule, flags.plan, flags.outcome, flags.since].some((f) => f !== undefined);
+      console.log(filtered ? 'no game days match' : 'no game days yet');
     } else {
+      // The workflow id names the plan (gameday-<plan>-<time>).
+      const line = (started: string, result: string, id: string) => `${started.padEnd(24)}  ${result} ${id}`;
+      console.log(style.bold(line('STARTED', 'RESULT'.padEnd(14), 'WORKFLOW ID')));
       for (const row of printable(rows)) {
-        console.log(`${row.started}  ${(row.outcome || row.phase).padEnd(14)} ${row.workflowId}`);
+        const result = resultWord(row.outcome, row.phase, row.status).padEnd(14);
+        console.log(line(row.started, outcomeColour(row.outcome)(result), row.workflowId));
       }
     }
     return exitCodes.passed;

@@ -8,14 +8,20 @@ import { portIsFree, startDevServer, type DevServer } from '../devServer';
 import { CliError, exitCodes } from '../exitCodes';
 import { connect } from '../gameDays';
 import type { GlobalFlags } from '../options';
+import { defaultTaskQueue } from '../../workflows/definitions';
 import { projectRoot, stateDir } from '../paths';
 import { style } from '../style';
 import { executeGameDay, loadPlanOrExit } from './run';
 
 const say = (line: string) => console.error(style.dim(line));
 
+/** The worker configuration of `--config` (or GAMEDAY_WORKER_CONFIG); a file that is missing or wrong is exit 2. */
 export async function workerConfigFor(flags: GlobalFlags & { config?: string }): Promise<WorkerConfig> {
-  const config = await loadWorkerConfig(flags.config ?? process.env.GAMEDAY_WORKER_CONFIG);
+  const config = await loadWorkerConfig(flags.config ?? process.env.GAMEDAY_WORKER_CONFIG).catch(
+    (error: unknown) => {
+      throw new CliError(error instanceof Error ? error.message : String(error), exitCodes.usage);
+    },
+  );
   return flags.taskQueue ? { ...config, taskQueue: flags.taskQueue } : config;
 }
 
@@ -56,16 +62,21 @@ async function startLocalDevServer(): Promise<DevServer> {
 
 /** `gameday dev`: a dev server (history kept in .gameday/dev) with its UI, and a worker, until Ctrl-C. */
 export async function devCommand(flags: GlobalFlags & { config?: string }): Promise<number> {
-  const server = await startLocalDevServer();
+  // A bad configuration fails before anything starts.
   const config = await workerConfigFor(flags);
-  const worker = await startWorker(config, { address: server.address, namespace: server.namespace });
-  console.log(
-    `Temporal ${server.address}  UI ${server.uiUrl ?? '(headless)'}  task queue ${config.taskQueue}`,
-  );
-  console.log(`run a plan: gameday run examples/demo.yaml --address ${server.address}`);
-  await worker.done;
-  await server.stop();
-  return exitCodes.passed;
+  const server = await startLocalDevServer();
+  try {
+    const worker = await startWorker(config, { address: server.address, namespace: server.namespace });
+    console.log(
+      `Temporal ${server.address}  UI ${server.uiUrl ?? '(headless)'}  task queue ${config.taskQueue}`,
+    );
+    const queue = config.taskQueue === defaultTaskQueue ? '' : ` --task-queue ${config.taskQueue}`;
+    console.log(`run a plan: gameday run examples/demo.yaml --address ${server.address}${queue}`);
+    await worker.done;
+    return exitCodes.passed;
+  } finally {
+    await server.stop();
+  }
 }
 
 export const demo = {
