@@ -43,7 +43,11 @@ export async function awaitWorker(
   taskQueue: string,
   { waitMs, say, what }: { waitMs: number; say: (line: string) => void; what: string },
 ): Promise<void> {
-  if ((await pollersOn(temporal, taskQueue)) > 0) return;
+  // A worker started a moment ago (gameday demo, a test) shows up within a poll: no need to say anything.
+  for (let quiet = 0; quiet < 2000; quiet += 250) {
+    if ((await pollersOn(temporal, taskQueue)) > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
   const bound = Number.isFinite(waitMs) ? `up to ${Math.round(waitMs / 1000)} s` : 'until one does (--wait)';
   say(`no gameday worker polls task queue ${taskQueue}: ${startWorkerHint(taskQueue)}; waiting ${bound}…`);
   const deadline = Date.now() + waitMs;
