@@ -310,14 +310,27 @@ async function clusterFindings(
         scan = { found: [], errors: [{ error: errorText(error) }] };
       }
       const whole = scope.targets === undefined || scope.targets.includes(context);
-      const errors: JanitorFinding[] = scan.errors
-        .filter((failed) => errorInScope(scope, context, failed.namespace))
-        .map((failed) => ({
-          host: context,
-          tag: '-',
-          what: `could not look for gameday's objects${failed.namespace === undefined ? '' : ` in namespace ${failed.namespace}`} (context ${context}): ${failed.error}`,
-          removal: { kind: 'none', why: 'the cluster could not be asked' },
-        }));
+      // One finding per context: an unreachable API server fails every list the same way.
+      const failed = scan.errors
+        .filter((error) => errorInScope(scope, context, error.namespace))
+        .sort((a, b) => (a.namespace ?? '').localeCompare(b.namespace ?? ''))
+        .map(
+          (error) =>
+            `${error.namespace === undefined ? 'nodes' : `namespace ${error.namespace}`}: ${error.error}`,
+        );
+      const errors: JanitorFinding[] =
+        failed.length === 0
+          ? []
+          : [
+              {
+                host: context,
+                tag: '-',
+                what:
+                  `could not look for gameday's objects in context ${context}: ${failed.slice(0, 2).join('; ')}` +
+                  (failed.length > 2 ? ` (and ${failed.length - 2} more lists)` : ''),
+                removal: { kind: 'none', why: 'the cluster could not be asked' },
+              },
+            ];
       const found = scan.found
         .filter((item) => !skipTag(item.tag) && (whole || scope.targets?.includes(item.target) === true))
         .map((item): JanitorFinding => {
