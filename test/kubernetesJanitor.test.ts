@@ -288,4 +288,66 @@ describe('janitor on Kubernetes: what a run left, found by its labels (real cont
     assert.deepEqual(gamedayAnnotations(web), []);
     assert.deepEqual(applied.report.remaining, []);
   });
+
+  it("a running game day's objects are never touched; a terminated one's recorded steps are removed by their rollback, not listed twice by their labels", async () => {
+    const node = kube.nodeNames[1] ?? '';
+    const plan = gameDayPlan({
+      metadata: { name: 'k8s-janitor-recorded', owner: 'tests' },
+      targets: {
+        node: {
+          kubernetes: { context: 'test', kind: 'node', selector: { fields: `metadata.name=${node}` } },
+        },
+        other: {
+          kubernetes: {
+            context: 'test',
+            namespace,
+            kind: 'deployment',
+            selector: { fields: 'metadata.name=other' },
+          },
+        },
+      },
+      faults: [
+        { name: 'cordon', kind: 'node-cordon', target: 'node' },
+        { name: 'grow', kind: 'scale', target: 'other', params: { delta: 1 } },
+      ],
+      observation: { window: '10m', sampleInterval: '1s' },
+    });
+    const handle = await startPlan(temporal, plan, worker.taskQueue);
+    await waitForPhase(handle, 'observe', 60_000);
+    const tag = await tagOf(handle);
+    assert.equal((await core.readNode({ name: node })).spec?.unschedulable, true);
+    const running = await janitorReport('--apply', '--targets', 'test');
+    assert.deepEqual(
+      running.report.findings.filter((finding) => finding.tag === tag),
+      [],
+      'a running game day is not a leftover',
+    );
+    assert.equal((await core.readNode({ name: node })).spec?.unschedulable, true, 'its cordon is untouched');
+    assert.equal((await apps.readNamespacedDeployment({ name: 'other', namespace })).spec?.replicas, 2);
+
+    await handle.terminate('test: no rollback');
+    const closed = await janitorReport('--targets', 'test');
+    assert.deepEqual(
+      closed.report.findings
+        .map((finding) => `${finding.host} ${finding.tag} ${finding.removal.kind} ${finding.run?.status}`)
+        .sort(),
+      [
+        `${namespace}/deployment/other ${tag} rollback terminated`,
+        `${node} ${tag} rollback terminated`,
+      ].sort(),
+      'found through the history, once',
+    );
+    const applied = await janitorReport('--apply', '--targets', 'test');
+    assert.equal(
+      applied.code,
+      0,
+      JSON.stringify({ failed: applied.report.failed, remaining: applied.report.remaining }),
+    );
+    const after = await core.readNode({ name: node });
+    assert.notEqual(after.spec?.unschedulable, true);
+    assert.deepEqual(gamedayAnnotations(after), []);
+    const other = await readyReplicas('other');
+    assert.equal(other.spec?.replicas, 1);
+    assert.deepEqual(gamedayAnnotations(other), []);
+  });
 });

@@ -39,7 +39,12 @@ function stepInScope(step: UnrolledStep, run: LeftoverRun, scope: JanitorScope):
   if (scope.tags !== undefined && !scope.tags.includes(step.fault.tag)) return false;
   if (scope.plan !== undefined && run.plan === scope.plan) return true;
   if (scope.targets === undefined) return scope.plan === undefined;
-  return scope.targets.includes(target.name) || scope.targets.includes(target.group);
+  return (
+    scope.targets.includes(target.name) ||
+    scope.targets.includes(target.group) ||
+    // A Kubernetes context named in the targets is looked at whole, its recorded steps too.
+    (target.kind === 'kubernetes' && scope.targets.includes(target.context))
+  );
 }
 
 interface HostListing {
