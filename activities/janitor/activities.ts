@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { HostTarget, KubernetesTarget } from '../../plan/targets';
 import type {
   ClusterLeftover,
@@ -112,52 +113,56 @@ function clusterTarget(context: string, leftover: ClusterLeftover): KubernetesTa
  * is an error, and the next sweep lists it again. Removing what is already gone succeeds.
  */
 export function revertClusterLeftover(deps: ActivityDeps, input: ClusterRevertInput): Promise<string> {
-  return withHeartbeats(async (activity) => {
-    const { context, leftover } = input;
-    const clusters = deps.kubernetes;
-    const policy = clusters?.policy(context);
-    if (clusters === undefined || policy === undefined) {
-      throw new Error(`this worker has no Kubernetes context "${context}"`);
-    }
-    const kube = clusters.client(context);
-    const progress = resumedProgress(activity.info.heartbeatDetails);
-    const ctx = kubernetesFaultContext({
-      fault: 'janitor',
-      tag: leftover.tag,
-      heartbeat: () => heartbeat(activity, progress),
-      sleep: (ms: number) => activity.sleep(ms),
-      kube,
-      target: clusterTarget(context, leftover),
-      policy,
-      windowMs: undefined,
-      execInPod: podExec(kube),
-      progress,
-    });
-    let done: string;
-    if (leftover.type === 'chaos-mesh') {
-      const kind = chaosMeshKinds.find((known) => known === leftover.kind);
-      if (kind === undefined) throw new Error(`${leftover.kind} is not a Chaos Mesh kind gameday creates`);
-      await removeExperiment(
-        ctx,
-        { kind, namespace: leftover.namespace, name: leftover.name },
-        {
-          deleteTimeoutMs: defaultDeleteTimeoutMs,
-          ...(leftover.volumePath === undefined ? {} : { volumePath: leftover.volumePath }),
-          // The janitor restarts no pod: a leftover __chaosfs__ directory is a note for a person.
-          restartPodsWithLeftovers: false,
-        },
-      );
-      done = `deleted Chaos Mesh ${kind} ${leftover.namespace}/${leftover.name} and saw it gone`;
-    } else if (leftover.type === 'cordon') {
-      await uncordon(ctx, { node: leftover.node, uid: leftover.uid, wasUnschedulable: false });
-      done = `uncordoned node ${leftover.node} and removed gameday's annotations`;
-    } else {
-      const { resource, namespace, name, uid, replicas } = leftover;
-      await scaleBack(ctx, { resource, namespace, name, uid, replicas }, scaleBackReadyMs);
-      done = `scaled ${resource} ${namespace}/${name} back to ${replicas} replicas (Ready) and removed gameday's annotations`;
-    }
-    const still = await stillThere(context, kube, leftover);
-    if (still) throw new Error(`still there after removal: ${still.what}`);
-    return withProgress(`${done} (context ${context})`, progress);
-  });
+  // The progress (notes, an experiment's injected pods) goes with every heartbeat, the background ones too.
+  const progress = resumedProgress(Context.current().info.heartbeatDetails);
+  return withHeartbeats(
+    async (activity) => {
+      const { context, leftover } = input;
+      const clusters = deps.kubernetes;
+      const policy = clusters?.policy(context);
+      if (clusters === undefined || policy === undefined) {
+        throw new Error(`this worker has no Kubernetes context "${context}"`);
+      }
+      const kube = clusters.client(context);
+      const ctx = kubernetesFaultContext({
+        fault: 'janitor',
+        tag: leftover.tag,
+        heartbeat: () => heartbeat(activity, progress),
+        sleep: (ms: number) => activity.sleep(ms),
+        kube,
+        target: clusterTarget(context, leftover),
+        policy,
+        windowMs: undefined,
+        execInPod: podExec(kube),
+        progress,
+      });
+      let done: string;
+      if (leftover.type === 'chaos-mesh') {
+        const kind = chaosMeshKinds.find((known) => known === leftover.kind);
+        if (kind === undefined) throw new Error(`${leftover.kind} is not a Chaos Mesh kind gameday creates`);
+        await removeExperiment(
+          ctx,
+          { kind, namespace: leftover.namespace, name: leftover.name },
+          {
+            deleteTimeoutMs: defaultDeleteTimeoutMs,
+            ...(leftover.volumePath === undefined ? {} : { volumePath: leftover.volumePath }),
+            // The janitor restarts no pod: a leftover __chaosfs__ directory is a note for a person.
+            restartPodsWithLeftovers: false,
+          },
+        );
+        done = `deleted Chaos Mesh ${kind} ${leftover.namespace}/${leftover.name} and saw it gone`;
+      } else if (leftover.type === 'cordon') {
+        await uncordon(ctx, { node: leftover.node, uid: leftover.uid, wasUnschedulable: false });
+        done = `uncordoned node ${leftover.node} and removed gameday's annotations`;
+      } else {
+        const { resource, namespace, name, uid, replicas } = leftover;
+        await scaleBack(ctx, { resource, namespace, name, uid, replicas }, scaleBackReadyMs);
+        done = `scaled ${resource} ${namespace}/${name} back to ${replicas} replicas (Ready) and removed gameday's annotations`;
+      }
+      const still = await stillThere(context, kube, leftover);
+      if (still) throw new Error(`still there after removal: ${still.what}`);
+      return withProgress(`${done} (context ${context})`, progress);
+    },
+    () => progress,
+  );
 }

@@ -358,9 +358,9 @@ async function clusterFindings(
 }
 
 /**
- * Everything finished game days left on the worker's hosts, found from both ends: the histories of closed runs
- * (what each step changed and saved, so its own rollback can remove it) and the hosts' tagged files (what no
- * history explains any more). Nothing carrying the tag of a running game day is ever listed.
+ * Everything finished game days left on the worker's hosts and clusters, found from both ends: the histories of
+ * closed runs (what each step changed and saved, so its own rollback can remove it) and what the hosts and
+ * clusters show by gameday's names and labels (what no history explains any more). Nothing carrying the tag of a running game day is ever listed.
  */
 export async function findLeftovers(
   deps: ActivityDeps,
