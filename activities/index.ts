@@ -14,7 +14,9 @@ import { findStartBlockers, pauseSchedule, startBlockerSources } from './startBl
 import {
   findJanitorFindings,
   revertDeadManSwitch,
+  revertClusterLeftover,
   revertHostFault,
+  type ClusterRevertInput,
   type HostFaultRevertInput,
   type HostRevertInput,
 } from './janitor/activities';
@@ -49,6 +51,7 @@ export function createActivities(deps: ActivityDeps) {
     findJanitorFindings: (scope: JanitorScope) => findJanitorFindings(deps, scope),
     revertDeadManSwitch: (input: HostRevertInput) => revertDeadManSwitch(deps, input),
     revertHostFault: (input: HostFaultRevertInput) => revertHostFault(deps, input),
+    revertClusterLeftover: (input: ClusterRevertInput) => revertClusterLeftover(deps, input),
     pauseSchedule: (input: Parameters<typeof pauseSchedule>[0]) => pauseSchedule(input),
     notify: (input: Parameters<typeof notify>[1]) => notify(deps, input),
   };

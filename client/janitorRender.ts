@@ -12,6 +12,7 @@ const howRemoved: Record<JanitorFinding['removal']['kind'], string> = {
   rollback: "its fault kind's rollback",
   'host-revert': "its dead-man switch's revert",
   'fault-revert': "its fault kind's rollback, from its name on the host",
+  'cluster-revert': "its Kubernetes kind's rollback, from its label and annotations",
   none: 'by hand',
 };
 

@@ -16,6 +16,16 @@ const hostRevertOptions = {
   retry: { initialInterval: '500ms', maximumAttempts: 3 },
 } as const;
 
+/**
+ * Removing a cluster's leftover waits like its kind's rollback: a deleted experiment until gone (its finalizer
+ * removed after a minute), a scaled workload until its replicas are Ready (two minutes).
+ */
+const clusterRevertOptions = {
+  startToCloseTimeout: '5m',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+} as const;
+
 /** Removes one finding the way its run would have: its fault kind's rollback, or its switch's own revert. */
 async function remove(finding: JanitorFinding): Promise<string> {
   const { removal } = finding;
@@ -39,6 +49,12 @@ async function remove(finding: JanitorFinding): Promise<string> {
       ...hostRevertOptions,
       summary: `janitor: remove ${finding.what} on ${finding.host}`,
     }).revertHostFault({ target: removal.target, leftover: removal.leftover });
+  }
+  if (removal.kind === 'cluster-revert') {
+    return activities({
+      ...clusterRevertOptions,
+      summary: `janitor: remove ${finding.what}`,
+    }).revertClusterLeftover({ context: removal.context, leftover: removal.leftover });
   }
   throw new Error(removal.why);
 }

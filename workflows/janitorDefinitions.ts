@@ -38,12 +38,15 @@ export interface LeftoverRun {
  * - `host-revert`: only a dead-man switch is left and no history says what made it; the switch is fired as its
  *   watcher would fire it (the lease claimed, its recorded revert run), then its files are removed.
  * - `fault-revert`: a fault in place that only its name on the host explains (`HostFaultLeftover`).
+ * - `cluster-revert`: an object of a Kubernetes context of the worker that only gameday's label or
+ *   annotations on it explain (`ClusterLeftover`).
  * - `none`: files no history explains; listed for a person, never touched.
  */
 export type LeftoverRemoval =
   | { readonly kind: 'rollback'; readonly fault: SavedFaultInput }
   | { readonly kind: 'host-revert'; readonly target: HostTarget; readonly base: string }
   | { readonly kind: 'fault-revert'; readonly target: HostTarget; readonly leftover: HostFaultLeftover }
+  | { readonly kind: 'cluster-revert'; readonly context: string; readonly leftover: ClusterLeftover }
   | { readonly kind: 'none'; readonly why: string };
 
 /**
@@ -64,6 +67,40 @@ export type HostFaultLeftover =
     }
   | { readonly type: 'tc-root'; readonly iface: string }
   | { readonly type: 'stress'; readonly tag: string; readonly dir: string; readonly argv: readonly string[] };
+
+/**
+ * What a Kubernetes fault kind left in a cluster, found by the label or annotations gameday puts on it, when no
+ * history records the step that made it. Each is removed by its kind's own rollback helper:
+ * - a Chaos Mesh experiment labelled `gameday.dev/run=<tag>` (chaos-mesh): deleted and waited on until gone
+ *   (`removeExperiment`, its finalizer removed if Chaos Mesh cannot let go);
+ * - a node annotated `gameday.dev/cordoned-by=<tag>` (node-cordon, node-drain): uncordoned, annotations removed
+ *   (`uncordon`);
+ * - a Deployment or StatefulSet annotated `gameday.dev/run=<tag>` and `gameday.dev/scaled-from=<n>` (scale):
+ *   scaled back to n, annotations removed, its replicas waited on until Ready (`scaleBack`).
+ * `uid`s make sure a re-created object of the same name is never touched.
+ */
+export type ClusterLeftover =
+  | {
+      readonly type: 'chaos-mesh';
+      readonly tag: string;
+      /** The Chaos Mesh kind (PodChaos, IOChaos, …). */
+      readonly kind: string;
+      readonly namespace: string;
+      readonly name: string;
+      /** IOChaos: where leftover `__chaosfs__` directories are looked for after the deletion. */
+      readonly volumePath?: string;
+    }
+  | { readonly type: 'cordon'; readonly tag: string; readonly node: string; readonly uid: string }
+  | {
+      readonly type: 'scale';
+      readonly tag: string;
+      readonly resource: 'deployment' | 'statefulset';
+      readonly namespace: string;
+      readonly name: string;
+      readonly uid: string;
+      /** The replicas it had before the run (its scaled-from annotation). */
+      readonly replicas: number;
+    };
 
 /** One thing a finished run left behind on one host (or Kubernetes object). */
 export interface JanitorFinding {

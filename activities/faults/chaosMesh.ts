@@ -63,6 +63,9 @@ const experiment = z.discriminatedUnion(
   { error: `kind must be one of: ${chaosMeshKinds.join(', ')}` },
 ) as unknown as z.ZodType<Experiment, unknown>;
 
+/** The kind's default bound on the wait for a deleted experiment before its finalizer is removed. */
+export const defaultDeleteTimeoutMs = 60_000;
+
 const params = z.strictObject({
   experiment: experiment.describe(
     "the experiment as written for Chaos Mesh: its kind and its spec, verbatim (checked against the kind's " +
@@ -79,7 +82,7 @@ const params = z.strictObject({
     .default(30_000)
     .describe('how long inject waits for Chaos Mesh to report AllInjected'),
   deleteTimeout: duration({ min: '1s', max: '10m' })
-    .default(60_000)
+    .default(defaultDeleteTimeoutMs)
     .describe(
       "how long rollback waits for the deleted experiment to go before it removes Chaos Mesh's " +
         `${recordsFinalizer} finalizer itself (what operators do with kubectl patch … finalizers: null)`,
@@ -216,6 +219,47 @@ async function checkSelection(ctx: KubernetesFaultContext, p: Params, namespace:
   }
 }
 
+/** What removing an experiment needs besides where it is: its plan's bounds, or the janitor's. */
+export interface ExperimentRemoval {
+  readonly deleteTimeoutMs: number;
+  /** IOChaos's volumePath: where leftover `__chaosfs__` directories are looked for. */
+  readonly volumePath?: string;
+  readonly restartPodsWithLeftovers: boolean;
+}
+
+/**
+ * Deletes the experiment and waits until it is gone (removing a finalizer Chaos Mesh cannot let go of), noting
+ * restarts of the pods it injected, and for IOChaos looks for leftover `__chaosfs__` directories. The kind's
+ * rollback, and the janitor's removal of an experiment whose label says a finished run created it.
+ */
+export async function removeExperiment(
+  ctx: KubernetesFaultContext,
+  ref: ExperimentRef,
+  options: ExperimentRemoval,
+): Promise<void> {
+  const progress = (ctx.resumed ?? {}) as RollbackProgress;
+  const namespace = await readNamespace(ctx, ref.namespace);
+  if (namespace === 'gone') ctx.note(`namespace ${ref.namespace} is gone, and the experiment with it`);
+  else if (namespace?.metadata?.deletionTimestamp !== undefined)
+    ctx.note(`namespace ${ref.namespace} is being deleted`);
+  const object = await readExperiment(ctx.kube, ref);
+  let injected = progress.injected;
+  if (object !== undefined) {
+    // Without AllInjected there is no record of ours: what Chaos Mesh did inject is in its records.
+    injected ??= injectedOf(object) ?? recordsOf(object).map((record) => ({ id: record.id }));
+    if (object.metadata?.deletionTimestamp === undefined && injected !== undefined) {
+      await noteRestarts(ctx, object, injected);
+    }
+    // Kept for the attempts after this one: the experiment, and its record of the pods, go next.
+    if (injected !== undefined) ctx.checkpoint({ ...progress, injected });
+    await deleteExperiment(ctx, ref, options.deleteTimeoutMs);
+  }
+  if (ref.kind === 'IOChaos' && options.volumePath !== undefined) {
+    const leftovers = { ref, volumePath: options.volumePath, restart: options.restartPodsWithLeftovers };
+    await checkLeftovers(ctx, leftovers, injected, { ...progress, ...(injected ? { injected } : {}) });
+  }
+}
+
 /**
  * Any Chaos Mesh experiment, written as for Chaos Mesh. gameday creates it in the target group's namespace
  * (named and labelled with the run's tag, with a duration that outlasts the window when the plan gave none, so
@@ -342,30 +386,12 @@ export const chaosMesh: KubernetesFaultKind<Params, Saved> = {
     };
   },
 
-  async rollback(ctx, p, ref) {
-    const progress = (ctx.resumed ?? {}) as RollbackProgress;
-    const namespace = await readNamespace(ctx, ref.namespace);
-    if (namespace === 'gone') ctx.note(`namespace ${ref.namespace} is gone, and the experiment with it`);
-    else if (namespace?.metadata?.deletionTimestamp !== undefined)
-      ctx.note(`namespace ${ref.namespace} is being deleted`);
-    const object = await readExperiment(ctx.kube, ref);
-    let injected = progress.injected;
-    if (object !== undefined) {
-      // Without AllInjected there is no record of ours: what Chaos Mesh did inject is in its records.
-      injected ??= injectedOf(object) ?? recordsOf(object).map((record) => ({ id: record.id }));
-      if (object.metadata?.deletionTimestamp === undefined && injected !== undefined) {
-        await noteRestarts(ctx, object, injected);
-      }
-      // Kept for the attempts after this one: the experiment, and its record of the pods, go next.
-      if (injected !== undefined) ctx.checkpoint({ ...progress, injected });
-      await deleteExperiment(ctx, ref, p.deleteTimeout);
-    }
-    if (ref.kind === 'IOChaos') {
-      const volumePath = p.experiment.spec.volumePath;
-      if (typeof volumePath === 'string') {
-        const options = { ref, volumePath, restart: p.restartPodsWithLeftovers };
-        await checkLeftovers(ctx, options, injected, { ...progress, ...(injected ? { injected } : {}) });
-      }
-    }
-  },
+  rollback: (ctx, p, ref) =>
+    removeExperiment(ctx, ref, {
+      deleteTimeoutMs: p.deleteTimeout,
+      ...(typeof p.experiment.spec.volumePath === 'string'
+        ? { volumePath: p.experiment.spec.volumePath }
+        : {}),
+      restartPodsWithLeftovers: p.restartPodsWithLeftovers,
+    }),
 };

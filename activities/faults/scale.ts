@@ -33,7 +33,8 @@ type Params = z.infer<typeof params>;
 
 type Workload = 'deployment' | 'statefulset';
 
-interface Saved {
+/** A workload this run scaled, and the replicas it had before: what scaling back needs. */
+export interface ScaledWorkload {
   readonly resource: Workload;
   readonly namespace: string;
   readonly name: string;
@@ -41,6 +42,9 @@ interface Saved {
   readonly uid: string;
   /** `spec.replicas` before the game day: what rollback restores, exactly. */
   readonly replicas: number;
+}
+
+interface Saved extends ScaledWorkload {
   /** What inject scales to, computed once, so a retried inject never applies a delta twice. */
   readonly scaledTo: number;
 }
@@ -63,7 +67,7 @@ async function recordedWorkload(
 }
 
 /** Sets `spec.replicas` through the scale subresource, as kubectl scale does. */
-async function scaleTo(ctx: KubernetesFaultContext, saved: Saved, replicas: number): Promise<void> {
+async function scaleTo(ctx: KubernetesFaultContext, saved: ScaledWorkload, replicas: number): Promise<void> {
   const at = { name: saved.name, namespace: saved.namespace };
   const action = { verb: 'patch', resource: `${saved.resource}s/scale`, ...at };
   const body = { spec: { replicas } };
@@ -79,7 +83,7 @@ async function scaleTo(ctx: KubernetesFaultContext, saved: Saved, replicas: numb
 /** Writes (or, with null, removes) this run's annotations on the workload. */
 async function annotate(
   ctx: KubernetesFaultContext,
-  saved: Saved,
+  saved: ScaledWorkload,
   annotations: Record<string, string | null>,
 ): Promise<void> {
   const at = { name: saved.name, namespace: saved.namespace };
@@ -95,7 +99,7 @@ async function annotate(
 }
 
 /** Spec and status as they are, in words; `restored` once the recorded replicas are all Ready. */
-function readState(workload: V1Deployment | V1StatefulSet, saved: Saved) {
+function readState(workload: V1Deployment | V1StatefulSet, saved: ScaledWorkload) {
   const spec = workload.spec?.replicas ?? 1;
   const ready = workload.status?.readyReplicas ?? 0;
   const current = workload.status?.replicas ?? 0;
@@ -105,6 +109,35 @@ function readState(workload: V1Deployment | V1StatefulSet, saved: Saved) {
     restored: spec === saved.replicas && observed && ready >= spec && current === spec,
     detail: `${workloadName(saved)}: ${spec} replicas wanted (recorded ${saved.replicas}), ${current} exist, ${ready} Ready`,
   };
+}
+
+/**
+ * Scales the workload back to the replicas it had, removes this run's annotations (only when they are this
+ * run's: ctx.tag), and waits until the replicas are Ready. The kind's rollback, and the janitor's removal of a
+ * workload whose annotations say a finished run scaled it.
+ */
+export async function scaleBack(
+  ctx: KubernetesFaultContext,
+  saved: ScaledWorkload,
+  readyTimeoutMs: number,
+): Promise<void> {
+  const workload = await recordedWorkload(ctx, saved);
+  if (workload === undefined) return; // deleted meanwhile: verify says so
+  if (workload.spec?.replicas !== saved.replicas) await scaleTo(ctx, saved, saved.replicas);
+  if (workload.metadata?.annotations?.[runLabel] === ctx.tag) {
+    await annotate(ctx, saved, { [runLabel]: null, [scaledFromAnnotation]: null });
+  }
+  const ready = await ctx.pollUntil(
+    async () => {
+      const now = await recordedWorkload(ctx, saved);
+      return now === undefined
+        ? { restored: true, detail: `${workloadName(saved)} is gone` }
+        : readState(now, saved);
+    },
+    (state) => state.restored,
+    { timeoutMs: readyTimeoutMs, intervalMs: 500 },
+  );
+  if (!ready.restored) throw new Error(`${ready.detail} after ${formatDuration(readyTimeoutMs)}`);
 }
 
 /**
@@ -181,23 +214,5 @@ export const scale: KubernetesFaultKind<Params, Saved> = {
     return { active: state.spec !== saved.replicas, detail: state.detail };
   },
 
-  async rollback(ctx, p, saved) {
-    const workload = await recordedWorkload(ctx, saved);
-    if (workload === undefined) return; // deleted meanwhile: verify says so
-    if (workload.spec?.replicas !== saved.replicas) await scaleTo(ctx, saved, saved.replicas);
-    if (workload.metadata?.annotations?.[runLabel] === ctx.tag) {
-      await annotate(ctx, saved, { [runLabel]: null, [scaledFromAnnotation]: null });
-    }
-    const ready = await ctx.pollUntil(
-      async () => {
-        const now = await recordedWorkload(ctx, saved);
-        return now === undefined
-          ? { restored: true, detail: `${workloadName(saved)} is gone` }
-          : readState(now, saved);
-      },
-      (state) => state.restored,
-      { timeoutMs: p.readyTimeout, intervalMs: 500 },
-    );
-    if (!ready.restored) throw new Error(`${ready.detail} after ${formatDuration(p.readyTimeout)}`);
-  },
+  rollback: (ctx, p, saved) => scaleBack(ctx, saved, p.readyTimeout),
 };

@@ -1,8 +1,20 @@
-import type { HostTarget } from '../../plan/targets';
-import type { HostFaultLeftover, JanitorFinding, JanitorScope } from '../../workflows/janitorDefinitions';
+import { Context } from '@temporalio/activity';
+import type { HostTarget, KubernetesTarget } from '../../plan/targets';
+import type {
+  ClusterLeftover,
+  HostFaultLeftover,
+  JanitorFinding,
+  JanitorScope,
+} from '../../workflows/janitorDefinitions';
 import type { ActivityDeps } from '../deps';
 import { heartbeat, withHeartbeats } from '../heartbeat';
-import { faultContext } from '../faults/context';
+import { defaultDeleteTimeoutMs, removeExperiment } from '../faults/chaosMesh';
+import { faultContext, kubernetesFaultContext, resumedProgress, withProgress } from '../faults/context';
+import { uncordon } from '../faults/nodeCordon';
+import { scaleBack } from '../faults/scale';
+import { chaosMeshKinds } from '../kubernetes/chaosMeshSpec';
+import { podExec } from '../kubernetes/podExec';
+import { stillThere } from './clusterFaults';
 import { removeChain } from '../faults/iptablesChains';
 import { stopStress, stressLeftover } from '../faults/stress';
 import { gamedayHandle, readRootQdisc, removeGamedayRoot } from '../faults/trafficControl';
@@ -71,4 +83,86 @@ export function revertHostFault(deps: ActivityDeps, input: HostFaultRevertInput)
     if (still) throw new Error(`still there after removal: ${still.what}`);
     return done;
   });
+}
+
+export interface ClusterRevertInput {
+  readonly context: string;
+  readonly leftover: ClusterLeftover;
+}
+
+/** How long a workload scaled back by the janitor may take to have its replicas Ready (the kind's is the plan's). */
+const scaleBackReadyMs = 120_000;
+
+/** The target a kind's helper would have been handed for this leftover (the janitor's group: no plan has it). */
+function clusterTarget(context: string, leftover: ClusterLeftover): KubernetesTarget {
+  const base = { group: 'janitor', kind: 'kubernetes', context } as const;
+  if (leftover.type === 'chaos-mesh') {
+    return { ...base, name: leftover.namespace, namespace: leftover.namespace, resource: 'namespace' };
+  }
+  if (leftover.type === 'cordon') {
+    return { ...base, name: leftover.node, resource: 'node', object: leftover.node, uid: leftover.uid };
+  }
+  const { namespace, name, resource, uid } = leftover;
+  return { ...base, name: `${namespace}/${resource}/${name}`, namespace, resource, object: name, uid };
+}
+
+/**
+ * Removes what a Kubernetes kind left in a cluster, found by its label or annotations alone, with the kind's own
+ * rollback helper (the one its rollback runs), as the run with that tag: the Chaos Mesh experiment deleted and
+ * waited on until gone, the node uncordoned, the workload scaled back. Then reads the object again: still there
+ * is an error, and the next sweep lists it again. Removing what is already gone succeeds.
+ */
+export function revertClusterLeftover(deps: ActivityDeps, input: ClusterRevertInput): Promise<string> {
+  // The progress (notes, an experiment's injected pods) goes with every heartbeat, the background ones too.
+  const progress = resumedProgress(Context.current().info.heartbeatDetails);
+  return withHeartbeats(
+    async (activity) => {
+      const { context, leftover } = input;
+      const clusters = deps.kubernetes;
+      const policy = clusters?.policy(context);
+      if (clusters === undefined || policy === undefined) {
+        throw new Error(`this worker has no Kubernetes context "${context}"`);
+      }
+      const kube = clusters.client(context);
+      const ctx = kubernetesFaultContext({
+        fault: 'janitor',
+        tag: leftover.tag,
+        heartbeat: () => heartbeat(activity, progress),
+        sleep: (ms: number) => activity.sleep(ms),
+        kube,
+        target: clusterTarget(context, leftover),
+        policy,
+        windowMs: undefined,
+        execInPod: podExec(kube),
+        progress,
+      });
+      let done: string;
+      if (leftover.type === 'chaos-mesh') {
+        const kind = chaosMeshKinds.find((known) => known === leftover.kind);
+        if (kind === undefined) throw new Error(`${leftover.kind} is not a Chaos Mesh kind gameday creates`);
+        await removeExperiment(
+          ctx,
+          { kind, namespace: leftover.namespace, name: leftover.name },
+          {
+            deleteTimeoutMs: defaultDeleteTimeoutMs,
+            ...(leftover.volumePath === undefined ? {} : { volumePath: leftover.volumePath }),
+            // The janitor restarts no pod: a leftover __chaosfs__ directory is a note for a person.
+            restartPodsWithLeftovers: false,
+          },
+        );
+        done = `deleted Chaos Mesh ${kind} ${leftover.namespace}/${leftover.name} and saw it gone`;
+      } else if (leftover.type === 'cordon') {
+        await uncordon(ctx, { node: leftover.node, uid: leftover.uid, wasUnschedulable: false });
+        done = `uncordoned node ${leftover.node} and removed gameday's annotations`;
+      } else {
+        const { resource, namespace, name, uid, replicas } = leftover;
+        await scaleBack(ctx, { resource, namespace, name, uid, replicas }, scaleBackReadyMs);
+        done = `scaled ${resource} ${namespace}/${name} back to ${replicas} replicas (Ready) and removed gameday's annotations`;
+      }
+      const still = await stillThere(context, kube, leftover);
+      if (still) throw new Error(`still there after removal: ${still.what}`);
+      return withProgress(`${done} (context ${context})`, progress);
+    },
+    () => progress,
+  );
 }

@@ -7,6 +7,7 @@ import { inspectFault, rolledBack } from '../faultSteps';
 import { stressLeftover } from '../faults/stress';
 import { gamedayHandle } from '../faults/trafficControl';
 import { deadManBaseOf, taggedFiles, type TaggedFile } from './hostFiles';
+import { scanCluster, type ClusterScan } from './clusterFaults';
 import { scanHostFaults, type HostFaultScan } from './hostFaults';
 import type { UnrolledStep } from './recordedSteps';
 import { runsOfRecord, type RunsOfRecord } from './runs';
@@ -38,7 +39,12 @@ function stepInScope(step: UnrolledStep, run: LeftoverRun, scope: JanitorScope):
   if (scope.tags !== undefined && !scope.tags.includes(step.fault.tag)) return false;
   if (scope.plan !== undefined && run.plan === scope.plan) return true;
   if (scope.targets === undefined) return scope.plan === undefined;
-  return scope.targets.includes(target.name) || scope.targets.includes(target.group);
+  return (
+    scope.targets.includes(target.name) ||
+    scope.targets.includes(target.group) ||
+    // A Kubernetes context named in the targets is looked at whole, its recorded steps too.
+    (target.kind === 'kubernetes' && scope.targets.includes(target.context))
+  );
 }
 
 interface HostListing {
@@ -274,10 +280,87 @@ async function hostFindings(
   return findings;
 }
 
+/** Whether a scope's targets name something a failed list in this context (and namespace) could hold. */
+function errorInScope(scope: JanitorScope, context: string, namespace: string | undefined): boolean {
+  const { targets } = scope;
+  if (targets === undefined || targets.includes(context)) return true;
+  return (
+    namespace !== undefined && targets.some((name) => name === namespace || name.startsWith(`${namespace}/`))
+  );
+}
+
 /**
- * Everything finished game days left on the worker's hosts, found from both ends: the histories of closed runs
- * (what each step changed and saved, so its own rollback can remove it) and the hosts' tagged files (what no
- * history explains any more). Nothing carrying the tag of a running game day is ever listed.
+ * What gameday's Kubernetes kinds left in the worker's contexts that only their label or annotations explain:
+ * the same rules as a host's faults by their names (a running run's tag, a tag a recorded step explains, a tag
+ * outside the scope: skipped). A context named in the scope's targets is looked at whole; otherwise only what
+ * a named target is (a namespace, a node, `ns/deployment/name`). A list that failed is a finding, never clean.
+ */
+async function clusterFindings(
+  deps: ActivityDeps,
+  scope: JanitorScope,
+  skipTag: (tag: string) => boolean,
+  records: RunsOfRecord,
+): Promise<JanitorFinding[]> {
+  const clusters = deps.kubernetes;
+  // A plan with no host targets starts with an empty list: nothing of a cluster is its to look at by name.
+  if (clusters === undefined || scope.targets?.length === 0) return [];
+  const perContext = await Promise.all(
+    clusters.contexts.map(async (context): Promise<JanitorFinding[]> => {
+      const policy = clusters.policy(context);
+      if (policy === undefined) return [];
+      let scan: ClusterScan;
+      try {
+        scan = await scanCluster(context, clusters.client(context), policy);
+      } catch (error) {
+        scan = { found: [], errors: [{ error: errorText(error) }] };
+      }
+      const whole = scope.targets === undefined || scope.targets.includes(context);
+      // One finding per context: an unreachable API server fails every list the same way.
+      const failed = scan.errors
+        .filter((error) => errorInScope(scope, context, error.namespace))
+        .sort((a, b) => (a.namespace ?? '').localeCompare(b.namespace ?? ''))
+        .map(
+          (error) =>
+            `${error.namespace === undefined ? 'nodes' : `namespace ${error.namespace}`}: ${error.error}`,
+        );
+      const errors: JanitorFinding[] =
+        failed.length === 0
+          ? []
+          : [
+              {
+                host: context,
+                tag: '-',
+                what:
+                  `could not look for gameday's objects in context ${context}: ${failed.slice(0, 2).join('; ')}` +
+                  (failed.length > 2 ? ` (and ${failed.length - 2} more lists)` : ''),
+                removal: { kind: 'none', why: 'the cluster could not be asked' },
+              },
+            ];
+      const found = scan.found
+        .filter((item) => !skipTag(item.tag) && (whole || scope.targets?.includes(item.target) === true))
+        .map((item): JanitorFinding => {
+          const run = records.byTag.get(item.tag);
+          return {
+            host: item.target,
+            tag: item.tag,
+            what: `${item.what}: in place, and no history explains it`,
+            ...(item.since === undefined ? {} : { since: item.since }),
+            ...(run === undefined ? {} : { run }),
+            removal: item.leftover
+              ? { kind: 'cluster-revert', context, leftover: item.leftover }
+              : { kind: 'none', why: item.why ?? 'its labels do not say how to remove it: look at it' },
+          };
+        });
+      return [...errors, ...found];
+    }),
+  );
+  return perContext.flat();
+}
+
+/**
+ * Everything finished game days left on the worker's hosts and clusters, found from both ends: the histories of
+ * closed runs (what each step changed and saved, so its own rollback can remove it) and what the hosts and
+ * clusters show by gameday's names and labels (what no history explains any more). Nothing carrying the tag of a running game day is ever listed.
  */
 export async function findLeftovers(
   deps: ActivityDeps,
@@ -306,6 +389,10 @@ export async function findLeftovers(
   }
   // A tag with a step still in place is explained by its history: that step's rollback removes its files.
   const explained = new Set(findings.map((finding) => finding.tag));
+  const skipTag = (tag: string): boolean =>
+    records.openTags.has(tag) ||
+    explained.has(tag) ||
+    (scope.tags !== undefined && !scope.tags.includes(tag));
   const now = Date.now();
   for (const [host, listing] of listings) {
     if (listing.error !== undefined) {
@@ -317,10 +404,6 @@ export async function findLeftovers(
       });
       continue;
     }
-    const skipTag = (tag: string): boolean =>
-      records.openTags.has(tag) ||
-      explained.has(tag) ||
-      (scope.tags !== undefined && !scope.tags.includes(tag));
     const exec = deps.executorFor(hostTarget(host));
     const recordedHere = findings.filter(
       (finding) => finding.host === host && finding.removal.kind === 'rollback',
@@ -337,6 +420,8 @@ export async function findLeftovers(
       findings.push(...(await hostFindings(exec, host, tag, files, records.byTag.get(tag), now)));
     }
   }
+  findings.push(...(await clusterFindings(deps, scope, skipTag, records)));
+  onProgress();
   // Only a whole host's sweep replaces its gauges: one run's (tags) or one plan's leftovers are a part of them.
   if (scope.tags === undefined && scope.plan === undefined) deps.metrics.janitorSwept(swept, findings);
   return findings;
