@@ -6,6 +6,8 @@
 # `--build-arg BASE=gameday-base:offline`; in a real deployment BASE stays the official image.
 #
 #   deploy/docker/offline-base.sh [IMAGE]        (default gameday-base:offline)
+#   deploy/docker/offline-base.sh --rootfs-only  only make the root filesystem tar (no Docker daemon needed;
+#                                                scripts/run-tests.js does this before a suite that imports it)
 #
 # Needs root, debootstrap and a Docker daemon that answers on the default socket (the tests start one with
 # test/support/docker.ts). The root filesystem tar is kept in the git-ignored tools dir
@@ -13,13 +15,18 @@
 # image already present is left as it is.
 set -euo pipefail
 
+rootfs_only=false
+if [ "${1:-}" = --rootfs-only ]; then
+  rootfs_only=true
+  shift
+fi
 image=${1:-gameday-base:offline}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${GAMEDAY_OFFLINE_BASE_DIR:-$root/.tools/offline-base}
 docker=/usr/bin/docker # Debian's client, matching its daemon (as test/support/docker.ts)
 [ -x "$docker" ] || docker=docker
 
-if "$docker" image inspect "$image" >/dev/null 2>&1; then
+if ! $rootfs_only && "$docker" image inspect "$image" >/dev/null 2>&1; then
   echo "[offline-base] $image is already present" >&2
   exit 0
 fi
@@ -71,8 +78,10 @@ if [ ! -f "$tar_file" ]; then
   chroot "$rootfs" /usr/local/bin/node --version >/dev/null # the copied binary runs on this Debian
   tar --numeric-owner -C "$rootfs" -cf "$tar_file.part" .
   mv "$tar_file.part" "$tar_file"
+  find "$cache" -maxdepth 1 -name 'bookworm-node-*.tar' ! -name "$(basename "$tar_file")" -delete # older inputs
   echo "[offline-base] root filesystem kept in $tar_file" >&2
 fi
+$rootfs_only && exit 0
 
 "$docker" import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
