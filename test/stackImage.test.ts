@@ -66,46 +66,6 @@ describe('the worker image: Dockerfile built against a base made offline, run as
     process.stderr.write(`[stack] image built in ${Math.round((Date.now() - started) / 1000)} s\n`);
   });
 
-  it('runs as a non-root user, with production dependencies only and no tests', async () => {
-    // What npm's lock file marks dev-only (typescript, eslint, prettier, playwright-core and what only they
-    // need) must be absent; every other package for this platform present (so the look-up itself is checked).
-    const lock = JSON.parse(readFileSync(repo('package-lock.json'), 'utf8')) as {
-      packages: Record<string, { dev?: boolean; optional?: boolean }>;
-    };
-    const installed = Object.entries(lock.packages).filter(([path]) => path.startsWith('node_modules/'));
-    const devOnly = installed.filter(([, entry]) => entry.dev === true).map(([path]) => path);
-    const production = installed.filter(([, entry]) => !entry.dev && !entry.optional).map(([path]) => path);
-    assert.ok(devOnly.includes('node_modules/typescript'));
-    // One container for every look-up: each `docker run` copies the whole image on vfs.
-    const script = `
-      const fs = require('fs');
-      const has = (path) => fs.existsSync('/app/' + path);
-      const writable = (path) => { try { fs.accessSync(path, fs.constants.W_OK); return true; } catch { return false; } };
-      console.log(JSON.stringify({
-        uid: process.getuid(),
-        devPresent: ${JSON.stringify(devOnly)}.filter(has),
-        productionMissing: ${JSON.stringify(production)}.filter((path) => !has(path)),
-        tests: has('dist/test'),
-        bundle: has('dist/workflow-bundle.js'),
-        codeWritable: writable('/app/dist'),
-      }));`;
-    const seen = JSON.parse(
-      await docker.docker('run', '--rm', '--network', 'none', '--entrypoint', 'node', image, '-e', script),
-    ) as Record<string, unknown>;
-    assert.notEqual(seen.uid, 0);
-    assert.deepEqual(
-      { ...seen, uid: 'not root' },
-      {
-        uid: 'not root',
-        devPresent: [],
-        productionMissing: [],
-        tests: false,
-        bundle: true,
-        codeWritable: false,
-      },
-    );
-  });
-
   it(
     "its worker command, configured as compose configures it, polls the dev server's task queue",
     { timeout: 120_000 },
@@ -165,6 +125,52 @@ describe('the worker image: Dockerfile built against a base made offline, run as
       }
     },
   );
+
+  it('runs it as a non-root user, with production dependencies only and no tests', async () => {
+    // What npm's lock file marks dev-only (typescript, eslint, prettier, playwright-core and what only they
+    // need) must be absent; every other package for this platform present (so the look-up itself is checked).
+    const lock = JSON.parse(readFileSync(repo('package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean; optional?: boolean }>;
+    };
+    const installed = Object.entries(lock.packages).filter(([path]) => path.startsWith('node_modules/'));
+    const devOnly = installed.filter(([, entry]) => entry.dev === true).map(([path]) => path);
+    const production = installed.filter(([, entry]) => !entry.dev && !entry.optional).map(([path]) => path);
+    assert.ok(devOnly.includes('node_modules/typescript'));
+    // Looked up in the running worker's container (as its user): each further `docker run` would copy the whole
+    // image once more on vfs.
+    const script = `
+      const fs = require('fs');
+      const has = (path) => fs.existsSync('/app/' + path);
+      const writable = (path) => { try { fs.accessSync(path, fs.constants.W_OK); return true; } catch { return false; } };
+      console.log(JSON.stringify({
+        uid: process.getuid(),
+        devPresent: ${JSON.stringify(devOnly)}.filter(has),
+        productionMissing: ${JSON.stringify(production)}.filter((path) => !has(path)),
+        tests: has('dist/test'),
+        bundle: has('dist/workflow-bundle.js'),
+        codeWritable: writable('/app/dist'),
+      }));`;
+    const seen = JSON.parse(await docker.docker('exec', container, 'node', '-e', script)) as Record<
+      string,
+      unknown
+    >;
+    assert.notEqual(seen.uid, 0);
+    assert.equal(
+      (await docker.docker('image', 'inspect', '--format', '{{.Config.User}}', image)).trim(),
+      'node',
+    );
+    assert.deepEqual(
+      { ...seen, uid: 'not root' },
+      {
+        uid: 'not root',
+        devPresent: [],
+        productionMissing: [],
+        tests: false,
+        bundle: true,
+        codeWritable: false,
+      },
+    );
+  });
 
   it('runs a janitor sweep (a workflow and its activities) for the CLI', { timeout: 120_000 }, async () => {
     const result = await runCli(
