@@ -35,6 +35,8 @@ export interface DevServerOptions {
   readonly port?: number;
   readonly uiPort?: number;
   readonly ui?: boolean;
+  /** Register gameday's search attributes at start (default); false gives a server without them. */
+  readonly searchAttributes?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -92,7 +94,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--log-level',
     'error',
     ...(ui ? ['--ui-port', String(uiPort)] : ['--headless']),
-    ...devServerSearchAttributeFlags(),
+    ...(options.searchAttributes === false ? [] : devServerSearchAttributeFlags()),
     ...fastDispatchFlags,
   ];
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -130,7 +132,10 @@ async function startWithSdkDownload(options: DevServerOptions): Promise<DevServe
       ...(options.port === undefined ? {} : { port: options.port }),
       dbFilename: join(options.stateDir, 'temporal.db'),
       ui: options.ui ?? false,
-      extraArgs: [...devServerSearchAttributeFlags(), ...fastDispatchFlags],
+      extraArgs: [
+        ...(options.searchAttributes === false ? [] : devServerSearchAttributeFlags()),
+        ...fastDispatchFlags,
+      ],
     },
   });
   const address = env.address;

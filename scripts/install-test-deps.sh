@@ -5,7 +5,8 @@
 # containerd and runc, and a client of the same version) with busybox-static (the test image's only binary),
 # prometheus (the server behind PromQL checks, and promtool for backfilled series and alert-rule tests), chromium
 # (the headless browser the HTML report is opened in, driven by playwright-core), openssl (the test CA and
-# certificates of the mTLS tests).
+# certificates of the mTLS tests), debootstrap (the Debian base of the worker image built offline by
+# deploy/docker/offline-base.sh).
 # Installs only what is missing; needs root and apt-get.
 set -euo pipefail
 need=()
@@ -24,6 +25,7 @@ command -v stress-ng >/dev/null || need+=(stress-ng)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need+=(prometheus)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v openssl >/dev/null || need+=(openssl)
+command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
   echo "[deps] installing ${need[*]}" >&2
   apt-get update -qq

@@ -26,7 +26,7 @@ const run = promisify(execFile);
 export const dockerSocket = '/var/run/docker.sock';
 const dockerd = '/usr/sbin/dockerd';
 /** Debian's client, matching its daemon (an older /usr/local/bin/docker would be found first on PATH). */
-const client = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+export const dockerClient = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const busybox = '/bin/busybox';
 
 export interface TestDocker {
@@ -53,7 +53,7 @@ export interface DockerState {
 }
 
 async function answers(): Promise<boolean> {
-  return run(client, ['version', '--format', '{{.Server.Version}}'], { timeout: 10_000 }).then(
+  return run(dockerClient, ['version', '--format', '{{.Server.Version}}'], { timeout: 10_000 }).then(
     () => true,
     () => false,
   );
@@ -113,7 +113,8 @@ export async function startTestDocker(): Promise<TestDocker> {
   }
 
   const docker = async (...args: string[]) =>
-    (await run(client, args, { timeout: 60_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 })).stdout;
+    (await run(dockerClient, args, { timeout: 60_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }))
+      .stdout;
 
   // An image with nothing but busybox: bin/busybox and the applets the tests use as symlinks.
   const rootfs = join(dir, 'rootfs');
@@ -162,10 +163,17 @@ export async function startTestDocker(): Promise<TestDocker> {
         const timer = setTimeout(() => daemon?.kill('SIGKILL'), 20_000);
         await exited;
         clearTimeout(timer);
-        // dockerd leaves its (vfs) data and the containerd it started under the temp dir.
-        await run('umount', ['-R', join(dir, 'exec')]).catch(() => undefined);
+        // dockerd leaves its (vfs) data and the containerd it started under the temp dir, and its default
+        // network namespace mounted in the exec-root (exec itself is no mount point: `umount -R exec` missed it).
+        const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n');
+        const below = mounts.map((line) => line.split(' ')[1] ?? '').filter((at) => at.startsWith(`${dir}/`));
+        for (const at of below.reverse()) await run('umount', [at]).catch(() => undefined);
       }
-      rmSync(dir, { recursive: true, force: true });
+      // vfs keeps a full copy of the filesystem per image layer and container: after an image build that is
+      // gigabytes in hundreds of thousands of files, which took minutes to delete on a loaded machine (past the
+      // test file's own time limit). The daemon is gone and the directory is this suite's alone, so a detached
+      // `rm -rf` removes it while the suite ends; nothing reads it again.
+      spawn('rm', ['-rf', dir], { detached: true, stdio: 'ignore' }).unref();
     },
   };
 }
