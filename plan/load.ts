@@ -4,6 +4,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { LineCounter, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import { escapeControlCharacters } from './controlCharacters';
+import { closestField, issueWords } from './issueWords';
 import { planSchema, type Plan } from './schema';
 import { readYamlDocument } from './yamlDocument';
 
@@ -87,13 +88,14 @@ function someOf(names: readonly string[]): string {
   return more > 0 ? `${shown.join(', ')}, … and ${more.toLocaleString('en-US')} more` : shown.join(', ');
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys')
-    return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${someOf(issue.keys)}`;
-  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    return `${issue.message}`;
+function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
+  if (issue.code === 'unrecognized_keys') {
+    const [first] = issue.keys;
+    const meant =
+      issue.keys.length === 1 && first !== undefined ? closestField(schema, issue.path, first) : undefined;
+    return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${someOf(issue.keys)}${meant ? ` (did you mean ${meant}?)` : ''}`;
   }
-  return issue.message;
+  return issueWords(issue);
 }
 
 const byPosition = (a: PlanError, b: PlanError) =>
@@ -145,7 +147,7 @@ export function parseYamlWith<Schema extends z.ZodType>(
         issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined
           ? locateKey(doc, lineCounter, path, issue.keys[0])
           : locate(doc, lineCounter, path);
-      return { file, ...position, path: formatPath(path), message: describeIssue(issue) };
+      return { file, ...position, path: formatPath(path), message: describeIssue(issue, schema) };
     });
     errors.sort(byPosition);
     return { ok: false, errors: shortened(errors) };

@@ -111,7 +111,7 @@ injectTimeout: 2m`,
     assert.deepEqual(errors, [
       'plan.yaml:19:11: faults[0].params.experiment.spec.mode: IOChaos needs spec.mode',
       'plan.yaml:19:19: faults[0].params.experiment.spec.action: must be one of: latency, fault, attrOverride, mistake',
-      'plan.yaml:20:18: faults[0].params.experiment.spec.delay: Invalid input: expected string, received number',
+      'plan.yaml:20:18: faults[0].params.experiment.spec.delay: must be text, not a number',
       'plan.yaml:21:21: faults[0].params.experiment.spec.duration: Chaos Mesh would end the experiment after 30s, ' +
         'before the observation window (2m) ends: leave duration out (gameday sets the window plus ' +
         'durationMargin) or make it at least the window',

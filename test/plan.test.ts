@@ -65,7 +65,7 @@ observation:
     const expected = [
       /^plan\.yaml:4:9: metadata\.name: must be lower-case/,
       /^plan\.yaml:12:18: checks\[0\]\.http\.url: must be an http:\/\/ or https:\/\/ URL/,
-      /^plan\.yaml:12:38: checks\[0\]\.http\.timeout: .*expected string/i,
+      /^plan\.yaml:12:38: checks\[0\]\.http\.timeout: must be text, not a number$/,
       /^plan\.yaml:18:16: faults\[0\]\.params\.pidfile: must be an absolute path/,
       /^plan\.yaml:19:7: faults\[0\]\.params: unknown field: colour/,
       /^plan\.yaml:21:11: faults\[1\]\.kind: /,
@@ -76,6 +76,32 @@ observation:
         errors.some((line) => pattern.test(line)),
         `expected ${pattern} in:\n${errors.join('\n')}`,
       );
+    }
+  });
+
+  it('says what is wrong in plain words: a misspelled key gets a suggestion, never a raw zod phrase', () => {
+    const text = `apiVersion: gameday.dev/v1alpha1
+kind: GameDay
+metadata: { name: words, owner: tests }
+targets: { box: { local: {} } }
+checks:
+  - name: c
+    when: [before, sometimes]
+    http: { url: 'http://127.0.0.1:1/' }
+observation: { window: 5s, sampleIntervall: 1s }
+`;
+    assert.deepEqual(errorsOf(text), [
+      'plan.yaml:1:1: faults: is missing: give a list',
+      'plan.yaml:7:20: checks[0].when[1]: must be one of before, during, after',
+      'plan.yaml:9:28: observation: unknown field: sampleIntervall (did you mean sampleInterval?)',
+    ]);
+    const far = errorsOf(text.replace('sampleIntervall', 'colour'));
+    assert.ok(
+      far.includes('plan.yaml:9:28: observation: unknown field: colour'),
+      'no far-fetched suggestion',
+    );
+    for (const line of [...errorsOf(text), ...far]) {
+      assert.doesNotMatch(line, /Invalid input|Too small|Too big|Invalid option|received/);
     }
   });
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { notificationEvents } from '../activities/notify';
+import { issueWords } from '../plan/issueWords';
 import { defaultTaskQueue } from '../workflows/definitions';
 
 /** The user:password@ of a URL, decoded; undefined when it has none. */
@@ -291,7 +292,7 @@ export async function loadWorkerConfig(file: string | undefined, env = process.e
   }
   const parsed = workerConfigSchema.safeParse(withPrometheusUrl({ ...fromFile, ...envOverrides(env) }, env));
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${issueWords(i)}`);
     throw new Error(`invalid worker configuration${file ? ` in ${file}` : ''}:\n  ${problems.join('\n  ')}`);
   }
   return parsed.data;
