@@ -92,6 +92,30 @@ export const commandArgument = z
 
 export const maxArguments = 64;
 
+/**
+ * Environment variables a command runs with (`env NAME=value … command`, never a shell): names as POSIX shells
+ * take them, values with the same characters as any argument.
+ */
+export const commandEnvironment = boundedRecord(
+  z
+    .string()
+    .max(64)
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be an environment variable name (letters, digits, _)'),
+  commandArgument,
+  32,
+);
+
+/** The argv that runs `argv` with `env` set: through env(1), so no shell is involved on any host. */
+export function withEnvironment(
+  argv: readonly string[],
+  env: Readonly<Record<string, string>> | undefined,
+): string[] {
+  const entries = Object.entries(env ?? {});
+  return entries.length === 0
+    ? [...argv]
+    : ['env', ...entries.map(([name, value]) => `${name}=${value}`), ...argv];
+}
+
 /** A command and its arguments (no shell). */
 export const commandLine = z
   .array(commandArgument)

@@ -119,6 +119,36 @@ describe('checks against real local servers', () => {
     assert.match(missing.detail, /"no-such-binary-gameday" is not installed on host local/);
   });
 
+  it('command: env runs it with variables (no shell, no env wrapper in argv); details show the last lines of output', async () => {
+    const withEnv = await evaluate(
+      ctx,
+      check({
+        command: { argv: ['printenv', 'ETCDCTL_API'], env: { ETCDCTL_API: '3' }, outputMatches: '^3$' },
+      }),
+    );
+    assert.equal(withEnv.holds, true, withEnv.detail);
+    // A tool that warns first and says why last (as etcdctl does): the reason is in the detail.
+    const dir = mkdtempSync(join(tmpdir(), 'gameday-check-'));
+    const script = join(dir, 'warns-first.sh');
+    writeFileSync(
+      script,
+      'for i in 1 2 3 4 5 6; do echo "warning $i: deprecated flag"; done\necho "error: context deadline exceeded"\nexit 1\n',
+    );
+    const failing = await evaluate(ctx, check({ command: { argv: ['sh', script] } }));
+    assert.equal(failing.holds, false);
+    assert.equal(
+      failing.detail,
+      'exited 1, expected 0: …warning 5: deprecated flag ⏎ warning 6: deprecated flag ⏎ error: context deadline exceeded',
+    );
+    const refused = (command: Record<string, unknown>) => () => parsedCheck({ when: ['before'], command });
+    assert.throws(
+      refused({ argv: ['true'], env: { 'BAD-NAME': '1' } }),
+      /must be an environment variable name/,
+    );
+    assert.throws(refused({ argv: ['true'], env: { X: 'a;reboot' } }), /command\.env\.X.*may contain only/);
+    assert.throws(refused({ argv: ['A=1'], env: { X: '1' } }), /must not contain \\"=\\"/);
+  });
+
   // Each kind's "could not ask" outcomes never hold, even when the plan expects the probe to fail: a check
   // that cannot see must not pass a game day (a typo in a command name held "minority cannot write").
   describe('a probe that could not ask never holds, even with expect: fail', () => {

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { duration } from '../../plan/duration';
 import { firstGroup, groupCount, matches } from '../../plan/regex';
-import { commandLine, regexPattern } from '../../plan/safeValues';
+import { commandEnvironment, commandLine, regexPattern, withEnvironment } from '../../plan/safeValues';
 import { CommandTimedOut, couldNotRunExitCodes } from '../executors/executor';
 import type { ValueBound } from '../../workflows/definitions';
 import { couldNotAsk, type CheckKind, type ProbeResult } from './contract';
+import { outputExcerpt } from './outputExcerpt';
 
 const patternHasOneGroup = (pattern: string) => {
   try {
@@ -33,11 +34,19 @@ export const expectedAnswer = {
   value: outputNumber.optional(),
 };
 
-const spec = z.strictObject({
-  argv: commandLine.describe('the command and its arguments (no shell)'),
-  timeout: duration({ min: '100ms', max: '10m' }).default(10_000),
-  ...expectedAnswer,
-});
+const spec = z
+  .strictObject({
+    argv: commandLine.describe('the command and its arguments (no shell)'),
+    env: commandEnvironment
+      .optional()
+      .describe('environment variables it runs with, e.g. { ETCDCTL_API: "3" } (through env(1), no shell)'),
+    timeout: duration({ min: '100ms', max: '10m' }).default(10_000),
+    ...expectedAnswer,
+  })
+  .refine((s) => s.env === undefined || !(s.argv[0] ?? '').includes('='), {
+    path: ['argv', 0],
+    message: 'with env, the command itself must not contain "=" (env(1) would take it for a variable)',
+  });
 type Spec = z.infer<typeof spec>;
 
 export const commandCheck: CheckKind<Spec> = {
@@ -51,12 +60,12 @@ export const commandCheck: CheckKind<Spec> = {
     'for that, as shells do), the SSH connection or channel to the host failed, or the connection stopped answering.',
   spec,
   valueBound: (s) => numberBound(s.value),
-  describe: (s) => `\`${s.argv.join(' ')}\`${describeAnswer(s)}`,
+  describe: (s) => `\`${withEnvironment(s.argv, s.env).join(' ')}\`${describeAnswer(s)}`,
 
   async probe(ctx, s) {
     let result;
     try {
-      result = await ctx.exec.run(s.argv, { timeoutMs: s.timeout });
+      result = await ctx.exec.run(withEnvironment(s.argv, s.env), { timeoutMs: s.timeout });
     } catch (error) {
       // A command that overran its timeout was asked and did not answer in time; anything else thrown means
       // it never ran (evaluate reports that as "could not ask").
@@ -67,7 +76,7 @@ export const commandCheck: CheckKind<Spec> = {
     if (couldNotRunExitCodes.includes(result.exitCode)) {
       const why = result.exitCode === 127 ? 'command not found' : 'not executable';
       return couldNotAsk(
-        `${s.argv[0] ?? ''} on ${ctx.exec.host} exited ${result.exitCode} (${why}): ${output.slice(0, 200)}`,
+        `${s.argv[0] ?? ''} on ${ctx.exec.host} exited ${result.exitCode} (${why}): ${outputExcerpt(output)}`,
       );
     }
     return judgeAnswer({ exitCode: result.exitCode, output }, s);
@@ -88,14 +97,14 @@ export function judgeAnswer({ exitCode, output }: CommandAnswer, s: ExpectedAnsw
     return {
       ok: false,
       value: exitCode,
-      detail: `exited ${exitCode}, expected ${s.exitCode}: ${output.slice(0, 200)}`,
+      detail: `exited ${exitCode}, expected ${s.exitCode}: ${outputExcerpt(output)}`,
     };
   }
   if (s.outputMatches !== undefined && !matches(s.outputMatches, output)) {
     return {
       ok: false,
       value: exitCode,
-      detail: `output does not match /${s.outputMatches}/: ${output.slice(0, 200)}`,
+      detail: `output does not match /${s.outputMatches}/: ${outputExcerpt(output)}`,
     };
   }
   if (s.value !== undefined) return judgeNumber(output, s.value);
@@ -132,7 +141,7 @@ function judgeNumber(output: string, spec: NumberSpec): ProbeResult {
   const text = firstGroup(spec.pattern, output);
   const number = text === undefined ? Number.NaN : Number(text);
   if (Number.isNaN(number)) {
-    return { ok: false, detail: `no number for /${spec.pattern}/ in: ${output.slice(0, 200)}` };
+    return { ok: false, detail: `no number for /${spec.pattern}/ in: ${outputExcerpt(output)}` };
   }
   const ok = (spec.min === undefined || number >= spec.min) && (spec.max === undefined || number <= spec.max);
   return { ok, value: number, detail: `read ${number}, expected ${bounds(spec)}` };

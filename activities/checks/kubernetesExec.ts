@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { outputExcerpt } from './outputExcerpt';
 import { Exec, type V1Pod, type V1Status } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { commandLine, kubernetesName } from '../../plan/safeValues';
@@ -154,12 +155,12 @@ export async function execInPod(
 /** Judges one pod's answer: a timeout is the system's answer (no reply in time), 126/127 could not ask. */
 export function judgeExec(answer: ExecAnswer, spec: ExecSpec, timeoutMs: number): ProbeResult {
   if (answer.timedOut === true) {
-    return { ok: false, detail: `did not finish within ${timeoutMs} ms: ${answer.output.slice(0, 200)}` };
+    return { ok: false, detail: `did not finish within ${timeoutMs} ms: ${outputExcerpt(answer.output)}` };
   }
   if (couldNotRunExitCodes.includes(answer.exitCode)) {
     const why = answer.exitCode === 127 ? 'command not found' : 'not executable';
     throw new CouldNotAsk(
-      `${spec.argv[0] ?? ''} exited ${answer.exitCode} (${why}): ${answer.output.slice(0, 200)}`,
+      `${spec.argv[0] ?? ''} exited ${answer.exitCode} (${why}): ${outputExcerpt(answer.output)}`,
     );
   }
   return judgeAnswer(answer, spec);
