@@ -21,6 +21,7 @@ import { historyCommand, sinceOption } from './commands/history';
 import { janitorCommand, type JanitorFlags } from './commands/janitor';
 import { runCommand } from './commands/run';
 import { addScheduleCommands } from './scheduleCommands';
+import { examplesAndExitCodes, outcomeCodes, required, temporalCommandCodes } from './helpTexts';
 import { demoCommand, devCommand, setupCommand, workerCommand } from './commands/servers';
 
 function integer(value: string): number {
@@ -82,17 +83,36 @@ function program(): Command & { exitCodeOf(): number } {
       'how long to wait for a gameday worker before giving up with exit 6 (default 30s)',
       workerWait,
     )
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        [
+          'gameday run examples/demo.yaml',
+          'gameday run plans/checkout.yaml --dry-run',
+          'gameday run plans/checkout.yaml --detach --json',
+        ],
+        outcomeCodes,
+      ),
+    )
     .action(action((file: string, _opts: unknown, command: Command) => runCommand(file, flags(command))));
 
   root
     .command('validate')
     .description('check plan files; every error is printed as file:line:col: field: message')
     .argument('<plans...>')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(['gameday validate examples/*.yaml'], {
+        passed: 'every plan is valid',
+        usage: 'a plan is invalid (each error printed as file:line:col)',
+      }),
+    )
     .action(action((files: string[]) => validateCommand(files)));
 
   root
     .command('schema')
     .description('print the JSON Schema of plan files')
+    .addHelpText('after', examplesAndExitCodes(['gameday schema > plan.schema.json'], { passed: 'printed' }))
     .action(action(() => schemaCommand()));
 
   root
@@ -100,13 +120,40 @@ function program(): Command & { exitCodeOf(): number } {
     .description('phase, faults and last check values of a game day')
     .argument('<workflow-id>')
     .option('--json', 'as JSON')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        [
+          'gameday status gameday-demo-20261202T101500Z',
+          'gameday status gameday-demo-20261202T101500Z --json',
+        ],
+        {
+          ...outcomeCodes,
+          passed: 'passed, or still running',
+          usage: 'no such game day in this namespace',
+          error: 'error (e.g. Temporal unreachable)',
+        },
+      ),
+    )
     .action(action((id: string, _opts: unknown, command: Command) => statusCommand(id, flags(command))));
 
   root
     .command('abort')
     .description('stop a game day early: it rolls back every fault and ends as aborted')
     .argument('<workflow-id>')
-    .requiredOption('--reason <text>', 'why, for the report and the timeline')
+    .requiredOption('--reason <text>', required('why, for the report and the timeline'))
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        ['gameday abort gameday-demo-20261202T101500Z --reason "checkout errors paged on-call"'],
+        {
+          passed: 'abort accepted: every fault is being rolled back',
+          failed: 'abort refused (e.g. the game day has already finished)',
+          usage: 'no such game day, or --reason missing',
+          error: 'error (e.g. Temporal unreachable)',
+        },
+      ),
+    )
     .action(
       action((id: string, opts: { reason: string }, command: Command) =>
         abortCommand(id, opts.reason, flags(command)),
@@ -122,6 +169,17 @@ function program(): Command & { exitCodeOf(): number } {
     .addOption(new Option('--outcome <outcome>', 'only game days with this outcome').choices(outcomes))
     .option('--since <duration>', 'only game days started this recently (e.g. 12h, 7d)', sinceOption)
     .option('--json', 'as JSON')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        [
+          'gameday list',
+          'gameday list --plan checkout --outcome failed --since 7d',
+          'gameday list --schedule nightly-checkout --json',
+        ],
+        temporalCommandCodes('listed', 'a bad option value'),
+      ),
+    )
     .action(action((_opts: unknown, command: Command) => listCommand(flags(command))));
 
   addScheduleCommands(root, action);
@@ -136,6 +194,20 @@ function program(): Command & { exitCodeOf(): number } {
         .default('md'),
     )
     .option('--out <file>', 'write it to this file instead of standard output')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        [
+          'gameday report gameday-demo-20261202T101500Z',
+          'gameday report gameday-demo-20261202T101500Z --format html --out report.html',
+        ],
+        {
+          ...outcomeCodes,
+          usage: 'no such game day in this namespace',
+          error: 'error (e.g. Temporal unreachable), or the game day is still running',
+        },
+      ),
+    )
     .action(action((id: string, _opts: unknown, command: Command) => reportCommand(id, flags(command))));
 
   root
@@ -146,6 +218,13 @@ function program(): Command & { exitCodeOf(): number } {
     .option('--json', 'as JSON')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'html']).default('text'))
     .option('--out <file>', 'write it to this file instead of standard output')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        ['gameday history checkout', 'gameday history checkout --since 2w --format html --out trend.html'],
+        temporalCommandCodes('printed', 'not a plan name, or a bad --since'),
+      ),
+    )
     .action(action((plan: string, _opts: unknown, command: Command) => historyCommand(plan, flags(command))));
 
   root
@@ -162,6 +241,22 @@ function program(): Command & { exitCodeOf(): number } {
     .option('--apply', 'remove every finding, verify, and look again')
     .option('--notify <webhook...>', "tell these webhooks of the worker's configuration what it found")
     .option('--json', 'print the janitor report as JSON')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        [
+          'gameday janitor',
+          'gameday janitor --targets web-1 web-2 --apply',
+          'gameday janitor --tag 3f9a1c2e --json',
+        ],
+        {
+          passed: 'the hosts are clean (after --apply: nothing remains)',
+          failed: 'leftovers found (after --apply: some remain, or a removal failed)',
+          usage: 'a bad option value',
+          error: 'error (e.g. Temporal unreachable, no worker)',
+        },
+      ),
+    )
     .action(
       action((_opts: unknown, command: Command) => janitorCommand(command.optsWithGlobals<JanitorFlags>())),
     );
@@ -173,12 +268,27 @@ function program(): Command & { exitCodeOf(): number } {
     .description(
       'who reads and writes, which device is busy, which files grow: per-process IO, iostat -x, IO pressure, open files, df',
     )
-    .requiredOption('--host <name>', 'a host of the SSH inventory, or "local" for this machine')
+    .requiredOption('--host <name>', required('a host of the SSH inventory, or "local" for this machine'))
     .option('--container <name>', 'look at the processes of this Docker container')
     .option('--pid <pid>', 'look at this process')
     .option('--interval <duration>', 'measurement window, e.g. 2s (200ms–60s)', '2s')
     .option('--json', 'print the evidence as JSON')
     .addOption(new Option('--config <file>', 'worker configuration (YAML)').env('GAMEDAY_WORKER_CONFIG'))
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        [
+          'gameday diagnose io --host local',
+          'gameday diagnose io --host db-1 --container postgres --interval 5s --json',
+        ],
+        {
+          passed: 'the evidence was printed',
+          usage:
+            'an unknown host, a bad --pid, --container or --interval, or an invalid worker configuration',
+          error: 'error (e.g. the host cannot be reached)',
+        },
+      ),
+    )
     .action(
       action((_opts: unknown, command: Command) =>
         diagnoseIoCommand(command.optsWithGlobals<DiagnoseIoFlags>()),
@@ -189,17 +299,46 @@ function program(): Command & { exitCodeOf(): number } {
     .command('worker')
     .description('run a worker (until SIGINT/SIGTERM; running rollbacks are allowed to finish)')
     .addOption(new Option('--config <file>', 'worker configuration (YAML)').env('GAMEDAY_WORKER_CONFIG'))
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        [
+          'gameday worker --config worker.yaml',
+          'gameday worker --config worker.yaml --address temporal:7233 --task-queue gameday-eu',
+        ],
+        {
+          passed: 'stopped by SIGINT/SIGTERM, running rollbacks finished',
+          usage: 'an invalid worker configuration',
+          error: 'error (e.g. Temporal unreachable)',
+        },
+      ),
+    )
     .action(action((_opts: unknown, command: Command) => workerCommand(flags(command))));
 
   root
     .command('setup')
     .description("register gameday's search attributes on a self-hosted cluster (operator API)")
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        ['gameday setup --address temporal:7233 --namespace default'],
+        temporalCommandCodes('the search attributes are registered', 'the namespace does not exist'),
+      ),
+    )
     .action(action((_opts: unknown, command: Command) => setupCommand(flags(command))));
 
   root
     .command('dev')
     .description('start a local Temporal dev server (with UI, history kept in .gameday/dev) and a worker')
     .addOption(new Option('--config <file>', 'worker configuration (YAML)').env('GAMEDAY_WORKER_CONFIG'))
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(['gameday dev', 'gameday dev --config worker.yaml'], {
+        passed: 'stopped by Ctrl-C',
+        usage: 'an invalid worker configuration',
+        error: 'error (e.g. the dev server did not start)',
+      }),
+    )
     .action(action((_opts: unknown, command: Command) => devCommand(flags(command))));
 
   root
@@ -207,6 +346,13 @@ function program(): Command & { exitCodeOf(): number } {
     .description('run the example game day end to end on this machine (dev server, worker, demo service)')
     .option('--json', 'print the report as JSON')
     .option('--keep', 'keep the dev server and UI running afterwards, until Ctrl-C')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(['gameday demo', 'gameday demo --keep'], {
+        ...outcomeCodes,
+        error: 'error (e.g. port 18181 in use, the dev server did not start)',
+      }),
+    )
     .action(action((opts: { json?: boolean; keep?: boolean }) => demoCommand(opts)));
 
   return Object.assign(root, { exitCodeOf: () => exitCode });

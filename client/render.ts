@@ -1,13 +1,15 @@
 import { formatDuration } from '../plan/duration';
 import type { Plan } from '../plan/schema';
 import { describeRecoveryAction } from '../plan/recoveryActions';
-import type {
-  CheckResult,
-  GameDayReport,
-  ResolvedPlan,
-  SampleSummary,
-  TimelineEntry,
+import {
+  deadManSwitchFor,
+  type CheckResult,
+  type GameDayReport,
+  type ResolvedPlan,
+  type SampleSummary,
+  type TimelineEntry,
 } from '../workflows/definitions';
+import { isHostTarget } from '../plan/targets';
 import { printable } from './printable';
 import { renderIoEvidenceSection } from './renderIo';
 import { outcomeColour, style } from './style';
@@ -55,9 +57,20 @@ export function renderDryRun(planToRun: Plan, resolvedPlan: ResolvedPlan, seed: 
   // A group with `via`: its steps and rollbacks run on the workers of that task queue.
   const queue = (step: (typeof resolved.steps)[number]) =>
     step.target.via === undefined ? '' : ` [task queue ${step.target.via}]`;
-  for (const step of resolved.steps) {
+  const lease = formatDuration(plan.deadManSwitch.lease);
+  resolved.steps.forEach((step, index) => {
     lines.push(`   - ${step.inject}${queue(step)}`, `       rollback: ${step.rollback}`);
-  }
+    // What the host keeps of the fault until its rollback is verified (the janitor finds it by the tag).
+    const deadMan = deadManSwitchFor('<tag>', index, plan.deadManSwitch.lease).base;
+    lines.push(
+      ...(isHostTarget(step.target)
+        ? [
+            `       dead-man switch: leaves ${deadMan}.{lease,revert,watch,pid,log} and a watcher process on ${step.target.name}`,
+            `         (<tag>: the run's tag); it reverts the fault by itself if its ${lease} lease is not renewed`,
+          ]
+        : ['       dead-man switch: none (Kubernetes faults leave nothing on a host)']),
+    );
+  });
   const { window, sampleInterval, guardrails } = plan.observation;
   lines.push(
     `4. observe for ${formatDuration(window)}, sampling every ${formatDuration(sampleInterval)}:`,
@@ -66,6 +79,11 @@ export function renderDryRun(planToRun: Plan, resolvedPlan: ResolvedPlan, seed: 
   for (const g of guardrails) {
     lines.push(
       `   - guardrail ${g.name}: ${resolved.checks[g.name] ?? ''} (aborts after ${g.breachAfter} failing sample(s))`,
+    );
+  }
+  if (checks('during').length === 0 && guardrails.length === 0) {
+    lines.push(
+      `   warning: ${formatDuration(window)} of chaos and nothing watching (no during check, no guardrail)`,
     );
   }
   lines.push('5. roll back, last in first out, each retried until it succeeds and verified:');

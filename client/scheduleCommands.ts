@@ -11,6 +11,7 @@ import {
   scheduleValidateCommand,
   scheduleSchemaCommand,
 } from './commands/schedule';
+import { examplesAndExitCodes, required, temporalCommandCodes } from './helpTexts';
 
 type Action = <A extends unknown[]>(
   body: (...args: A) => Promise<number> | number,
@@ -30,6 +31,20 @@ export function addScheduleCommands(root: Command, action: Action): void {
     .option('--dry-run', 'print what would change, as a diff; change nothing')
     .option('--prune', "also delete gameday's schedules that no file names")
     .option('--json', 'as JSON')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        [
+          'gameday schedule apply examples/schedules/',
+          'gameday schedule apply schedules/ --dry-run',
+          'gameday schedule apply schedules/ --prune',
+        ],
+        temporalCommandCodes(
+          'applied (or, with --dry-run, the diff printed)',
+          'an invalid schedule file or plan',
+        ),
+      ),
+    )
     .action(
       action((target: string, _opts: unknown, command: Command) =>
         scheduleApplyCommand(target, flags(command)),
@@ -40,17 +55,35 @@ export function addScheduleCommands(root: Command, action: Action): void {
     .command('validate')
     .description('check schedule files and their plans; errors as file:line:col: field: message')
     .argument('<file-or-dir>')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(['gameday schedule validate examples/schedules/'], {
+        passed: 'every schedule and its plan are valid',
+        usage: 'an invalid schedule file or plan (each error printed as file:line:col)',
+      }),
+    )
     .action(action((target: string) => scheduleValidateCommand(target)));
 
   schedule
     .command('schema')
     .description('print the JSON Schema of schedule files')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(['gameday schedule schema > schedule.schema.json'], { passed: 'printed' }),
+    )
     .action(action(() => scheduleSchemaCommand()));
 
   schedule
     .command('list')
     .description("gameday's schedules: plan, paused or next run")
     .option('--json', 'as JSON')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        ['gameday schedule list', 'gameday schedule list --json'],
+        temporalCommandCodes('listed', 'the namespace does not exist'),
+      ),
+    )
     .action(action((_opts: unknown, command: Command) => scheduleListCommand(flags(command))));
 
   schedule
@@ -58,6 +91,13 @@ export function addScheduleCommands(root: Command, action: Action): void {
     .description('a schedule: when it runs (in words), its next 5 runs, its recent runs and their outcomes')
     .argument('<id>')
     .option('--json', 'as JSON')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        ['gameday schedule describe nightly-checkout'],
+        temporalCommandCodes('described', 'no such schedule'),
+      ),
+    )
     .action(
       action((id: string, _opts: unknown, command: Command) => scheduleDescribeCommand(id, flags(command))),
     );
@@ -66,8 +106,15 @@ export function addScheduleCommands(root: Command, action: Action): void {
     .command('pause')
     .description('stop starting runs (running game days go on)')
     .argument('<id>')
-    .requiredOption('--reason <text>', 'why, shown with the schedule')
+    .requiredOption('--reason <text>', required('why, shown with the schedule'))
     .option('--json', 'as JSON')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        ['gameday schedule pause nightly-checkout --reason "release freeze until Monday"'],
+        temporalCommandCodes('paused', 'no such schedule, or --reason missing or empty'),
+      ),
+    )
     .action(
       action((id: string, opts: { reason: string }, command: Command) =>
         schedulePauseCommand(id, opts.reason, flags(command)),
@@ -80,6 +127,16 @@ export function addScheduleCommands(root: Command, action: Action): void {
     .argument('<id>')
     .option('--reason <text>', 'why, shown with the schedule')
     .option('--json', 'as JSON')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        [
+          'gameday schedule unpause nightly-checkout',
+          'gameday schedule unpause nightly-checkout --reason "freeze over"',
+        ],
+        temporalCommandCodes('unpaused', 'no such schedule'),
+      ),
+    )
     .action(
       action((id: string, _opts: unknown, command: Command) => scheduleUnpauseCommand(id, flags(command))),
     );
@@ -89,6 +146,13 @@ export function addScheduleCommands(root: Command, action: Action): void {
     .description("start a run now (the schedule's overlap policy applies)")
     .argument('<id>')
     .option('--json', 'as JSON')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        ['gameday schedule trigger nightly-checkout'],
+        temporalCommandCodes('a run was started (or the overlap policy skipped it)', 'no such schedule'),
+      ),
+    )
     .action(
       action((id: string, _opts: unknown, command: Command) => scheduleTriggerCommand(id, flags(command))),
     );
@@ -97,9 +161,16 @@ export function addScheduleCommands(root: Command, action: Action): void {
     .command('backfill')
     .description('start the runs the schedule would have started in a past range (at most 31 days)')
     .argument('<id>')
-    .requiredOption('--from <time>', 'ISO time, e.g. 2026-12-01T00:00:00Z')
-    .requiredOption('--to <time>', 'ISO time, not in the future')
+    .requiredOption('--from <time>', required('ISO time, e.g. 2026-12-01T00:00:00Z'))
+    .requiredOption('--to <time>', required('ISO time, not in the future'))
     .option('--json', 'as JSON')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        ['gameday schedule backfill nightly-checkout --from 2026-12-01T00:00:00Z --to 2026-12-02T00:00:00Z'],
+        temporalCommandCodes('the runs were started', 'no such schedule, or a bad --from/--to range'),
+      ),
+    )
     .action(
       action((id: string, opts: { from: string; to: string }, command: Command) =>
         scheduleBackfillCommand(id, { ...flags(command), from: opts.from, to: opts.to }),
@@ -111,6 +182,13 @@ export function addScheduleCommands(root: Command, action: Action): void {
     .description('delete a schedule (the game days it started are left to finish)')
     .argument('<id>')
     .option('--json', 'as JSON')
+    .addHelpText(
+      'after',
+      examplesAndExitCodes(
+        ['gameday schedule delete nightly-checkout'],
+        temporalCommandCodes('deleted', 'no such schedule'),
+      ),
+    )
     .action(
       action((id: string, _opts: unknown, command: Command) => scheduleDeleteCommand(id, flags(command))),
     );

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { exitCodes } from '../client/exitCodes';
-import { pausePlan } from './support/plans';
+import { killPlan, pausePlan } from './support/plans';
 import { processState, startTestService, type TestService } from './support/services';
 import {
   cliPath,
@@ -135,30 +135,74 @@ describe('the gameday CLI against a real dev server', () => {
       /pause pidfile .* on local \(SIGSTOP\)\n\s+rollback: resume pidfile .* \(SIGCONT\)/,
     );
     assert.match(result.stdout, /5\. roll back, last in first out/);
+    assert.match(
+      result.stdout,
+      /dead-man switch: leaves \/tmp\/\.gameday-<tag>-deadman-0\.\{lease,revert,watch,pid,log\} and a watcher process on local\n.* if its 1m lease is not renewed/,
+    );
+    assert.doesNotMatch(result.stdout, /nothing watching/, 'its during check watches');
     assert.equal(await countGameDays(), before);
+  });
+
+  it("--dry-run warns when the window has no during check and no guardrail, and shows the plan's lease", async () => {
+    const unwatched = { ...killPlan(service, '10m'), deadManSwitch: { lease: '30s' } };
+    const result = await gameday('run', writePlan('unwatched', unwatched), '--dry-run');
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      /4\. observe for 10m.*\n\s+warning: 10m of chaos and nothing watching \(no during check, no guardrail\)\n5\./,
+    );
+    assert.match(
+      result.stdout,
+      /deadman-0\.\{lease,revert,watch,pid,log\}.*\n.* if its 30s lease is not renewed/,
+    );
   });
 
   it('schema prints JSON Schema; --help works everywhere; bad usage exits 2', async () => {
     const schema = await gameday('schema');
     assert.equal((JSON.parse(schema.stdout) as { type: string }).type, 'object');
-    for (const command of [
-      'run',
-      'validate',
-      'schema',
-      'status',
-      'abort',
-      'list',
-      'report',
-      'worker',
-      'dev',
-      'demo',
-      'setup',
-    ]) {
-      const help = await gameday(command, '--help');
+    const subcommands = [
+      ...['run', 'validate', 'schema', 'status', 'abort', 'list', 'report', 'history', 'janitor'],
+      ...['diagnose io', 'worker', 'dev', 'demo', 'setup'],
+      ...[
+        'apply',
+        'validate',
+        'schema',
+        'list',
+        'describe',
+        'pause',
+        'unpause',
+        'trigger',
+        'backfill',
+        'delete',
+      ].map((command) => `schedule ${command}`),
+    ];
+    const helps = new Map<string, string>();
+    for (const command of subcommands) {
+      const help = await gameday(...command.split(' '), '--help');
+      helps.set(command, help.stdout);
       assert.equal(help.code, 0, `${command} --help`);
-      assert.match(help.stdout, /Usage: gameday/);
+      assert.match(help.stdout, new RegExp(`Usage: gameday ${command}`));
+      assert.match(
+        help.stdout,
+        new RegExp(`\\nExamples:\\n(  \\$ gameday ${command}.*\\n){1,3}\\n`),
+        `${command}: examples`,
+      );
+      assert.match(help.stdout, /\nExit codes:\n( {2}[0-6] {2}\S.*\n?)+$/, `${command}: exit codes`);
     }
-    assert.match((await gameday('--help')).stdout, /Exit codes:/);
+    const helpOf = (command: string) => helps.get(command) ?? '';
+    // Commander wraps option descriptions at 80 columns when not on a terminal.
+    const unwrapped = (command: string) => helpOf(command).replace(/\s+/g, ' ');
+    assert.match(unwrapped('abort'), /--reason <text> [^(]*\(required\)/);
+    assert.match(helpOf('abort'), / {2}1 {2}abort refused/);
+    assert.match(unwrapped('schedule pause'), /--reason <text> [^(]*\(required\)/);
+    assert.match(
+      unwrapped('schedule backfill'),
+      /--from <time> [^(]*\(required\) --to <time> [^(]*\(required\)/,
+    );
+    assert.match(unwrapped('diagnose io'), /--host <name> [^(]*\(required\)/);
+    assert.match(helpOf('run'), / {2}5 {2}rollback stuck/);
+    assert.doesNotMatch(helpOf('schema'), / {2}6 /, 'schema never talks to Temporal');
+    assert.match((await gameday('--help')).stdout, /Exit codes:\n {2}0 passed {3}1 failed/);
     assert.equal((await gameday('run')).code, exitCodes.usage);
     assert.equal((await gameday('frobnicate')).code, exitCodes.usage);
     assert.equal((await gameday('abort', 'x')).code, exitCodes.usage, 'abort needs --reason');
