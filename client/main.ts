@@ -331,9 +331,10 @@ function program(): Command & { exitCodeOf(): number } {
     .command('dev')
     .description('start a local Temporal dev server (with UI, history kept in .gameday/dev) and a worker')
     .addOption(new Option('--config <file>', 'worker configuration (YAML)').env('GAMEDAY_WORKER_CONFIG'))
+    .option('--demo', 'also start the demo service examples/demo.yaml pauses (port 18181), until Ctrl-C')
     .addHelpText(
       'after',
-      examplesAndExitCodes(['gameday dev', 'gameday dev --config worker.yaml'], {
+      examplesAndExitCodes(['gameday dev --demo', 'gameday dev --config worker.yaml'], {
         passed: 'stopped by Ctrl-C',
         usage: 'an invalid worker configuration',
         error: 'error (e.g. the dev server did not start)',

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { exitCodes } from '../client/exitCodes';
+import { projectRoot } from '../client/paths';
 import { killPlan, pausePlan } from './support/plans';
 import { processState, startTestService, type TestService } from './support/services';
 import {
@@ -15,6 +16,7 @@ import {
   type TestTemporal,
 } from './support/temporal';
 import { runCli, type CliResult } from './support/cli';
+import { waitFor } from './support/wait';
 
 describe('the gameday CLI against a real dev server', () => {
   let temporal: TestTemporal;
@@ -335,6 +337,35 @@ describe('the gameday CLI against a real dev server', () => {
     assert.equal(dev.code, exitCodes.usage, dev.stdout + dev.stderr);
     assert.equal(oneLine(dev), 'cannot read worker configuration /missing/worker.yaml: ENOENT');
     assert.equal(dev.stdout, '', 'nothing started');
+  });
+
+  it('gameday dev --demo starts the demo service too: the README line that follows it runs the demo and passes', async () => {
+    const dev = spawn(process.execPath, [cliPath, 'dev', '--demo'], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    dev.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    dev.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => dev.once('exit', resolve));
+    try {
+      const hint = await waitFor(
+        'dev prints the run line',
+        () => Promise.resolve(/run a plan: (gameday run examples\/demo\.yaml .*)$/m.exec(out)?.[1]),
+        120_000,
+      );
+      assert.match(out, /demo service pid \d+ healthy on http:\/\/127\.0\.0\.1:18181\/health/);
+      const args = hint
+        .split(' ')
+        .slice(1)
+        .map((arg) => (arg === 'examples/demo.yaml' ? join(projectRoot, arg) : arg));
+      const run = await runCli(args, { timeoutMs: 120_000 });
+      assert.equal(run.code, exitCodes.passed, run.stdout + run.stderr);
+      assert.match(run.stdout, /# Game day demo-pause: passed/);
+    } finally {
+      dev.kill('SIGINT');
+      assert.equal(await exited, 0, out);
+    }
   });
 
   it('a Temporal that cannot be reached is a clear error, exit 6', async () => {

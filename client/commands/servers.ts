@@ -61,10 +61,23 @@ async function startLocalDevServer(): Promise<DevServer> {
 }
 
 /** `gameday dev`: a dev server (history kept in .gameday/dev) with its UI, and a worker, until Ctrl-C. */
-export async function devCommand(flags: GlobalFlags & { config?: string }): Promise<number> {
-  // A bad configuration fails before anything starts.
+export async function devCommand(flags: GlobalFlags & { config?: string; demo?: boolean }): Promise<number> {
+  // A bad configuration, or the demo's port taken, fails before anything starts.
   const config = await workerConfigFor(flags);
+  if (flags.demo && !(await portIsFree(demo.port))) {
+    throw new CliError(
+      `port ${demo.port} is in use: the demo service needs it (stop whatever listens there)`,
+    );
+  }
   const server = await startLocalDevServer();
+  const service = flags.demo
+    ? await startDemoService(demo.port, demo.pidfile).catch(async (error: unknown) => {
+        await server.stop();
+        throw error;
+      })
+    : undefined;
+  if (service)
+    say(`demo service pid ${service.currentPid()} healthy on http://127.0.0.1:${demo.port}/health`);
   try {
     const worker = await startWorker(config, { address: server.address, namespace: server.namespace });
     console.log(
@@ -75,6 +88,7 @@ export async function devCommand(flags: GlobalFlags & { config?: string }): Prom
     await worker.done;
     return exitCodes.passed;
   } finally {
+    await service?.stop();
     await server.stop();
   }
 }
