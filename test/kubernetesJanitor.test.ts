@@ -271,14 +271,20 @@ describe('janitor on Kubernetes: what a run left, found by its labels (real cont
         remaining: applied.report.remaining,
       }),
     );
-    assert.deepEqual(
-      applied.report.removed.map((removal) => removal.detail).sort(),
-      [
-        `deleted Chaos Mesh PodChaos ${namespace}/${experiment} and saw it gone (context test)`,
-        `scaled deployment ${namespace}/web back to 2 replicas (Ready) and removed gameday's annotations (context test)`,
-        `uncordoned node ${node} and removed gameday's annotations (context test)`,
-      ].sort(),
+    // The scale fault may have removed the very pod the PodChaos injected: its removal then notes that too.
+    const details = applied.report.removed.map((removal) => removal.detail ?? '').sort();
+    assert.equal(details.length, 3, JSON.stringify(details));
+    assert.match(
+      details[0] ?? '',
+      new RegExp(
+        `^deleted Chaos Mesh PodChaos ${namespace}/${experiment} and saw it gone \\(context test\\)` +
+          `(; note: pod ${namespace}/web-[-a-z0-9]+ was deleted during the window; Chaos Mesh did not re-inject it \\(injectedCount still 1\\))?$`,
+      ),
     );
+    assert.deepEqual(details.slice(1), [
+      `scaled deployment ${namespace}/web back to 2 replicas (Ready) and removed gameday's annotations (context test)`,
+      `uncordoned node ${node} and removed gameday's annotations (context test)`,
+    ]);
     assert.deepEqual(await podChaos(), [], 'the experiment is gone');
     const after = await core.readNode({ name: node });
     assert.notEqual(after.spec?.unschedulable, true, 'the node is schedulable');
