@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { armDeadMan, disarmDeadMan, renewLeases, revertScript } from '../activities/deadMan';
@@ -19,7 +18,7 @@ import {
   type TestTemporal,
   waitForPhase,
 } from './support/temporal';
-import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+import { sshOnlyWorkerConfig, startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
 function processState(pid: number): string | undefined {
   try {
@@ -131,20 +130,7 @@ describe('a host cut off mid-fault reverts it by itself (real sshd in a namespac
     temporal = await startTestTemporal();
     lab = await startTestHosts(1);
     host = lab.hosts[0] as TestHost;
-    worker = await startInProcessWorker(temporal, undefined, {
-      local: { enabled: false },
-      ssh: {
-        credentials: { 'test-key': { privateKeyFile: join(lab.dir, 'client_key') } },
-        hosts: {
-          [host.name]: {
-            address: host.address,
-            credential: 'test-key',
-            hostKey: { fingerprints: [host.fingerprint] },
-          },
-        },
-        readyTimeoutMs: 2000,
-      },
-    });
+    worker = await startInProcessWorker(temporal, undefined, sshOnlyWorkerConfig(lab, [host]));
   });
   after(async () => {
     await host?.inside(['iptables', '-D', 'INPUT', '-p', 'tcp', '--dport', '22', '-j', 'DROP']);

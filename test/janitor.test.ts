@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { armDeadMan } from '../activities/deadMan';
 import { LocalExecutor } from '../activities/executors/local';
@@ -20,13 +19,14 @@ import {
 import type { gameDay } from '../workflows/gameDay';
 import type { janitor as janitorWorkflow } from '../workflows/janitor';
 import type { JanitorReport } from '../workflows/janitorDefinitions';
-import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+import { sshOnlyWorkerConfig, startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 import { gameDayPlan, pausePlan, planFrom } from './support/plans';
 import { healthy, processState, startTestService, type TestService } from './support/services';
 import {
   startInProcessWorker,
   startPlan,
   startTestTemporal,
+  tagOf,
   waitForPhase,
   type InProcessWorker,
   type TestTemporal,
@@ -45,12 +45,6 @@ const longPause = (service: TestService, name = 'test-janitor') =>
 
 const filesOf = (tag: string): string[] =>
   readdirSync('/tmp').filter((file) => file.startsWith(`.gameday-${tag}-`));
-
-async function tagOf(handle: WorkflowHandle): Promise<string> {
-  const tag = (await handle.describe()).memo?.tag;
-  assert.equal(typeof tag, 'string');
-  return tag as string;
-}
 
 describe('janitor against a real dev server and real local faults', () => {
   let temporal: TestTemporal;
@@ -353,20 +347,7 @@ describe('janitor on an SSH host (real sshd in a network namespace, real tc)', (
   let worker: InProcessWorker;
   const switchesLeft: string[] = [];
 
-  /** A worker configuration that reaches the lab's hosts over SSH, and not this machine. */
-  const sshOnly = () => ({
-    local: { enabled: false },
-    ssh: {
-      credentials: { 'test-key': { privateKeyFile: join(lab.dir, 'client_key') } },
-      hosts: Object.fromEntries(
-        lab.hosts.map((host) => [
-          host.name,
-          { address: host.address, credential: 'test-key', hostKey: { fingerprints: [host.fingerprint] } },
-        ]),
-      ),
-      readyTimeoutMs: 2000,
-    },
-  });
+  const sshOnly = () => sshOnlyWorkerConfig(lab);
 
   const janitorCli = (...args: string[]): Promise<CliResult> =>
     runCli(

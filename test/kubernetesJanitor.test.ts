@@ -9,7 +9,6 @@ import {
   CustomObjectsApi,
   type V1Node,
 } from '@kubernetes/client-node';
-import type { WorkflowHandle } from '@temporalio/client';
 import { faultHash } from '../activities/faults/context';
 import type { ChaosObject } from '../activities/kubernetes/chaosMeshExperiment';
 import { chaosMeshResources } from '../activities/kubernetes/chaosMeshSpec';
@@ -23,6 +22,7 @@ import {
   startInProcessWorker,
   startPlan,
   startTestTemporal,
+  tagOf,
   waitForPhase,
   type InProcessWorker,
   type TestTemporal,
@@ -33,12 +33,6 @@ const namespace = 'shop';
 
 const gamedayAnnotations = (node: V1Node | { metadata?: { annotations?: Record<string, string> } }) =>
   Object.keys(node.metadata?.annotations ?? {}).filter((key) => key.startsWith('gameday.dev/'));
-
-async function tagOf(handle: WorkflowHandle): Promise<string> {
-  const tag = (await handle.describe()).memo?.tag;
-  assert.equal(typeof tag, 'string');
-  return tag as string;
-}
 
 // The janitor against a real control plane (etcd, kube-apiserver with the Chaos Mesh v2.8.3 CRDs, controller
 // manager, scheduler; kwok plays the kubelets). No Chaos Mesh controller can run here: test/support/chaosMesh.ts

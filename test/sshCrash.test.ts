@@ -14,7 +14,7 @@ import {
   type WorkerProcess,
 } from './support/temporal';
 import { sleep } from './support/wait';
-import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+import { sshOnlyWorkerConfig, startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 
 // Connects once and prints "open" or the error code.
 const probe = `
@@ -42,26 +42,7 @@ describe('SIGKILL of the worker mid-fault on SSH hosts (real sshd in namespaces,
     temporal = await startTestTemporal();
     lab = await startTestHosts(2);
     configFile = join(lab.dir, 'worker.yaml');
-    writeFileSync(
-      configFile,
-      stringify({
-        local: { enabled: false },
-        ssh: {
-          credentials: { 'test-key': { privateKeyFile: join(lab.dir, 'client_key') } },
-          hosts: Object.fromEntries(
-            lab.hosts.map((host) => [
-              host.name,
-              {
-                address: host.address,
-                credential: 'test-key',
-                hostKey: { fingerprints: [host.fingerprint] },
-              },
-            ]),
-          ),
-          readyTimeoutMs: 2000,
-        },
-      }),
-    );
+    writeFileSync(configFile, stringify(sshOnlyWorkerConfig(lab)));
   });
   after(async () => {
     for (const worker of workers) await worker.kill('SIGKILL');

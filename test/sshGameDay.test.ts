@@ -12,7 +12,7 @@ import {
   waitForPhase,
 } from './support/temporal';
 import { waitFor } from './support/wait';
-import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+import { sshOnlyWorkerConfig, startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 import { demoServiceScript } from '../client/demoService';
 
 /** The state letter of a process on a test host, read inside its namespace (not over SSH). */
@@ -29,20 +29,7 @@ describe('a game day on SSH hosts (real sshd in network namespaces, real dev ser
   before(async () => {
     temporal = await startTestTemporal();
     lab = await startTestHosts(2);
-    const keyFile = join(lab.dir, 'client_key');
-    worker = await startInProcessWorker(temporal, undefined, {
-      local: { enabled: false },
-      ssh: {
-        credentials: { 'test-key': { privateKeyFile: keyFile } },
-        hosts: Object.fromEntries(
-          lab.hosts.map((host) => [
-            host.name,
-            { address: host.address, credential: 'test-key', hostKey: { fingerprints: [host.fingerprint] } },
-          ]),
-        ),
-        readyTimeoutMs: 2000,
-      },
-    });
+    worker = await startInProcessWorker(temporal, undefined, sshOnlyWorkerConfig(lab));
   });
   after(async () => {
     await worker?.stop();

@@ -7,7 +7,7 @@ import { temporal as proto } from '@temporalio/proto';
 import { renderHtmlReport } from '../client/htmlReport';
 import { renderReport } from '../client/render';
 import type { gameDay } from '../workflows/gameDay';
-import { startTestHosts, type TestHost, type TestHosts } from './support/hosts';
+import { sshOnlyWorkerConfig, startTestHosts, type TestHost, type TestHosts } from './support/hosts';
 import { gameDayPlan, type PlanOverrides } from './support/plans';
 import {
   type InProcessWorker,
@@ -70,20 +70,7 @@ describe('workers per network zone (real dev server, two workers on two queues, 
   let far: TestHost;
 
   /** A worker whose SSH inventory holds only `host`: it can reach nothing else. */
-  const reachingOnly = (host: TestHost) => ({
-    local: { enabled: false },
-    ssh: {
-      credentials: { 'test-key': { privateKeyFile: join(lab.dir, 'client_key') } },
-      hosts: {
-        [host.name]: {
-          address: host.address,
-          credential: 'test-key',
-          hostKey: { fingerprints: [host.fingerprint] },
-        },
-      },
-      readyTimeoutMs: 2000,
-    },
-  });
+  const reachingOnly = (host: TestHost) => sshOnlyWorkerConfig(lab, [host]);
 
   before(async () => {
     temporal = await startTestTemporal();

@@ -257,3 +257,23 @@ export function sshExecutorFor(
     options,
   );
 }
+
+/**
+ * A worker configuration that reaches `hosts` of the lab over SSH (the lab's key, each host's pinned key) and
+ * not this machine: what every SSH suite gives its workers.
+ */
+export function sshOnlyWorkerConfig(lab: TestHosts, hosts: readonly TestHost[] = lab.hosts) {
+  return {
+    local: { enabled: false },
+    ssh: {
+      credentials: { 'test-key': { privateKeyFile: join(lab.dir, 'client_key') } },
+      hosts: Object.fromEntries(
+        hosts.map((host) => [
+          host.name,
+          { address: host.address, credential: 'test-key', hostKey: { fingerprints: [host.fingerprint] } },
+        ]),
+      ),
+      readyTimeoutMs: 2000,
+    },
+  };
+}

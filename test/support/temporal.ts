@@ -182,3 +182,10 @@ export function startPlan(
   };
   return startGameDay(asCli, plan, digest, { taskQueue, seed: 42 });
 }
+
+/** The run tag a game day recorded in its memo (the CLI's, or the one a scheduled run drew). */
+export async function tagOf(handle: WorkflowHandle): Promise<string> {
+  const tag = (await handle.describe()).memo?.tag;
+  if (typeof tag !== 'string') throw new Error(`${handle.workflowId} has no tag in its memo`);
+  return tag;
+}
