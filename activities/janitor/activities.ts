@@ -19,7 +19,7 @@ import { removeChain } from '../faults/iptablesChains';
 import { stopStress, stressLeftover } from '../faults/stress';
 import { gamedayHandle, readRootQdisc, removeGamedayRoot } from '../faults/trafficControl';
 import { findLeftovers } from './findings';
-import { fireAndRemoveDeadMan } from './hostFiles';
+import { fireAndRemoveDeadMan, ownerOfRoot, taggedFiles } from './hostFiles';
 import { scanHostFaults } from './hostFaults';
 
 /** The janitor's look: what finished runs left, asked of Temporal with the worker's own client. */
@@ -68,6 +68,13 @@ export function revertHostFault(deps: ActivityDeps, input: HostFaultRevertInput)
       await removeChain(ctx, leftover.hook);
       done = `removed the iptables chain of fault ${leftover.fault} (${leftover.hook}) and its jump`;
     } else if (leftover.type === 'tc-root') {
+      // A run may have taken the interface since the sweep looked: its armed switch names it, and it is that run's.
+      const owner = await ownerOfRoot(exec, await taggedFiles(exec), leftover.iface);
+      if (owner !== undefined) {
+        throw new Error(
+          `the root qdisc on ${leftover.iface} now belongs to run ${owner} (its armed switch): left alone`,
+        );
+      }
       await removeGamedayRoot(ctx, leftover.iface);
       const root = await readRootQdisc(ctx, leftover.iface).catch(() => undefined);
       done = `deleted the root qdisc ${gamedayHandle} on ${leftover.iface}; now ${root ? `${root.kind} ${root.handle}` : 'none'}`;

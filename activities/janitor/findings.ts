@@ -5,8 +5,7 @@ import type { ActivityDeps } from '../deps';
 import type { Executor } from '../executors/executor';
 import { inspectFault, rolledBack } from '../faultSteps';
 import { stressLeftover } from '../faults/stress';
-import { gamedayHandle } from '../faults/trafficControl';
-import { deadManBaseOf, taggedFiles, type TaggedFile } from './hostFiles';
+import { deadManBaseOf, ownerOfRoot, taggedFiles, type TaggedFile } from './hostFiles';
 import { scanCluster, type ClusterScan } from './clusterFaults';
 import { scanHostFaults, type HostFaultScan } from './hostFaults';
 import type { UnrolledStep } from './recordedSteps';
@@ -132,23 +131,6 @@ async function watchedTags(exec: Executor, files: readonly TaggedFile[], now: nu
     }
   }
   return tags;
-}
-
-/** The tag of the armed switch whose revert deletes gameday's root qdisc on this interface, if one names it. */
-async function ownerOfRoot(
-  exec: Executor,
-  files: readonly TaggedFile[],
-  iface: string,
-): Promise<string | undefined> {
-  const leases = new Set(files.map((file) => file.path).filter((path) => path.endsWith('.lease')));
-  for (const file of files) {
-    const base = deadManBaseOf(file.path);
-    // A switch that fired or was disarmed has no lease: its revert ran, it owns nothing any more.
-    if (!file.path.endsWith('.revert') || base === undefined || !leases.has(`${base}.lease`)) continue;
-    const revert = ((await exec.readFile(file.path)) ?? '').replace(/'/g, '');
-    if (revert.includes(`tc qdisc del dev ${iface} root handle ${gamedayHandle}`)) return file.tag;
-  }
-  return undefined;
 }
 
 /** Whether one of these recorded steps acts on the interface (the tc kinds' `interface` parameter). */

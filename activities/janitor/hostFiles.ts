@@ -1,6 +1,7 @@
 import { taggedPath } from '../../workflows/definitions';
 import { runChecked, type Executor } from '../executors/executor';
 import { TrustedScript } from '../executors/shellQuote';
+import { gamedayHandle } from '../faults/trafficControl';
 
 /** One `/tmp/.gameday-<tag>-<name>` file on a host. */
 export interface TaggedFile {
@@ -82,4 +83,21 @@ export async function fireAndRemoveDeadMan(exec: Executor, base: string): Promis
   if (left.length > 0) throw new Error(`still there after removal: ${left.map((f) => f.path).join(', ')}`);
   const said = fired.stdout.trim();
   return log.includes('reverted') ? `${said}; its log: ${log}` : said;
+}
+
+/** The tag of the armed switch whose revert deletes gameday's root qdisc on this interface, if one names it. */
+export async function ownerOfRoot(
+  exec: Executor,
+  files: readonly TaggedFile[],
+  iface: string,
+): Promise<string | undefined> {
+  const leases = new Set(files.map((file) => file.path).filter((path) => path.endsWith('.lease')));
+  for (const file of files) {
+    const base = deadManBaseOf(file.path);
+    // A switch that fired or was disarmed has no lease: its revert ran, it owns nothing any more.
+    if (!file.path.endsWith('.revert') || base === undefined || !leases.has(`${base}.lease`)) continue;
+    const revert = ((await exec.readFile(file.path)) ?? '').replace(/'/g, '');
+    if (revert.includes(`tc qdisc del dev ${iface} root handle ${gamedayHandle}`)) return file.tag;
+  }
+  return undefined;
 }
