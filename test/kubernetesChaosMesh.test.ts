@@ -12,6 +12,7 @@ import type { ChaosObject } from '../activities/kubernetes/chaosMeshExperiment';
 import type { GameDayReport } from '../workflows/definitions';
 import { startChaosMeshHarness, type ChaosMeshHarness } from './support/chaosMesh';
 import { startTestKubernetes, type TestKubernetes } from './support/kubernetes';
+import { startTogether } from './support/together';
 import { gameDayPlan } from './support/plans';
 import {
   startInProcessWorker,
@@ -109,7 +110,10 @@ describe('chaos-mesh game days on Kubernetes (real control plane with the Chaos 
     });
 
   before(async () => {
-    [temporal, kube] = await Promise.all([startTestTemporal(), startTestKubernetes({ chaosMeshCrds: true })]);
+    [temporal, kube] = await startTogether([
+      startTestTemporal(),
+      startTestKubernetes({ chaosMeshCrds: true }),
+    ]);
     core = kube.kubeConfig.makeApiClient(CoreV1Api);
     apps = kube.kubeConfig.makeApiClient(AppsV1Api);
     custom = kube.kubeConfig.makeApiClient(CustomObjectsApi);

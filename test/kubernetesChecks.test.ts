@@ -15,6 +15,7 @@ import { kubernetesClusters } from '../worker/kubernetesClusters';
 import { freePort } from '../worker/ports';
 import { parsedCheck } from './support/checks';
 import { startTestKubernetes, type TestKubernetes } from './support/kubernetes';
+import { startTogether } from './support/together';
 import { gameDayPlan } from './support/plans';
 import {
   startInProcessWorker,
@@ -106,7 +107,7 @@ describe('kubernetes checks and recovery actions (real control plane, kwok nodes
   };
 
   before(async () => {
-    [temporal, kube] = await Promise.all([startTestTemporal(), startTestKubernetes({ nodes: 3 })]);
+    [temporal, kube] = await startTogether([startTestTemporal(), startTestKubernetes({ nodes: 3 })]);
     core = kube.kubeConfig.makeApiClient(CoreV1Api);
     apps = kube.kubeConfig.makeApiClient(AppsV1Api);
     await core.createNamespace({ body: { metadata: { name: namespace } } });

@@ -14,6 +14,7 @@ import { loadWorkerConfig } from '../worker/config';
 import type { GameDayReport } from '../workflows/definitions';
 import { chaosfsPath, startChaosMeshHarness, type ChaosMeshHarness } from './support/chaosMesh';
 import { startTestKubernetes, type TestKubernetes } from './support/kubernetes';
+import { startTogether } from './support/together';
 import { startTestPrometheus, TestExporter, waitForScrape, type TestPrometheus } from './support/prometheus';
 import {
   startInProcessWorker,
@@ -191,7 +192,7 @@ describe('the Kubernetes examples as game days (real control plane with the Chao
 
   before(async () => {
     exporter = await TestExporter.start();
-    [temporal, kube, prometheus] = await Promise.all([
+    [temporal, kube, prometheus] = await startTogether([
       startTestTemporal(),
       startTestKubernetes({ chaosMeshCrds: true }),
       startTestPrometheus({ exporter, jobName: 'worker' }),

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { startTestKubernetes, type TestKubernetes } from './support/kubernetes';
+import { startTogether } from './support/together';
 import { gameDayPlan } from './support/plans';
 import {
   spawnWorkerProcess,
@@ -57,7 +58,7 @@ describe('game days on Kubernetes (real control plane, kwok nodes, real dev serv
     });
 
   before(async () => {
-    [temporal, kube] = await Promise.all([startTestTemporal(), startTestKubernetes({ nodes: 3 })]);
+    [temporal, kube] = await startTogether([startTestTemporal(), startTestKubernetes({ nodes: 3 })]);
     core = kube.kubeConfig.makeApiClient(CoreV1Api);
     worker = await startInProcessWorker(temporal, undefined, {
       kubernetes: {

@@ -17,6 +17,7 @@ import type { JanitorReport } from '../workflows/janitorDefinitions';
 import { startChaosMeshHarness, type ChaosMeshHarness } from './support/chaosMesh';
 import { runCli, type CliResult } from './support/cli';
 import { startTestKubernetes, type TestKubernetes } from './support/kubernetes';
+import { startTogether } from './support/together';
 import { gameDayPlan } from './support/plans';
 import {
   startInProcessWorker,
@@ -89,7 +90,7 @@ describe('janitor on Kubernetes: what a run left, found by its labels (real cont
   });
 
   before(async () => {
-    [temporal, kube] = await Promise.all([
+    [temporal, kube] = await startTogether([
       startTestTemporal(),
       startTestKubernetes({ nodes: 2, chaosMeshCrds: true }),
     ]);

@@ -17,6 +17,7 @@ import { KubernetesClient } from '../activities/kubernetes/client';
 import { podExec } from '../activities/kubernetes/podExec';
 import type { KubernetesTarget } from '../plan/targets';
 import { fakeNodeAnnotation, startTestKubernetes, type TestKubernetes } from './support/kubernetes';
+import { startTogether } from './support/together';
 import { gameDayPlan } from './support/plans';
 import {
   startInProcessWorker,
@@ -86,7 +87,7 @@ describe('node-cordon, node-drain and scale on Kubernetes (real control plane, k
     });
 
   before(async () => {
-    [temporal, kube] = await Promise.all([startTestTemporal(), startTestKubernetes({ nodes: 3 })]);
+    [temporal, kube] = await startTogether([startTestTemporal(), startTestKubernetes({ nodes: 3 })]);
     core = kube.kubeConfig.makeApiClient(CoreV1Api);
     apps = kube.kubeConfig.makeApiClient(AppsV1Api);
     worker = await startInProcessWorker(temporal, undefined, {

@@ -13,6 +13,7 @@ import {
 import { parseAllDocuments, stringify } from 'yaml';
 import { projectRoot } from '../client/paths';
 import { startTestKubernetes, type TestKubernetes } from './support/kubernetes';
+import { startTogether } from './support/together';
 import { gameDayPlan } from './support/plans';
 import {
   startInProcessWorker,
@@ -64,7 +65,7 @@ describe('least-privilege RBAC in deploy/kubernetes (real API server)', () => {
   };
 
   before(async () => {
-    [temporal, kube] = await Promise.all([startTestTemporal(), startTestKubernetes({ nodes: 1 })]);
+    [temporal, kube] = await startTogether([startTestTemporal(), startTestKubernetes({ nodes: 1 })]);
     core = kube.kubeConfig.makeApiClient(CoreV1Api);
     const rbac = kube.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
     for (const name of ['gameday', 'kafka', 'other'])
