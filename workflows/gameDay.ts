@@ -47,9 +47,9 @@ import { verdictOf } from './verdict';
 
 /** One game day, as the runbook goes: resolve → preflight → inject → observe → roll back → recover → report. */
 export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
-  const run = new GameDayRun(input);
   // Recorded histories carry this marker first; every run now collects IO evidence.
   deprecatePatch('io-evidence');
+  const run = new GameDayRun(input);
   run.listen();
   // The CLI puts the tag in the memo; a scheduled run draws its own, and records it the same way.
   if (input.tag === undefined) upsertMemo({ tag: run.tag });
@@ -73,6 +73,8 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     const report = finish(run);
     if (report.outcome !== 'passed') await notifyWebhooks(run, 'not-passed');
     if (input.schedule?.pauseOnFailure === true) await pauseScheduleUnlessPassed(run, input.schedule.id);
+    // A completed game day has nothing pending: the lease keeper and an aborted window have stopped.
+    await run.cancelledActivitiesStopped();
     return report;
   });
 }
