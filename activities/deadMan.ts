@@ -1,6 +1,6 @@
 import type { DeadManSwitch } from '../workflows/definitions';
-import { runChecked, type Executor } from './executors/executor';
-import { shellCommand } from './executors/shellQuote';
+import { ExecutorError, runChecked, type Executor } from './executors/executor';
+import { shellCommand, TrustedScript } from './executors/shellQuote';
 import type { RevertCommand } from './faults/contract';
 
 /**
@@ -44,37 +44,52 @@ const leaseOf = (sw: DeadManSwitch) => `${sw.base}.lease`;
 /** Lease length in whole seconds as the watcher counts it (never below 1). */
 const leaseSeconds = (sw: DeadManSwitch) => String(Math.max(1, Math.ceil(sw.leaseMs / 1000)));
 
-async function watcherRunning(exec: Executor, sw: DeadManSwitch): Promise<boolean> {
-  const pid = Number.parseInt((await exec.readFile(`${sw.base}.pid`)) ?? '', 10);
-  if (!Number.isInteger(pid)) return false;
-  const cmdline = await exec.readFile(`/proc/${pid}/cmdline`);
-  return cmdline?.includes(`${sw.base}.watch`) ?? false;
-}
+/**
+ * Arms a switch in one round trip: a fixed script (the watcher is part of its text) that takes the step's base
+ * path and the lease length, and reads the revert script on its standard input. A watcher already running for
+ * the base is left alone and only its lease renewed (a retried inject arms once): rewriting its script while
+ * its shell is still starting would truncate what the shell is about to read, and the watcher would exit.
+ */
+const armScript = new TrustedScript(
+  'gameday-arm-deadman',
+  `base=$1 seconds=$2
+stamp() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+pid=$(cat "$base.pid" 2>/dev/null)
+if [ -n "$pid" ] && grep -qF "$base.watch" "/proc/$pid/cmdline" 2>/dev/null; then
+  cat >/dev/null
+  echo "$(stamp) armed" >"$base.lease" || exit 1
+  echo renewed
+  exit 0
+fi
+cat >"$base.revert" || exit 1
+cat >"$base.watch" <<'GAMEDAY_WATCHER' || exit 1
+${watcher}GAMEDAY_WATCHER
+echo "$(stamp) armed" >"$base.lease" || exit 1
+cd / || exit 1
+setsid sh "$base.watch" "$base.lease" "$seconds" "$base.revert" </dev/null >>"$base.log" 2>&1 &
+echo $! >"$base.pid" || exit 1
+echo started $!
+`,
+);
 
 /**
  * Arms the switch before the fault is injected: writes the revert, renews the lease and starts the watcher
- * unless one is already watching (a retried inject arms once).
+ * unless one is already watching; one round trip (issue 14: a fault's set-up takes the fewest possible).
  */
 export async function armDeadMan(
   exec: Executor,
   sw: DeadManSwitch,
   commands: readonly RevertCommand[],
 ): Promise<void> {
-  const renewed = `${new Date().toISOString()} armed\n`;
-  // A running watcher's script is left alone: rewriting it while its shell is still starting would truncate
-  // what the shell is about to read, and the watcher would exit at once.
-  if (await watcherRunning(exec, sw)) {
-    await exec.writeFile(leaseOf(sw), renewed);
-    return;
+  const result = await exec.runScript(armScript, [sw.base, leaseSeconds(sw)], {
+    input: revertScript(commands),
+  });
+  if (result.exitCode !== 0 || !/^(renewed|started \d+)$/m.test(result.stdout)) {
+    const said = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' ⏎ ');
+    throw new ExecutorError(
+      `could not arm the dead-man switch ${sw.base} on ${exec.host} (exit ${result.exitCode}): ${said}`,
+    );
   }
-  await exec.writeFile(`${sw.base}.revert`, revertScript(commands));
-  await exec.writeFile(`${sw.base}.watch`, watcher);
-  await exec.writeFile(leaseOf(sw), renewed);
-  const pid = await exec.startDetached(
-    ['sh', `${sw.base}.watch`, leaseOf(sw), leaseSeconds(sw), `${sw.base}.revert`],
-    { cwd: '/', logPath: `${sw.base}.log` },
-  );
-  await exec.writeFile(`${sw.base}.pid`, `${pid}\n`);
 }
 
 /** Renews the leases on one host: `touch -c` never re-creates a lease that a rollback has removed. */

@@ -11,6 +11,8 @@ export interface RunOptions {
   /** Kill the command (SIGKILL) after this long. */
   readonly timeoutMs?: number;
   readonly cwd?: string;
+  /** The command's standard input (closed after it); none when absent. */
+  readonly input?: string;
 }
 
 export interface DetachedOptions {

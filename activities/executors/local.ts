@@ -24,7 +24,7 @@ export class LocalExecutor implements Executor {
     const [file, ...args] = argv;
     if (file === undefined) return Promise.reject(new ExecutorError('empty command'));
     return new Promise((resolve, reject) => {
-      execFile(
+      const child = execFile(
         file,
         args,
         {
@@ -53,6 +53,10 @@ export class LocalExecutor implements Executor {
           reject(new ExecutorError(`${argv.join(' ')} on ${this.host} failed: ${error.message}`));
         },
       );
+      // Without input the child's stdin is closed at once: nothing waits on a terminal that is not there. A
+      // command that exits without reading its input (EPIPE) is its own business: its exit status says how it went.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.input ?? '');
     });
   }
 

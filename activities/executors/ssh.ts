@@ -185,10 +185,7 @@ export class SshExecutor implements Executor {
     return attempt;
   }
 
-  private async exec(
-    argv: readonly Argument[],
-    options: RunOptions & { input?: string } = {},
-  ): Promise<CommandResult> {
+  private async exec(argv: readonly Argument[], options: RunOptions = {}): Promise<CommandResult> {
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
     const withCwd: Argument[] = options.cwd ? ['env', '-C', options.cwd, ...argv] : [...argv];
