@@ -340,7 +340,9 @@ function program(): Command & { exitCodeOf(): number } {
 
   root
     .command('dev')
-    .description('start a local Temporal dev server (with UI, history kept in .gameday/dev) and a worker')
+    .description(
+      'start a local Temporal dev server (with UI; history and ports kept in .gameday/dev) and a worker',
+    )
     .addOption(new Option('--config <file>', 'worker configuration (YAML)').env('GAMEDAY_WORKER_CONFIG'))
     .option('--demo', 'also start the demo service examples/demo.yaml pauses (port 18181), until Ctrl-C')
     .addHelpText(
