@@ -99,7 +99,6 @@ function program(): Command & { exitCodeOf(): number } {
         [
           'gameday run examples/demo.yaml',
           'gameday run plans/checkout.yaml --dry-run',
-          'gameday run plans/checkout.yaml --detach --json',
           'gameday run plans/checkout.yaml --report-file report.md | tee run.log',
         ],
         outcomeCodes,

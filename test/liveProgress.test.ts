@@ -108,7 +108,7 @@ describe('gameday run shows the samples of the observation window as they come',
 
   it(`piped, a line per check and guardrail is appended every ${progressEverySamples} samples; --report-file gets the clean report`, async () => {
     const reportFile = join(temporal.dir, 'piped.md');
-    const result = await gameday('run', writePlan('piped', '8s'), '--report-file', reportFile);
+    const result = await gameday('run', writePlan('piped', '10s'), '--report-file', reportFile);
     assert.equal(result.code, exitCodes.passed, result.stdout + result.stderr);
     assert.ok(!result.stdout.includes('\u001b['), 'no escape codes in a pipe');
     const lines = progressOf(result.stdout);
