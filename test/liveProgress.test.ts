@@ -129,6 +129,20 @@ describe('gameday run shows the samples of the observation window as they come',
     assert.match(report, /^# Game day test-pause: passed\n/);
     assert.deepEqual(progressOf(report), [], 'no progress lines in the report');
     assert.match(report, /check frozen held in \d+ of \d+ samples/);
+    // Detached, nothing would write it: said before anything starts.
+    const detached = await gameday(
+      'run',
+      writePlan('detached', '10s'),
+      '--detach',
+      '--report-file',
+      reportFile,
+    );
+    assert.equal(detached.code, exitCodes.usage);
+    assert.match(
+      detached.stderr.trim(),
+      /^--report-file needs the game day followed to its end: drop --detach/,
+    );
+    assert.equal(detached.stderr.trim().split('\n').length, 1);
   });
 
   it('on a terminal, the lines are redrawn in place below the timeline and put away when the window ends', async () => {
