@@ -100,6 +100,14 @@ function resolveGroup(
   return refuse(`target group "${name}" has no target kind this worker knows`);
 }
 
+/**
+ * A group's targets as a dry run sees them, checked against no worker: its SSH hosts, its local target, or its
+ * Kubernetes selection as one placeholder.
+ */
+export function uncheckedTargets(name: string, group: Plan['targets'][string]): Target[] {
+  return resolveGroup({ allowLocalTargets: true }, name, group, undefined);
+}
+
 /** Whether some fault on the group acts on its objects (not only on its namespace). */
 export function groupNeedsObjects(plan: Plan, group: string): boolean {
   return plan.faults.some((fault) => {

@@ -18,7 +18,7 @@ export const outcomeCodes: ExitCodeMeanings = {
   failed: 'failed',
   usage: 'usage error or invalid plan',
   aborted: 'aborted',
-  'not-started': 'not started (steady state did not hold)',
+  'not-started': 'not started (steady state did not hold, or the worker refused the plan); nothing injected',
   'rollback-stuck': 'rollback stuck',
   error: 'error (e.g. Temporal unreachable, no worker on the task queue)',
 };

@@ -110,14 +110,24 @@ function program(): Command & { exitCodeOf(): number } {
     .command('validate')
     .description('check plan files; every error is printed as file:line:col: field: message')
     .argument('<plans...>')
+    .option(
+      '--config <file>',
+      "also check each plan against this worker configuration, as the worker does at resolve (its SSH inventory, Prometheus endpoints, webhooks, Kubernetes contexts and allow-lists; it asks the clusters' API servers)",
+    )
     .addHelpText(
       'after',
-      examplesAndExitCodes(['gameday validate examples/*.yaml'], {
-        passed: 'every plan is valid',
-        usage: 'a plan is invalid (each error printed as file:line:col)',
-      }),
+      examplesAndExitCodes(
+        ['gameday validate examples/*.yaml', 'gameday validate plans/etcd.yaml --config worker.yaml'],
+        {
+          passed: 'every plan is valid (and the worker would run it)',
+          usage: 'a plan is invalid (each error printed as file:line:col), or the worker would refuse it',
+          error: 'a plan could not be checked against the worker (e.g. its cluster did not answer)',
+        },
+      ),
     )
-    .action(action((files: string[]) => validateCommand(files)));
+    .action(
+      action((files: string[], _opts: unknown, command: Command) => validateCommand(files, flags(command))),
+    );
 
   root
     .command('schema')

@@ -52,6 +52,11 @@ describe('game day against a real Temporal dev server', () => {
       assert.notEqual(processState(service.currentPid()), 'T');
       assert.ok(await healthy(service.port));
       const description = await handle.describe();
+      assert.deepEqual(
+        description.raw.pendingActivities ?? [],
+        [],
+        'a completed game day has nothing pending',
+      );
       assert.equal(description.typedSearchAttributes.get(searchAttributes.outcome), 'passed');
       assert.equal(description.typedSearchAttributes.get(searchAttributes.plan), 'test-pause');
       assert.equal(description.typedSearchAttributes.get(searchAttributes.phase), 'done');
@@ -85,7 +90,7 @@ describe('game day against a real Temporal dev server', () => {
     }
   });
 
-  it('abort mid-window rolls back at once and ends aborted; a second abort is refused', async () => {
+  it('abort mid-window rolls back at once and ends aborted with nothing pending; a second abort is refused', async () => {
     const service = await startTestService();
     try {
       const handle = await startPlan(
@@ -105,6 +110,11 @@ describe('game day against a real Temporal dev server', () => {
       assert.match(report.reason ?? '', /pager went off/);
       assert.equal(report.faults[0]?.status, 'rolled-back');
       assert.notEqual(processState(service.currentPid()), 'T');
+      // The window's observation and the lease keeper were cancelled, and had stopped before it completed.
+      assert.deepEqual((await handle.describe()).raw.pendingActivities ?? [], [], 'nothing pending');
+      const events = (await handle.fetchHistory()).events ?? [];
+      const cancelled = events.filter((event) => event.activityTaskCanceledEventAttributes);
+      assert.equal(cancelled.length, 2, 'observe and keepLeases confirmed their cancellation');
       await assert.rejects(
         handle.executeUpdate(abortUpdate, { args: [{ reason: 'again' }] }),
         (error: unknown) =>

@@ -146,7 +146,7 @@ describe('game days on Kubernetes (real control plane, kwok nodes, real dev serv
       const report = await (
         await startPlan(temporal, plan({ params: {} }, group), worker.taskQueue)
       ).result();
-      assert.equal(report.outcome, 'aborted', JSON.stringify(group));
+      assert.equal(report.outcome, 'not-started', JSON.stringify(group));
       assert.match(report.reason ?? '', reason);
       assert.equal(report.faults.length, 0, 'nothing was prepared');
     }
@@ -160,7 +160,7 @@ describe('game days on Kubernetes (real control plane, kwok nodes, real dev serv
         worker.taskQueue,
       )
     ).result();
-    assert.equal(wholeNamespace.outcome, 'aborted');
+    assert.equal(wholeNamespace.outcome, 'not-started');
     assert.match(
       wholeNamespace.reason ?? '',
       /selects every pod of its namespace; narrow its labels, or say select: \{ mode: all \}/,

@@ -305,22 +305,23 @@ describe('a game day on SSH hosts (real sshd in network namespaces, real dev ser
       faults: [{ name: 'pause', kind: 'process-pause', target: 'first', params: { pidfile: '/tmp/x.pid' } }],
     });
     const report = await (await startPlan(temporal, plan, worker.taskQueue)).result();
-    assert.equal(report.outcome, 'aborted');
+    assert.equal(report.outcome, 'not-started');
     assert.match(report.reason ?? '', /check rogue runs on db-9, not in this worker's SSH inventory/);
   });
 
-  it('a host outside the worker inventory is refused before anything runs', async () => {
+  it('a host outside the worker inventory is refused before anything runs: not-started, said once', async () => {
     const plan = gameDayPlan({
       metadata: { name: 'ssh-refused', owner: 'tests' },
       targets: { rogue: { ssh: { hosts: ['host-1', 'db-9'] } } },
       faults: [{ name: 'pause', kind: 'process-pause', target: 'rogue', params: { pidfile: '/tmp/x.pid' } }],
     });
     const report = await (await startPlan(temporal, plan, worker.taskQueue)).result();
-    assert.equal(report.outcome, 'aborted');
+    assert.equal(report.outcome, 'not-started');
     assert.match(
       report.reason ?? '',
-      /names db-9, not in this worker's SSH inventory \(known: host-1, host-2\)/,
+      /names db-9, not in this worker's SSH inventory \(known: host-1, host-2\); add it to ssh\.hosts .*; nothing was injected$/,
     );
+    assert.doesNotMatch(report.reason ?? '', /aborted/, 'nothing was injected, so nothing was aborted');
     assert.equal(report.faults.length, 0);
   });
 
@@ -329,7 +330,7 @@ describe('a game day on SSH hosts (real sshd in network namespaces, real dev ser
       faults: [{ name: 'pause', kind: 'process-pause', target: 'here', params: { pidfile: '/tmp/x.pid' } }],
     });
     const report = await (await startPlan(temporal, plan, worker.taskQueue)).result();
-    assert.equal(report.outcome, 'aborted');
+    assert.equal(report.outcome, 'not-started');
     assert.match(report.reason ?? '', /acts on the worker's own machine, which this worker does not allow/);
   });
 });

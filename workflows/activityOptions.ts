@@ -51,20 +51,31 @@ export const stuckRollbackOptions: ActivityOptions = { ...rollbackOptions, retry
  * Renews dead-man leases for as long as faults are in place; a dead worker's renewals move to another worker
  * after the heartbeat timeout, a quarter of the lease (at most 10 s), so a standby takes over in time.
  */
-export const leaseKeeperOptions = (leaseMs: number): ActivityOptions => ({
+export const leaseKeeperOptions = (leaseMs: number, cancellation: Cancellation): ActivityOptions => ({
   startToCloseTimeout: '7d',
   heartbeatTimeout: Math.max(1000, Math.min(10_000, Math.floor(leaseMs / 4))),
   retry: { initialInterval: '500ms', maximumInterval: '2s' },
-  cancellationType: ActivityCancellationType.TRY_CANCEL,
+  cancellationType: cancellation,
 });
 
 /** The window's one heartbeating activity; a retry resumes it towards the same deadline. */
-export const observeOptions = (windowMs: number): ActivityOptions => ({
+export const observeOptions = (windowMs: number, cancellation: Cancellation): ActivityOptions => ({
   startToCloseTimeout: windowMs + 60_000,
   heartbeatTimeout: '3s',
   retry: { initialInterval: '200ms' },
-  cancellationType: ActivityCancellationType.TRY_CANCEL,
+  cancellationType: cancellation,
 });
+
+/**
+ * How the lease keeper and the observation are cancelled: the workflow goes on at once either way; since
+ * patch `settle-cancelled-activities` it also learns when they have stopped, and waits for that before it
+ * completes (histories recorded before it went on without knowing).
+ */
+export type Cancellation =
+  typeof ActivityCancellationType.TRY_CANCEL | typeof ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
+
+/** The longest a completing game day waits for its cancelled activities: past the longest heartbeat timeout. */
+export const settleCancelledWithinMs = 15_000;
 
 export const recoveryOptions = (withinMs: number): ActivityOptions => ({
   startToCloseTimeout: withinMs + 60_000,

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   deprecatePatch,
@@ -30,6 +31,7 @@ import {
   type GameDayInput,
   type GameDayReport,
   type RecoveryResult,
+  type ResolvedPlan,
   type ZonesResolved,
 } from './definitions';
 import { failureMessage, GameDayRun, now } from './gameDayRun';
@@ -45,9 +47,9 @@ import { verdictOf } from './verdict';
 
 /** One game day, as the runbook goes: resolve → preflight → inject → observe → roll back → recover → report. */
 export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
-  const run = new GameDayRun(input);
   // Recorded histories carry this marker first; every run now collects IO evidence.
   deprecatePatch('io-evidence');
+  const run = new GameDayRun(input);
   run.listen();
   // The CLI puts the tag in the memo; a scheduled run draws its own, and records it the same way.
   if (input.tag === undefined) upsertMemo({ tag: run.tag });
@@ -71,32 +73,35 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
     const report = finish(run);
     if (report.outcome !== 'passed') await notifyWebhooks(run, 'not-passed');
     if (input.schedule?.pauseOnFailure === true) await pauseScheduleUnlessPassed(run, input.schedule.id);
+    // A completed game day has nothing pending: the lease keeper and an aborted window have stopped.
+    await run.cancelledActivitiesStopped();
     return report;
   });
 }
 
 /**
  * Selectors become concrete targets; the worker's allow-lists are enforced. Nothing is changed yet. Groups
- * with `via` are resolved first by their zones' workers; a zone that no worker serves ends the run not-started
- * (undefined).
+ * with `via` are resolved first by their zones' workers; a zone that no worker serves, or a plan the worker
+ * refuses (inventory, allow-lists), ends the run not-started (undefined).
  */
 async function resolve(run: GameDayRun): Promise<readonly FaultStep[] | undefined> {
   const { plan, report } = run;
   run.note(`game day ${plan.metadata.name} started (tag ${run.tag}, seed ${run.seed})`);
-  let zones: ZonesResolved | undefined;
+  let resolved: ResolvedPlan;
   try {
-    zones = await resolveZones(run);
+    const zones = await resolveZones(run);
+    resolved = await activities({
+      ...readOnly,
+      summary: `resolve targets of ${plan.metadata.name}`,
+    }).resolvePlan({ plan, seed: run.seed, tag: run.tag, ...(zones === undefined ? {} : { zones }) });
   } catch (error) {
-    if (!(error instanceof ApplicationFailure && error.type === 'NoZoneWorker')) throw error;
+    const refusal = startRefusal(error);
+    if (refusal === undefined) throw error;
     run.outcome = 'not-started';
-    report.reason = `${error.message}; nothing was injected`;
+    report.reason = `${refusal}; nothing was injected`;
     run.note(report.reason);
     return undefined;
   }
-  const resolved = await activities({
-    ...readOnly,
-    summary: `resolve targets of ${plan.metadata.name}`,
-  }).resolvePlan({ plan, seed: run.seed, tag: run.tag, ...(zones === undefined ? {} : { zones }) });
   run.descriptions = resolved.checks;
   run.actionWords = resolved.actions ?? [];
   run.baselines = resolved.baselines ?? {};
@@ -107,6 +112,17 @@ async function resolve(run: GameDayRun): Promise<readonly FaultStep[] | undefine
   );
   for (const warning of resolved.warnings ?? []) run.note(warning);
   return resolved.steps;
+}
+
+/**
+ * Why resolve refused to start the run, when it did: a zone no worker serves, or a plan the worker's
+ * inventory and allow-lists refuse (PlanRefused, never retried). Anything else is a failure of the step.
+ */
+function startRefusal(error: unknown): string | undefined {
+  if (error instanceof ApplicationFailure && error.type === 'NoZoneWorker') return error.message;
+  const cause = error instanceof ActivityFailure ? error.cause : undefined;
+  if (cause instanceof ApplicationFailure && cause.type === 'PlanRefused') return cause.message;
+  return undefined;
 }
 
 /** Each zone's groups, resolved by a worker of its queue (side by side); undefined for a plan without `via`. */

@@ -1,5 +1,8 @@
 import {
+  ActivityCancellationType,
   CancellationScope,
+  condition,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -7,6 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Plan, ProbeSpec } from '../plan/schema';
+import { settleCancelledWithinMs, type Cancellation } from './activityOptions';
 import {
   abortUpdate,
   searchAttributes,
@@ -60,6 +64,15 @@ export class GameDayRun {
   private rollbackStarted = false;
   /** Evidence sampled while the rollbacks begin (after a breach); awaited before recovery. */
   evidenceAlongsideRollback: Promise<void> | undefined;
+  /**
+   * How activities the run cancels without awaiting (lease keeper, an aborted observation) are cancelled: new
+   * runs wait, before completing, until each has stopped, so a finished game day shows nothing pending.
+   */
+  readonly cancellation: Cancellation = patched('settle-cancelled-activities')
+    ? ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+    : ActivityCancellationType.TRY_CANCEL;
+  /** Activities started and not awaited, still running or being cancelled. */
+  private unsettled = 0;
 
   constructor(input: GameDayInput) {
     this.plan = input.plan;
@@ -143,6 +156,26 @@ export class GameDayRun {
   rollbackBegins(): void {
     this.rollbackStarted = true;
     this.unfinishedObservation?.cancel();
+  }
+
+  /** An activity the run does not await: the run waits for it, bounded, before it completes. */
+  settleBeforeEnd(activity: Promise<unknown>): void {
+    this.unsettled += 1;
+    const settled = () => {
+      this.unsettled -= 1;
+    };
+    activity.then(settled, settled);
+  }
+
+  /** Waits until every activity it cancelled has stopped, at most settleCancelledWithinMs; no timer if none. */
+  async cancelledActivitiesStopped(): Promise<void> {
+    if (this.cancellation === ActivityCancellationType.TRY_CANCEL || this.unsettled === 0) return;
+    if (!(await condition(() => this.unsettled === 0, settleCancelledWithinMs))) {
+      this.note(
+        `${this.unsettled} cancelled activity(ies) had not stopped after ${settleCancelledWithinMs / 1000} s; ` +
+          'completing without them (Temporal times them out)',
+      );
+    }
   }
 
   note(message: string): void {

@@ -101,12 +101,12 @@ function keepLeasesWhileFaultsAreIn(
   });
   const leaseMs = run.plan.deadManSwitch.lease;
   for (const [via, byTarget] of byZone) {
-    run.leaseKeeper
+    const keeper = run.leaseKeeper
       .run(() =>
         activities(
           inZone(
             {
-              ...leaseKeeperOptions(leaseMs),
+              ...leaseKeeperOptions(leaseMs, run.cancellation),
               summary: `renew dead-man leases (${duration(leaseMs)}) on ${byTarget.size} host(s)${onQueue(via)}`,
             },
             zoneOf(run.plan, via),
@@ -123,5 +123,6 @@ function keepLeasesWhileFaultsAreIn(
             'are not renewed, so those hosts revert their faults by themselves',
         );
       });
+    run.settleBeforeEnd(keeper);
   }
 }

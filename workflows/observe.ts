@@ -46,7 +46,7 @@ async function sampleUntilStopped(
   const scope = new CancellationScope();
   const observation = scope.run(() =>
     activities({
-      ...observeOptions(window),
+      ...observeOptions(window, run.cancellation),
       summary: `observe ${during.length} check(s) and ${guardrails.length} guardrail(s) every ${duration(sampleInterval)}`,
     }).observe({
       checks: during,
@@ -59,7 +59,7 @@ async function sampleUntilStopped(
   const result = await Promise.race([observation, condition(() => run.stopping)]);
   if (result !== undefined) return result;
   run.cancelAtRollback(scope);
-  observation.catch(() => undefined);
+  run.settleBeforeEnd(observation);
   return undefined;
 }
 

@@ -16,7 +16,9 @@ import { progressLines, samplesSoFar, type SamplesSoFar } from '../progress';
 import { renderHtmlReport } from '../htmlReport';
 import { outcomeLine, renderReport, timelineLine, uiLink } from '../render';
 import { outcomeColour, style } from '../style';
+import { workerChecker, type WorkerVerdict } from '../validateAgainstWorker';
 import { scheduleIdArgument } from './schedule';
+import { workerConfigFor } from './servers';
 import { defaultHistorySpanMs, fetchPlanHistory, planNameArgument } from './history';
 
 export function schemaCommand(): number {
@@ -24,20 +26,57 @@ export function schemaCommand(): number {
   return exitCodes.passed;
 }
 
-export async function validateCommand(files: readonly string[]): Promise<number> {
+/**
+ * Checks plan files; with `--config`, also against that worker's configuration, as the worker would at resolve
+ * (a plan it would refuse is exit 2, a cluster it could not ask is exit 1).
+ */
+export async function validateCommand(
+  files: readonly string[],
+  flags: GlobalFlags & { config?: string } = {},
+): Promise<number> {
+  const config = flags.config === undefined ? undefined : await workerConfigFor(flags);
+  const worker = config === undefined ? undefined : workerChecker(config);
   let invalid = 0;
-  for (const file of files) {
-    const loaded = await loadPlanFile(file);
-    if (loaded.ok) {
-      console.log(
-        `${file}: valid (${loaded.plan.faults.length} fault(s), ${loaded.plan.checks.length} check(s))`,
-      );
-    } else {
-      invalid++;
-      for (const error of loaded.errors) console.error(formatPlanError(error));
+  let unchecked = 0;
+  try {
+    for (const file of files) {
+      const loaded = await loadPlanFile(file);
+      if (!loaded.ok) {
+        invalid++;
+        for (const error of loaded.errors) console.error(formatPlanError(error));
+        continue;
+      }
+      const counts = `${loaded.plan.faults.length} fault(s), ${loaded.plan.checks.length} check(s)`;
+      if (worker === undefined) {
+        console.log(`${file}: valid (${counts})`);
+        continue;
+      }
+      let verdict: WorkerVerdict;
+      try {
+        verdict = await worker.check(loaded.plan);
+      } catch (error) {
+        unchecked++;
+        console.error(`${file}: could not be checked against ${flags.config}: ${failureLine(error)}`);
+        continue;
+      }
+      if (verdict.refusal !== undefined) {
+        invalid++;
+        console.error(`${file}: the worker of ${flags.config} would refuse it: ${verdict.refusal}`);
+      } else {
+        const targets = verdict.targets.join(', ') || 'no target';
+        console.log(`${file}: valid (${counts}); the worker of ${flags.config} would run it on ${targets}`);
+      }
+      for (const note of verdict.notes) console.log(`  note: ${note}`);
     }
+  } finally {
+    await worker?.close();
   }
-  return invalid > 0 ? exitCodes.usage : exitCodes.passed;
+  return invalid > 0 ? exitCodes.usage : unchecked > 0 ? exitCodes.error : exitCodes.passed;
+}
+
+/** An error's own message on one line (a Kubernetes client error carries its cause in its message). */
+function failureLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
 
 function printState(state: GameDayReport, link: string | undefined, samples: SamplesSoFar | undefined): void {

@@ -18,8 +18,7 @@ export async function startTogether<T extends readonly Server[]>(starts: {
   if (failure === undefined) {
     return settled.map((result) => (result as PromiseFulfilledResult<Server>).value) as unknown as T;
   }
-  await Promise.allSettled(
-    settled.map((result) => (result.status === 'fulfilled' ? shutDown(result.value) : undefined)),
-  );
+  const started = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  await Promise.allSettled(started.map(shutDown));
   throw failure.reason;
 }
