@@ -74,7 +74,11 @@ function summarise(previous: SampleSummary | undefined, spec: ProbeSpec, result:
   };
 }
 
-interface ObserveProgress {
+/**
+ * What the observation activity heartbeats: its summaries so far. A retry resumes from them; `gameday run` and
+ * `status` show them mid-window (client/progress.ts).
+ */
+export interface ObserveProgress {
   checks: Record<string, SampleSummary>;
   guardrails: Record<string, SampleSummary>;
   /** Consecutive failing samples per guardrail. */

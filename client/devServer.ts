@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -38,6 +38,71 @@ export interface DevServerOptions {
   /** Register gameday's search attributes at start (default); false gives a server without them. */
   readonly searchAttributes?: boolean;
   readonly log?: (line: string) => void;
+}
+
+/** The ports `gameday dev` (and the demo) listen on: the frontend's and the UI's. */
+export interface DevServerPorts {
+  readonly port: number;
+  readonly uiPort: number;
+}
+
+/** Temporal's defaults, tried first on a first start. */
+export const defaultDevServerPorts: DevServerPorts = { port: 7233, uiPort: 8233 };
+
+/** Where `gameday dev` records the ports it took, beside its database file. */
+export const devServerPortsFile = (stateDir: string) => join(stateDir, 'ports.json');
+
+/** The ports the dev server of this state directory took at its last start; undefined when none are recorded. */
+export function recordedDevServerPorts(stateDir: string): DevServerPorts | undefined {
+  try {
+    const recorded = JSON.parse(
+      readFileSync(devServerPortsFile(stateDir), 'utf8'),
+    ) as Partial<DevServerPorts>;
+    const valid = (port: unknown): port is number => Number.isInteger(port) && (port as number) > 0;
+    return valid(recorded.port) && valid(recorded.uiPort)
+      ? { port: recorded.port, uiPort: recorded.uiPort }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function recordDevServerPorts(stateDir: string, ports: DevServerPorts): void {
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(devServerPortsFile(stateDir), `${JSON.stringify(ports)}\n`);
+}
+
+/**
+ * The ports for a dev server of this state directory: those of its last start when they are free (so its
+ * address and UI links stay valid across restarts), else Temporal's defaults when free, else free ones picked
+ * now. Every port that is not the default is said, with why.
+ */
+export async function chooseDevServerPorts(
+  stateDir: string,
+  say: (line: string) => void,
+): Promise<DevServerPorts> {
+  const recorded = recordedDevServerPorts(stateDir);
+  const choose = async (which: keyof DevServerPorts, what: string): Promise<number> => {
+    const wanted = defaultDevServerPorts[which];
+    const last = recorded?.[which];
+    if (last !== undefined && (await portIsFree(last))) {
+      if (last !== wanted) say(`${what} on port ${last} as at its last start (not the default ${wanted})`);
+      return last;
+    }
+    if (await portIsFree(wanted)) {
+      if (last !== undefined)
+        say(`port ${last} of its last start is in use: ${what} on the default ${wanted}`);
+      return wanted;
+    }
+    const port = await freePort();
+    say(
+      `port ${last ?? wanted} is in use${last !== undefined && last !== wanted ? `, and so is the default ${wanted}` : ''}: ${what} on port ${port} instead (kept for its next starts while free)`,
+    );
+    return port;
+  };
+  const port = await choose('port', 'the Temporal frontend');
+  const uiPort = await choose('uiPort', 'the Temporal UI');
+  return { port, uiPort };
 }
 
 export function portIsFree(port: number): Promise<boolean> {

@@ -1,6 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { stateQuery, type GameDayReport } from '../workflows/definitions';
 import type { gameDay } from '../workflows/gameDay';
+import { samplesSoFar, type SamplesSoFar } from './progress';
 import { timelineLine } from './render';
 import { CliError, exitCodes } from './exitCodes';
 import { style } from './style';
@@ -10,6 +11,11 @@ export interface FollowOptions {
   /** Where progress lines go; nothing is printed when absent (--json). */
   readonly print?: (line: string) => void;
   readonly pollMs?: number;
+  /**
+   * Given the samples so far while the observation window runs (asked at most once a second), and undefined
+   * once it is over.
+   */
+  readonly samples?: (samples: SamplesSoFar | undefined) => void;
   /** Called once if the game day enters rollback-stuck; returning true stops following. */
   readonly onStuck?: (state: GameDayReport) => boolean;
   /**
@@ -33,6 +39,7 @@ export async function follow(
   const print = options.print ?? (() => undefined);
   const pollMs = options.pollMs ?? 300;
   let shown = 0;
+  let samplesAskedAt = 0;
   let warned = false;
   let noWorkerSince: number | undefined;
   let finished: GameDayReport | undefined;
@@ -72,14 +79,22 @@ export async function follow(
   while (finished === undefined && failure === undefined) {
     try {
       const state = await handle.query(stateQuery);
+      if (state.phase !== 'observe') options.samples?.(undefined);
       show(state);
       noWorkerSince = undefined;
+      if (state.phase === 'observe' && options.samples && Date.now() - samplesAskedAt >= 1000) {
+        samplesAskedAt = Date.now();
+        // The samples are a bonus: a describe that fails leaves the last ones shown.
+        const samples = await samplesSoFar(handle).catch(() => null);
+        if (samples !== null) options.samples(samples);
+      }
       if (state.phase === 'rollback-stuck' && options.onStuck?.(state)) return { report: state, stuck: true };
     } catch {
       if (finished === undefined && failure === undefined) await noAnswer();
     }
     await Promise.race([result, new Promise((resolve) => setTimeout(resolve, pollMs))]);
   }
+  options.samples?.(undefined);
   if (failure !== undefined) throw failure;
   const report = finished as GameDayReport;
   show(report);

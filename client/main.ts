@@ -71,11 +71,21 @@ function program(): Command & { exitCodeOf(): number } {
 
   root
     .command('run')
-    .description('start a game day from a plan and follow it live (phases, faults, checks)')
+    .description("start a game day from a plan and follow it live (phases, faults, each check's samples)")
     .argument('<plan>', 'plan file (YAML)')
     .option('--detach', 'start it and print its id and UI link, without following')
     .option('--dry-run', 'print every action and rollback in plain words; start nothing')
     .option('--json', 'print the report (or, detached, the id) as JSON')
+    .option(
+      '--report-file <file>',
+      'write the report to this file; standard output keeps the live lines and the outcome',
+    )
+    .addOption(
+      new Option(
+        '--format <format>',
+        'format of the report (in --report-file, or on standard output: json and html print nothing else)',
+      ).choices(['md', 'json', 'html']),
+    )
     .option('--seed <n>', 'seed of random target choices (recorded either way)', integer)
     .option('--wait', 'wait for a gameday worker on the task queue as long as it takes')
     .option(
@@ -89,7 +99,7 @@ function program(): Command & { exitCodeOf(): number } {
         [
           'gameday run examples/demo.yaml',
           'gameday run plans/checkout.yaml --dry-run',
-          'gameday run plans/checkout.yaml --detach --json',
+          'gameday run plans/checkout.yaml --report-file report.md | tee run.log',
         ],
         outcomeCodes,
       ),
@@ -339,7 +349,9 @@ function program(): Command & { exitCodeOf(): number } {
 
   root
     .command('dev')
-    .description('start a local Temporal dev server (with UI, history kept in .gameday/dev) and a worker')
+    .description(
+      'start a local Temporal dev server (with UI; history and ports kept in .gameday/dev) and a worker',
+    )
     .addOption(new Option('--config <file>', 'worker configuration (YAML)').env('GAMEDAY_WORKER_CONFIG'))
     .option('--demo', 'also start the demo service examples/demo.yaml pauses (port 18181), until Ctrl-C')
     .addHelpText(

@@ -8,5 +8,11 @@ export const projectRoot = __dirname.includes(`${'/'}dist${'/'}`)
 /** Git-ignored home of built tools (the Temporal CLI). */
 export const toolsBin = join(projectRoot, '.tools', 'bin');
 
-/** Git-ignored state of `gameday dev` and the demo (the dev server's database file survives restarts). */
-export const stateDir = join(projectRoot, '.gameday');
+/**
+ * Git-ignored state of `gameday dev` and the demo (the dev server's database file survives restarts), or
+ * GAMEDAY_STATE_DIR's.
+ */
+export const stateDir = process.env.GAMEDAY_STATE_DIR || join(projectRoot, '.gameday');
+
+/** The dev server's state: its database file and the ports it took (client/devServer.ts). */
+export const devStateDir = join(stateDir, 'dev');

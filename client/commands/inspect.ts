@@ -9,9 +9,10 @@ import {
   type Outcome,
 } from '../../workflows/definitions';
 import { CliError, exitCodeFor, exitCodes } from '../exitCodes';
-import { abortGameDay, currentReport, handleFor, withTemporal } from '../gameDays';
+import { abortGameDay, currentReport, handleFor, withTemporal, type Temporal } from '../gameDays';
 import { uiUrlOf, type GlobalFlags } from '../options';
 import { printable } from '../printable';
+import { progressLines, samplesSoFar, type SamplesSoFar } from '../progress';
 import { renderHtmlReport } from '../htmlReport';
 import { outcomeLine, renderReport, timelineLine, uiLink } from '../render';
 import { outcomeColour, style } from '../style';
@@ -78,7 +79,7 @@ function failureLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
 
-function printState(state: GameDayReport, link: string | undefined): void {
+function printState(state: GameDayReport, link: string | undefined, samples: SamplesSoFar | undefined): void {
   const report = printable(state);
   console.log(`${style.bold(report.workflowId)}${link ? `  ${style.dim(link)}` : ''}`);
   console.log(`phase: ${report.phase}${report.outcome ? `  outcome: ${report.outcome}` : ''}`);
@@ -89,6 +90,10 @@ function printState(state: GameDayReport, link: string | undefined): void {
   const checks = Object.values(report.lastChecks);
   if (checks.length > 0) console.log('last check values:');
   for (const c of checks) console.log(`  - ${c.name}: ${c.holds ? 'held' : 'deviated'} (${c.detail})`);
+  if (samples) {
+    console.log('samples so far in the window:');
+    for (const line of progressLines(samples, process.stdout.columns ?? 200)) console.log(`  ${line}`);
+  }
   console.log('recent:');
   for (const entry of report.timeline.slice(-5)) console.log(`  ${timelineLine(entry)}`);
   if (report.outcome) console.log(outcomeLine(report));
@@ -96,9 +101,15 @@ function printState(state: GameDayReport, link: string | undefined): void {
 
 export function statusCommand(workflowId: string, flags: GlobalFlags & { json?: boolean }): Promise<number> {
   return withTemporal(flags, async (temporal) => {
-    const report = await currentReport(temporal, handleFor(temporal, workflowId));
-    if (flags.json) console.log(JSON.stringify(report, null, 2));
-    else printState(report, uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId));
+    const handle = handleFor(temporal, workflowId);
+    const report = await currentReport(temporal, handle);
+    // Mid-window, the samples so far (heartbeated by the observation activity; a bonus if they cannot be read).
+    const samples =
+      report.phase === 'observe' ? await samplesSoFar(handle).catch(() => undefined) : undefined;
+    if (flags.json)
+      console.log(JSON.stringify(samples ? { ...report, samplesSoFar: samples } : report, null, 2));
+    else
+      printState(report, uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId), samples);
     return report.outcome
       ? exitCodeFor(report.outcome)
       : report.phase === 'rollback-stuck'
@@ -115,30 +126,45 @@ export function abortCommand(workflowId: string, reason: string, flags: GlobalFl
   });
 }
 
+export type ReportFormat = 'md' | 'json' | 'html';
+
+/** A report as `gameday report` writes it: Markdown, JSON (with its UI link) or one self-contained HTML page. */
+export async function formatReport(
+  temporal: Temporal,
+  report: GameDayReport,
+  format: ReportFormat,
+  link: string | undefined,
+): Promise<string> {
+  if (format === 'json') return JSON.stringify({ ...report, ui: link }, null, 2);
+  if (format === 'md') return renderReport(report, link);
+  // The page ends with the plan's trend: this run among the others of the last 30 days.
+  // The history is a bonus: a visibility store that cannot answer must not cost the report itself.
+  const history = await fetchPlanHistory(temporal, report.plan, defaultHistorySpanMs).catch(
+    (error: unknown) => {
+      console.error(printable(`history of ${report.plan} left out: ${(error as Error).message}`));
+      return undefined;
+    },
+  );
+  return renderHtmlReport(report, {
+    ...(link ? { uiLink: link } : {}),
+    ...(history ? { history } : {}),
+  });
+}
+
+/** Writes a report to a file, ending with a newline. */
+export async function writeReportFile(file: string, output: string): Promise<void> {
+  await writeFile(file, output.endsWith('\n') ? output : `${output}\n`);
+}
+
 export function reportCommand(
   workflowId: string,
-  flags: GlobalFlags & { format?: string; out?: string },
+  flags: GlobalFlags & { format?: ReportFormat; out?: string },
 ): Promise<number> {
   return withTemporal(flags, async (temporal) => {
     const report = await currentReport(temporal, handleFor(temporal, workflowId));
     const link = uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId);
-    let output: string;
-    if (flags.format === 'json') output = JSON.stringify({ ...report, ui: link }, null, 2);
-    else if (flags.format === 'html') {
-      // The page ends with the plan's trend: this run among the others of the last 30 days.
-      // The history is a bonus: a visibility store that cannot answer must not cost the report itself.
-      const history = await fetchPlanHistory(temporal, report.plan, defaultHistorySpanMs).catch(
-        (error: unknown) => {
-          console.error(printable(`history of ${report.plan} left out: ${(error as Error).message}`));
-          return undefined;
-        },
-      );
-      output = renderHtmlReport(report, {
-        ...(link ? { uiLink: link } : {}),
-        ...(history ? { history } : {}),
-      });
-    } else output = renderReport(report, link);
-    if (flags.out) await writeFile(flags.out, output.endsWith('\n') ? output : `${output}\n`);
+    const output = await formatReport(temporal, report, flags.format ?? 'md', link);
+    if (flags.out) await writeReportFile(flags.out, output);
     else console.log(output);
     return exitCodeFor(report.outcome);
   });

@@ -4,8 +4,10 @@ import { CliError, exitCodeFor, exitCodes } from '../exitCodes';
 import { follow } from '../follow';
 import { connect, describePlan, startGameDay, type Temporal } from '../gameDays';
 import { taskQueueOf, uiUrlOf, type GlobalFlags } from '../options';
+import { liveOutput, terminalOf, type SamplesSoFar } from '../progress';
 import { outcomeLine, renderReport, uiLink } from '../render';
 import { style } from '../style';
+import { formatReport, writeReportFile, type ReportFormat } from './inspect';
 import { awaitWorker, defaultWorkerWaitMs, pollersOn, startWorkerHint } from '../workerPresence';
 
 export interface RunFlags extends GlobalFlags {
@@ -16,6 +18,9 @@ export interface RunFlags extends GlobalFlags {
   readonly dryRun?: boolean;
   readonly json?: boolean;
   readonly seed?: number;
+  /** Write the report to this file (in `format`); standard output keeps the live lines and the outcome. */
+  readonly reportFile?: string;
+  readonly format?: ReportFormat;
 }
 
 /** Loads and validates a plan, printing every error with file:line:col; throws a usage error when invalid. */
@@ -34,7 +39,23 @@ export async function executeGameDay(
   digest: string,
   flags: RunFlags & { uiUrl?: string },
 ): Promise<number> {
-  const print = flags.json ? () => undefined : (line: string) => console.log(line);
+  // Where the report goes: a file (--report-file), standard output, or both (--json and --report-file).
+  const fileFormat = flags.reportFile === undefined ? undefined : (flags.format ?? 'md');
+  const stdoutFormat: ReportFormat | undefined = flags.json
+    ? 'json'
+    : fileFormat === undefined
+      ? (flags.format ?? 'md')
+      : undefined;
+  if (flags.detach && fileFormat !== undefined) {
+    throw new CliError(
+      '--report-file needs the game day followed to its end: drop --detach, or write it later with `gameday report <id> --out <file>`',
+      exitCodes.usage,
+    );
+  }
+  // A JSON or HTML report on standard output keeps it clean: no live lines there.
+  const live =
+    stdoutFormat === 'json' || stdoutFormat === 'html' ? undefined : liveOutput(terminalOf(process.stdout));
+  const print = live ? (line: string) => live.line(line) : () => undefined;
   const taskQueue = taskQueueOf(flags);
   const waitMs = flags.wait ? Number.POSITIVE_INFINITY : (flags.workerWait ?? defaultWorkerWaitMs);
   const say = (line: string) => console.error(style.yellow(line));
@@ -61,6 +82,7 @@ export async function executeGameDay(
   print(`${style.bold('game day')} ${handle.workflowId}${link ? `  ${style.dim(link)}` : ''}`);
   const { report, stuck } = await follow(handle, {
     print,
+    ...(live ? { samples: (samples: SamplesSoFar | undefined) => live.samples(samples) } : {}),
     worker: { taskQueue, pollers: () => pollersOn(temporal, taskQueue), waitMs },
     onStuck: () => {
       console.error(
@@ -71,12 +93,18 @@ export async function executeGameDay(
       return true;
     },
   });
-  if (flags.json) {
-    console.log(JSON.stringify({ ...report, ui: link }, null, 2));
-  } else {
+  if (fileFormat !== undefined && flags.reportFile !== undefined) {
+    await writeReportFile(flags.reportFile, await formatReport(temporal, report, fileFormat, link));
+  }
+  if (stdoutFormat === 'md') {
     print('');
     print(renderReport(report, link));
+  } else if (stdoutFormat !== undefined) {
+    console.log(await formatReport(temporal, report, stdoutFormat, link));
+  }
+  if (stdoutFormat === undefined || stdoutFormat === 'md') {
     print('');
+    if (flags.reportFile !== undefined) print(style.dim(`report written to ${flags.reportFile}`));
     print(outcomeLine(report));
   }
   return stuck ? exitCodes['rollback-stuck'] : exitCodeFor(report.outcome);

@@ -4,12 +4,18 @@ import { TemporalUnreachable } from '../../worker/connectionFailure';
 import { startWorker } from '../../worker/run';
 import { ensureSearchAttributes } from '../../worker/searchAttributes';
 import { startDemoService } from '../demoService';
-import { portIsFree, startDevServer, type DevServer } from '../devServer';
+import {
+  chooseDevServerPorts,
+  portIsFree,
+  recordDevServerPorts,
+  startDevServer,
+  type DevServer,
+} from '../devServer';
 import { CliError, exitCodes } from '../exitCodes';
 import { connect } from '../gameDays';
 import type { GlobalFlags } from '../options';
 import { defaultTaskQueue } from '../../workflows/definitions';
-import { projectRoot, stateDir } from '../paths';
+import { devStateDir, projectRoot } from '../paths';
 import { style } from '../style';
 import { executeGameDay, loadPlanOrExit } from './run';
 
@@ -48,16 +54,17 @@ export async function setupCommand(flags: GlobalFlags): Promise<number> {
   }
 }
 
+/**
+ * The dev server of `gameday dev` and the demo, history kept in .gameday/dev. Its ports are Temporal's
+ * defaults, or those of its last start, or free ones (said); recorded there once it serves, for its next starts
+ * and for the UI links of `status`, `report` and `run` (client/options.ts).
+ */
 async function startLocalDevServer(): Promise<DevServer> {
-  const port = (await portIsFree(7233)) ? 7233 : undefined;
-  const uiPort = (await portIsFree(8233)) ? 8233 : undefined;
-  return startDevServer({
-    stateDir: join(stateDir, 'dev'),
-    ui: true,
-    ...(port === undefined ? {} : { port }),
-    ...(uiPort === undefined ? {} : { uiPort }),
-    log: say,
-  });
+  const dir = devStateDir;
+  const ports = await chooseDevServerPorts(dir, (line) => console.error(style.yellow(line)));
+  const server = await startDevServer({ stateDir: dir, ui: true, ...ports, log: say });
+  recordDevServerPorts(dir, ports);
+  return server;
 }
 
 /** `gameday dev`: a dev server (history kept in .gameday/dev) with its UI, and a worker, until Ctrl-C. */
