@@ -25,7 +25,8 @@ export function isSendable(arg: string): boolean {
   return safeArgument.test(arg);
 }
 
-function quote(text: string): string {
+/** Single-quoted for sh: nothing inside is interpreted. */
+export function quote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 

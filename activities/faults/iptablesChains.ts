@@ -1,4 +1,5 @@
 import { ExecutorError, type Executor } from '../executors/executor';
+import { TrustedScript } from '../executors/shellQuote';
 import { faultHash } from './context';
 import { FaultUserError, type FaultContext, type RevertCommand } from './contract';
 
@@ -35,33 +36,108 @@ export async function requireIptables(ctx: FaultContext): Promise<void> {
   }
 }
 
-/** Creates (or empties) the chain, fills it with `rules`, and makes sure exactly one jump leads to it. */
-export async function installChain(
-  ctx: FaultContext,
-  hook: Hook,
-  rules: readonly (readonly string[])[],
-): Promise<void> {
-  const chain = chainName(ctx, hook);
-  await iptables(ctx.exec, ['-N', chain]); // exits 1 when it exists: the flush below makes both cases equal
-  await ctx.run(['iptables', '-w', '-F', chain]);
-  for (const rule of rules) await ctx.run(['iptables', '-w', '-A', chain, ...rule, ...comment(ctx)]);
-  const jump = [hook, '-j', chain, ...comment(ctx)];
-  if ((await iptables(ctx.exec, ['-C', ...jump])).exitCode !== 0) {
-    await ctx.run(['iptables', '-w', '-I', ...jump]);
+/** One hook's chain and its rules, as a fault installs it. */
+export interface ChainRules {
+  readonly hook: Hook;
+  readonly rules: readonly (readonly string[])[];
+}
+
+/**
+ * One token of iptables-restore's input: its lines are split at whitespace and read quotes, so a token may
+ * hold neither. Every token comes from validated plan values and fixed words; this is the last line of defence.
+ */
+const restoreToken = /^[A-Za-z0-9_.,/:=@+%!-]+$/;
+
+function restoreLine(words: readonly string[]): string {
+  const bad = words.find((word) => !restoreToken.test(word));
+  if (bad !== undefined) throw new ExecutorError(`refusing iptables-restore token ${JSON.stringify(bad)}`);
+  return words.join(' ');
+}
+
+/**
+ * Installs a fault's chains and their jumps in one round trip and one atomic commit: the chains (created, or
+ * emptied when a retried inject finds them) and their rules come on standard input, and the script adds a jump
+ * only for the hooks that have none yet, then hands the whole to `iptables-restore --noflush`, which applies it
+ * all at once or not at all. So every rule of the fault becomes active at the same instant (spread 0).
+ * Arguments: HOOK CHAIN COMMENT, for each chain.
+ */
+const installChainsScript = new TrustedScript(
+  'gameday-install-chains',
+  `body=$(cat) || exit 1
+jumps=
+while [ $# -ge 3 ]; do
+  iptables -w -C "$1" -j "$2" -m comment --comment "$3" 2>/dev/null ||
+    jumps="$jumps
+-I $1 -j $2 -m comment --comment $3"
+  shift 3
+done
+printf '*filter\n%s\n%s\nCOMMIT\n' "$body" "$jumps" | iptables-restore -w --noflush
+`,
+);
+
+/**
+ * Removes every jump to each chain, then each chain, in one round trip; a chain already gone is fine. Prints
+ * `present CHAIN` for a chain still there afterwards. Arguments: HOOK CHAIN COMMENT, for each chain.
+ */
+const removeChainsScript = new TrustedScript(
+  'gameday-remove-chains',
+  `while [ $# -ge 3 ]; do
+  i=0
+  while [ $i -lt 100 ] && iptables -w -C "$1" -j "$2" -m comment --comment "$3" 2>/dev/null; do
+    iptables -w -D "$1" -j "$2" -m comment --comment "$3"
+    i=$((i + 1))
+  done
+  iptables -w -F "$2" 2>/dev/null
+  iptables -w -X "$2" 2>/dev/null
+  if iptables -w -S "$2" >/dev/null 2>&1; then echo "present $2"; fi
+  shift 3
+done
+`,
+);
+
+const chainArguments = (ctx: ChainOwner, hooks: readonly Hook[]): string[] =>
+  hooks.flatMap((hook) => [hook, chainName(ctx, hook), `gameday:${ctx.tag}:${ctx.fault}`]);
+
+/** Creates (or empties) each chain, fills it with its rules, and makes sure exactly one jump leads to it. */
+export async function installChains(ctx: FaultContext, chains: readonly ChainRules[]): Promise<void> {
+  const body = chains.flatMap(({ hook, rules }) => {
+    const chain = chainName(ctx, hook);
+    return [
+      `${restoreLine([`:${chain}`, '-'])} [0:0]`, // a chain with policy "-" and zeroed counters
+      ...rules.map((rule) => restoreLine(['-A', chain, ...rule, ...comment(ctx)])),
+    ];
+  });
+  const hooks = chains.map((chain) => chain.hook);
+  const result = await ctx.exec.runScript(installChainsScript, chainArguments(ctx, hooks), {
+    input: `${body.join('\n')}\n`,
+  });
+  if (result.exitCode !== 0) {
+    throw new ExecutorError(
+      `iptables-restore on ${ctx.target.name} exited ${result.exitCode}: ${result.stderr.trim()}`,
+    );
+  }
+}
+
+/** Removes every jump to the chains and the chains themselves; chains that are already gone are fine. */
+export async function removeChains(ctx: FaultContext, hooks: readonly Hook[]): Promise<void> {
+  const result = await ctx.exec.runScript(removeChainsScript, chainArguments(ctx, hooks));
+  const present = result.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('present '))
+    .map((line) => line.slice('present '.length));
+  if (result.exitCode !== 0) {
+    throw new ExecutorError(
+      `removing chains on ${ctx.target.name} exited ${result.exitCode}: ${result.stderr.trim()}`,
+    );
+  }
+  if (present.length > 0) {
+    throw new ExecutorError(`chain(s) ${present.join(', ')} still present on ${ctx.target.name}`);
   }
 }
 
 /** Removes every jump to the chain and the chain itself; a chain that is already gone is fine. */
-export async function removeChain(ctx: FaultContext, hook: Hook): Promise<void> {
-  const chain = chainName(ctx, hook);
-  const jump = [hook, '-j', chain, ...comment(ctx)];
-  for (let i = 0; i < 100 && (await iptables(ctx.exec, ['-C', ...jump])).exitCode === 0; i++) {
-    await iptables(ctx.exec, ['-D', ...jump]);
-  }
-  await iptables(ctx.exec, ['-F', chain]);
-  await iptables(ctx.exec, ['-X', chain]);
-  const listed = await iptables(ctx.exec, ['-S', chain]);
-  if (listed.exitCode === 0) throw new ExecutorError(`chain ${chain} is still present on ${ctx.target.name}`);
+export function removeChain(ctx: FaultContext, hook: Hook): Promise<void> {
+  return removeChains(ctx, [hook]);
 }
 
 /** The host-side revert of `removeChain`: drop the jump, flush and delete the chain (each harmless when gone). */

@@ -4,9 +4,9 @@ import type { ManagementConnection } from '../executors/executor';
 import type { FaultContext, FaultKind } from './contract';
 import {
   chainRevertCommands,
-  installChain,
+  installChains,
   readChain,
-  removeChain,
+  removeChains,
   requireIptables,
   type Hook,
 } from './iptablesChains';
@@ -112,7 +112,11 @@ export function iptablesFault<Params extends Scope>(
     },
 
     async inject(ctx, p, saved) {
-      for (const hook of saved.hooks) await installChain(ctx, hook, allRules(p, saved, hook));
+      // Every chain and jump at one instant, in one round trip (iptables-restore).
+      await installChains(
+        ctx,
+        saved.hooks.map((hook) => ({ hook, rules: allRules(p, saved, hook) })),
+      );
     },
 
     async verify(ctx, p, saved) {
@@ -128,7 +132,7 @@ export function iptablesFault<Params extends Scope>(
     },
 
     async rollback(ctx, _p, saved) {
-      for (const hook of saved.hooks) await removeChain(ctx, hook);
+      await removeChains(ctx, saved.hooks);
     },
 
     hostRevert: (_p, saved, ctx) => saved.hooks.flatMap((hook) => chainRevertCommands(ctx, hook)),
