@@ -20,7 +20,7 @@ import {
   waitForPhase,
   type WorkerProcess,
 } from './support/temporal';
-import { sleep } from './support/wait';
+import { sleep, waitFor } from './support/wait';
 
 const recorded = (name: string) =>
   proto.api.history.v1.History.decode(
@@ -126,7 +126,7 @@ describe('the report says what the history knows: lost workers, whole check outp
     workers.push(first);
     const handle = await startPlan(
       temporal,
-      pausePlan(service, { observation: { window: '5s', sampleInterval: '500ms' } }),
+      pausePlan(service, { observation: { window: '8s', sampleInterval: '500ms' } }),
       taskQueue,
     );
     await waitForPhase(handle, 'observe');
@@ -136,6 +136,20 @@ describe('the report says what the history knows: lost workers, whole check outp
     await sleep(1000);
     const second = await spawnWorkerProcess(temporal, taskQueue);
     workers.push(second);
+    // While it runs, status reads the pending attempt (the history records it only when it closes).
+    const running = await waitFor(
+      'status naming the second attempt',
+      async () => {
+        const status = await gameday(taskQueue, 'status', handle.workflowId);
+        return (
+          /step observe .* is on attempt 2: attempt 1 ended by heartbeat timeout \(its worker was lost\), attempt 2 on worker (\d+)@\S+ is running/.exec(
+            status.stdout,
+          ) ?? undefined
+        );
+      },
+      15_000,
+    );
+    assert.equal(running[1], String(second.child.pid), 'on the new worker');
     const finished = await handle.result();
     assert.equal(finished.outcome, 'passed', finished.reason);
     assert.equal(attemptNotes(finished).length, 0, "the workflow's own report is unchanged");
