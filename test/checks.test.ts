@@ -149,6 +149,53 @@ describe('checks against real local servers', () => {
     assert.throws(refused({ argv: ['A=1'], env: { X: '1' } }), /must not contain \\"=\\"/);
   });
 
+  it('command: a result that does not hold keeps the last 4 KB of the output, redacted; a held one none', async () => {
+    // etcdctl's way: pages of warnings, a credential echoed on the way, and the reason on the last line.
+    const dir = mkdtempSync(join(tmpdir(), 'gameday-check-'));
+    const script = join(dir, 'warns-a-lot.sh');
+    writeFileSync(
+      script,
+      [
+        'echo "warning 0: first of many"',
+        'i=1; while [ $i -le 200 ]; do echo "warning $i: the --endpoints flag is deprecated, use --cluster"; i=$((i+1)); done',
+        'echo "retrying with Authorization: Bearer s3cr3t-token-value"',
+        'echo "error: context deadline exceeded (leader lost)" >&2',
+        'exit 1',
+      ].join('\n'),
+    );
+    const failing = await evaluate(ctx, check({ command: { argv: ['sh', script] } }));
+    assert.equal(failing.holds, false);
+    assert.match(
+      failing.detail,
+      /error: context deadline exceeded \(leader lost\)$/,
+      'the excerpt, as before',
+    );
+    const output = failing.output ?? '';
+    assert.ok(Buffer.byteLength(output) <= 4096, `bounded: ${Buffer.byteLength(output)} bytes`);
+    assert.ok(Buffer.byteLength(output) > 3800, 'and not much less: the last 4 KB');
+    assert.ok(output.startsWith('…\n'), 'marked as cut at the front');
+    assert.match(output, /^warning \d+: the --endpoints/m, 'whole lines from the first kept one');
+    assert.ok(!output.includes('warning 0:'), 'the start is what was cut');
+    assert.ok(output.endsWith('error: context deadline exceeded (leader lost)'), 'the reason is kept');
+    assert.ok(!output.includes('s3cr3t-token-value'), 'redacted as everything stored is');
+    assert.match(output, /Authorization: \[redacted\]/);
+    // Short output is kept whole; held results (and expected failures) carry none.
+    const briefly = join(dir, 'says-why.sh');
+    writeFileSync(briefly, 'echo why >&2\nexit 3\n');
+    const short = await evaluate(ctx, check({ command: { argv: ['sh', briefly] } }));
+    assert.equal(short.output, 'why');
+    assert.equal((await evaluate(ctx, check({ command: { argv: ['echo', 'fine'] } }))).output, undefined);
+    const expectedFailure = await evaluate(ctx, check({ command: { argv: ['sh', script] } }, 'fail'));
+    assert.equal(expectedFailure.holds, true);
+    assert.equal(expectedFailure.output, undefined);
+    const unexpectedPass = await evaluate(ctx, check({ command: { argv: ['echo', 'still up'] } }, 'fail'));
+    assert.equal(unexpectedPass.holds, false);
+    assert.equal(unexpectedPass.output, 'still up', 'a pass the plan did not expect shows what it printed');
+    const notFound = await evaluate(ctx, check({ command: { argv: ['sh', '-c', 'etcdctl-typo get k'] } }));
+    assert.equal(notFound.couldNotAsk, true);
+    assert.match(notFound.output ?? '', /etcdctl-typo.*not found/);
+  });
+
   // Each kind's "could not ask" outcomes never hold, even when the plan expects the probe to fail: a check
   // that cannot see must not pass a game day (a typo in a command name held "minority cannot write").
   describe('a probe that could not ask never holds, even with expect: fail', () => {

@@ -164,8 +164,13 @@ describe('kubernetes exec: judging', () => {
     assert.deepEqual(judgeExec({ timedOut: true, output: 'partial' }, spec({}), 1000), {
       ok: false,
       detail: 'did not finish within 1000 ms: partial',
+      output: 'partial',
     });
-    assert.throws(() => judgeExec({ exitCode: 127, output: 'not found' }, spec({}), 1000), CouldNotAsk);
+    assert.equal(wrong.output, 'Error: context deadline exceeded', 'the whole output, for the report');
+    assert.throws(
+      () => judgeExec({ exitCode: 127, output: 'sh: etcdctl: not found' }, spec({}), 1000),
+      (error: unknown) => error instanceof CouldNotAsk && error.output === 'sh: etcdctl: not found',
+    );
   });
 
   it('one: the first Ready pod by name; all: every selected pod', () => {

@@ -402,6 +402,14 @@ describe('kubernetes checks and recovery actions (real control plane, kwok nodes
     const missingKeys = await exec({ argv: ['etcdctl', 'get', '--keys-only', '--prefix', '/Missing'] });
     assert.equal(missingKeys.holds, false, missingKeys.detail);
     assert.equal(missingKeys.couldNotAsk ?? false, false, missingKeys.detail);
+    // Its whole output is kept for the report (a result that does not hold); a held one keeps none.
+    assert.equal(missingKeys.output, 'Error: no keys under /Missing');
+    assert.equal(serves.output, undefined);
+    const missingEverywhere = await exec({
+      argv: ['etcdctl', 'get', '--keys-only', '--prefix', '/Missing'],
+      pods: 'all',
+    });
+    assert.match(missingEverywhere.output ?? '', /^web-[\w-]+\/app:\nError: no keys under \/Missing$/);
     // Not an answer: the image has no such command (127).
     const missingTool = await exec({ argv: ['no-such-tool', 'get'] });
     assert.equal(missingTool.holds, false, missingTool.detail);

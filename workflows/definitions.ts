@@ -150,6 +150,11 @@ export interface CheckResult {
   readonly unknown?: boolean;
   /** The probe could not ask (command not found, host unreachable, …): never holds, whatever `expect` says. */
   readonly couldNotAsk?: boolean;
+  /**
+   * A command's (or Kubernetes exec's) output, stdout then stderr, redacted: its last 4 KB, in results that do
+   * not hold only (a window of held samples adds nothing to history). `detail` has its last lines.
+   */
+  readonly output?: string;
   readonly at: string;
 }
 

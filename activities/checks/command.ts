@@ -75,9 +75,12 @@ export const commandCheck: CheckKind<Spec> = {
     const output = `${result.stdout}${result.stderr}`.trim();
     if (couldNotRunExitCodes.includes(result.exitCode)) {
       const why = result.exitCode === 127 ? 'command not found' : 'not executable';
-      return couldNotAsk(
-        `${s.argv[0] ?? ''} on ${ctx.exec.host} exited ${result.exitCode} (${why}): ${outputExcerpt(output)}`,
-      );
+      return {
+        ...couldNotAsk(
+          `${s.argv[0] ?? ''} on ${ctx.exec.host} exited ${result.exitCode} (${why}): ${outputExcerpt(output)}`,
+        ),
+        output,
+      };
     }
     return judgeAnswer({ exitCode: result.exitCode, output }, s);
   },
@@ -91,8 +94,15 @@ export interface CommandAnswer {
 
 type ExpectedAnswer = Pick<Spec, 'exitCode' | 'outputMatches' | 'value'>;
 
-/** Whether a command that ran answered as expected; its value is the number read, else its exit code. Pure. */
-export function judgeAnswer({ exitCode, output }: CommandAnswer, s: ExpectedAnswer): ProbeResult {
+/**
+ * Whether a command that ran answered as expected; its value is the number read, else its exit code. The
+ * result carries the whole output (kept where it does not hold). Pure.
+ */
+export function judgeAnswer(answer: CommandAnswer, s: ExpectedAnswer): ProbeResult {
+  return { ...judgeOutput(answer, s), output: answer.output };
+}
+
+function judgeOutput({ exitCode, output }: CommandAnswer, s: ExpectedAnswer): ProbeResult {
   if (exitCode !== s.exitCode) {
     return {
       ok: false,

@@ -26,6 +26,11 @@ export interface ProbeResult {
   /** A number worth plotting: latency in ms, exit code, … */
   readonly value?: number;
   /**
+   * What a command printed (stdout then stderr), whole: `evaluate` keeps its end in a result that does not
+   * hold (`CheckResult.output`) and drops it otherwise.
+   */
+  readonly output?: string;
+  /**
    * When the probe saw nothing to judge: `unknown` (e.g. no data, and the plan says that is unknown) holds
    * whatever the plan expected and is reported as unknown; `error` (the probe could not ask at all) deviates
    * whatever the plan expected, even with `expect: fail`. A probe may also throw: that is `error` too.
@@ -41,6 +46,13 @@ export interface ProbeResult {
  */
 export class CouldNotAsk extends Error {
   override readonly name = 'CouldNotAsk';
+  /** What the command printed, when one ran (exit 126, 127): kept like a result's `output`. */
+  readonly output?: string;
+
+  constructor(message: string, options: { readonly output?: string } = {}) {
+    super(message);
+    if (options.output !== undefined) this.output = options.output;
+  }
 }
 
 /** A could-not-ask result, for probes that return rather than throw. */

@@ -71,7 +71,14 @@ async function probeExec(kube: KubernetesClient, pods: readonly V1Pod[], s: Spec
       if (!podReady(pod)) return { ok: false, detail: `${where}: not Ready (${readiness(pod)})` };
       const answer = await execInPod(kube, pod, container, exec.argv, s.timeout);
       const result = judgeExec(answer, exec, s.timeout);
-      return { ...result, detail: `${where}: ${result.detail}` };
+      return {
+        ...result,
+        detail: `${where}: ${result.detail}`,
+        // Among several pods, the output says whose it is.
+        ...(result.output === undefined || targets.length === 1
+          ? {}
+          : { output: `${where}:\n${result.output}` }),
+      };
     }),
   );
   const deviating = results.filter((result) => !result.ok);
@@ -81,6 +88,7 @@ async function probeExec(kube: KubernetesClient, pods: readonly V1Pod[], s: Spec
   return {
     ok: deviating.length === 0,
     ...(shown.value === undefined ? {} : { value: shown.value }),
+    ...(shown.output === undefined ? {} : { output: shown.output }),
     detail:
       deviating.length === 0
         ? `all ${results.length} pods answered as expected; ${shown.detail}`

@@ -155,12 +155,17 @@ export async function execInPod(
 /** Judges one pod's answer: a timeout is the system's answer (no reply in time), 126/127 could not ask. */
 export function judgeExec(answer: ExecAnswer, spec: ExecSpec, timeoutMs: number): ProbeResult {
   if (answer.timedOut === true) {
-    return { ok: false, detail: `did not finish within ${timeoutMs} ms: ${outputExcerpt(answer.output)}` };
+    return {
+      ok: false,
+      detail: `did not finish within ${timeoutMs} ms: ${outputExcerpt(answer.output)}`,
+      output: answer.output,
+    };
   }
   if (couldNotRunExitCodes.includes(answer.exitCode)) {
     const why = answer.exitCode === 127 ? 'command not found' : 'not executable';
     throw new CouldNotAsk(
       `${spec.argv[0] ?? ''} exited ${answer.exitCode} (${why}): ${outputExcerpt(answer.output)}`,
+      { output: answer.output },
     );
   }
   return judgeAnswer(answer, spec);

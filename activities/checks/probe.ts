@@ -11,12 +11,14 @@ import type { KubernetesClusters } from '../kubernetes/clusters';
 import type { GameDayMetrics } from '../metrics';
 import {
   couldNotAsk,
+  CouldNotAsk,
   type BaselineContext,
   type CheckContext,
   type CheckKind,
   type ProbeResult,
 } from './contract';
 import type { PrometheusEndpoints } from './prometheusApi';
+import { storedOutput } from './outputExcerpt';
 import { checkKeys, checkKinds } from './registry';
 
 function probeOf(check: ProbeSpec): { kind: CheckKind<unknown>; spec: unknown } {
@@ -128,6 +130,8 @@ export async function evaluate(env: ProbeEnvironment, check: ProbeSpec): Promise
   } catch (error) {
     if (env.signal?.aborted) throw error;
     result = couldNotAsk(error instanceof Error ? error.message : String(error));
+    if (error instanceof CouldNotAsk && error.output !== undefined)
+      result = { ...result, output: error.output };
   }
   const { ok, value, status } = result;
   const unasked = status === 'error';
@@ -142,6 +146,8 @@ export async function evaluate(env: ProbeEnvironment, check: ProbeSpec): Promise
     ...(value === undefined ? {} : { value }),
     ...(status === 'unknown' ? { unknown: true } : {}),
     ...(unasked ? { couldNotAsk: true } : {}),
+    // The whole story of a result that does not hold (bounded); a held one's output is left out.
+    ...(holds || result.output === undefined ? {} : { output: storedOutput(result.output) }),
     at: new Date().toISOString(),
   };
 }

@@ -10,6 +10,7 @@ import {
 } from '../../workflows/definitions';
 import { CliError, exitCodeFor, exitCodes } from '../exitCodes';
 import { abortGameDay, currentReport, handleFor, withTemporal, type Temporal } from '../gameDays';
+import { attemptEntries, reportWithAttempts, type StepAttempts } from '../retries';
 import { uiUrlOf, type GlobalFlags } from '../options';
 import { printable } from '../printable';
 import { progressLines, samplesSoFar, type SamplesSoFar } from '../progress';
@@ -79,7 +80,12 @@ function failureLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
 
-function printState(state: GameDayReport, link: string | undefined, samples: SamplesSoFar | undefined): void {
+function printState(
+  state: GameDayReport,
+  link: string | undefined,
+  samples: SamplesSoFar | undefined,
+  steps: readonly StepAttempts[],
+): void {
   const report = printable(state);
   console.log(`${style.bold(report.workflowId)}${link ? `  ${style.dim(link)}` : ''}`);
   console.log(`phase: ${report.phase}${report.outcome ? `  outcome: ${report.outcome}` : ''}`);
@@ -95,21 +101,40 @@ function printState(state: GameDayReport, link: string | undefined, samples: Sam
     for (const line of progressLines(samples, process.stdout.columns ?? 200)) console.log(`  ${line}`);
   }
   console.log('recent:');
-  for (const entry of report.timeline.slice(-5)) console.log(`  ${timelineLine(entry)}`);
+  const recent = report.timeline.slice(-5);
+  for (const entry of recent) console.log(`  ${timelineLine(entry)}`);
+  // A step that ran more than once (a worker lost, a retry) is said even when it is no longer recent.
+  const earlier = attemptEntries(state, steps).filter(
+    (note) => !recent.some((entry) => entry.at === note.at && entry.message === printable(note.message)),
+  );
+  if (earlier.length > 0) console.log('steps that ran more than once:');
+  for (const entry of earlier) console.log(`  ${timelineLine(entry)}`);
   if (report.outcome) console.log(outcomeLine(report));
 }
+
+/** Said on stderr: a part of a view left out (the view itself is still shown). */
+const leftOut = (line: string) => console.error(printable(line));
 
 export function statusCommand(workflowId: string, flags: GlobalFlags & { json?: boolean }): Promise<number> {
   return withTemporal(flags, async (temporal) => {
     const handle = handleFor(temporal, workflowId);
-    const report = await currentReport(temporal, handle);
+    const { report, steps } = await reportWithAttempts(
+      handle,
+      await currentReport(temporal, handle),
+      leftOut,
+    );
     // Mid-window, the samples so far (heartbeated by the observation activity; a bonus if they cannot be read).
     const samples =
       report.phase === 'observe' ? await samplesSoFar(handle).catch(() => undefined) : undefined;
     if (flags.json)
       console.log(JSON.stringify(samples ? { ...report, samplesSoFar: samples } : report, null, 2));
     else
-      printState(report, uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId), samples);
+      printState(
+        report,
+        uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId),
+        samples,
+        steps,
+      );
     return report.outcome
       ? exitCodeFor(report.outcome)
       : report.phase === 'rollback-stuck'
@@ -161,7 +186,8 @@ export function reportCommand(
   flags: GlobalFlags & { format?: ReportFormat; out?: string },
 ): Promise<number> {
   return withTemporal(flags, async (temporal) => {
-    const report = await currentReport(temporal, handleFor(temporal, workflowId));
+    const handle = handleFor(temporal, workflowId);
+    const { report } = await reportWithAttempts(handle, await currentReport(temporal, handle), leftOut);
     const link = uiLink(uiUrlOf(flags, temporal.address), temporal.namespace, workflowId);
     const output = await formatReport(temporal, report, flags.format ?? 'md', link);
     if (flags.out) await writeReportFile(flags.out, output);

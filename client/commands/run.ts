@@ -6,6 +6,8 @@ import { connect, describePlan, startGameDay, type Temporal } from '../gameDays'
 import { taskQueueOf, uiUrlOf, type GlobalFlags } from '../options';
 import { liveOutput, terminalOf, type SamplesSoFar } from '../progress';
 import { outcomeLine, renderReport, uiLink } from '../render';
+import { printable } from '../printable';
+import { reportWithAttempts } from '../retries';
 import { style } from '../style';
 import { formatReport, writeReportFile, type ReportFormat } from './inspect';
 import { awaitWorker, defaultWorkerWaitMs, pollersOn, startWorkerHint } from '../workerPresence';
@@ -80,7 +82,7 @@ export async function executeGameDay(
     return exitCodes.passed;
   }
   print(`${style.bold('game day')} ${handle.workflowId}${link ? `  ${style.dim(link)}` : ''}`);
-  const { report, stuck } = await follow(handle, {
+  const followed = await follow(handle, {
     print,
     ...(live ? { samples: (samples: SamplesSoFar | undefined) => live.samples(samples) } : {}),
     worker: { taskQueue, pollers: () => pollersOn(temporal, taskQueue), waitMs },
@@ -93,6 +95,11 @@ export async function executeGameDay(
       return true;
     },
   });
+  const { stuck } = followed;
+  // The final report says which steps ran more than once (a lost worker), as `gameday report` does.
+  const { report } = await reportWithAttempts(handle, followed.report, (line) =>
+    console.error(printable(line)),
+  );
   if (fileFormat !== undefined && flags.reportFile !== undefined) {
     await writeReportFile(flags.reportFile, await formatReport(temporal, report, fileFormat, link));
   }
