@@ -2,13 +2,16 @@
 // in a real headless Chromium (Debian's): every game day is a green "Completed" there, so its outcome must be
 // visible elsewhere: the GameDayOutcome column and filter of the list, and the current details on its page.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
-import { describePlan } from '../client/gameDays';
-import { abortUpdate, type Outcome } from '../workflows/definitions';
+import type { WorkflowHandle } from '@temporalio/client';
+import { describePlan, gameDayStartOptions } from '../client/gameDays';
+import { projectRoot } from '../client/paths';
+import { loadPlanFile } from '../plan/load';
+import { abortUpdate, gameDayWorkflowType, type Outcome } from '../workflows/definitions';
 import { pausePlan, planFrom, type PlanOverrides } from './support/plans';
 import { startTestService, type TestService } from './support/services';
 import {
@@ -287,6 +290,29 @@ describe('game day outcomes in the real Temporal UI, in a real headless Chromium
     );
   };
 
+  /** The plan's details: every line of the dry run on a line of its own, its text shown as written. */
+  const assertDetailsShow = async (page: Page, dryRun: string): Promise<void> => {
+    const details = await renderedFrame(page, 'resolve targets: ');
+    // The UI curls quotes (the run’s tag) whatever the Markdown says; the words are the same.
+    const typography = (text: string) => text.replace(/[‘’]/g, "'").replace(/[“”]/g, '"');
+    const shown = typography(await details.locator('body').innerText())
+      .split('\n')
+      .map((line) => line.trim());
+    for (const line of dryRun.split('\n')) {
+      // What the dry run quotes in backticks is code in the UI: the same text, without the backticks.
+      const text = line
+        .trim()
+        .replace(/^(\d+\.|-) /, '')
+        .replace(/`([^`]+)`/g, '$1');
+      assert.ok(shown.includes(text), `the details show the line "${text}":\n${shown.join('\n')}`);
+    }
+    assert.equal(await details.locator('ol > li').count(), 7, 'the seven phases are a numbered list');
+    assert.equal(await details.locator('b').count(), 0, "the description's markup is text");
+    const quoted = [...dryRun.matchAll(/`([^`]+)`/g)].map((match) => match[1]);
+    assert.deepEqual(await details.locator('code').allInnerTexts(), quoted, 'commands and queries are code');
+    await assertWhollyShown(details, "the plan's details");
+  };
+
   for (const outcome of ['passed', 'failed', 'not-started', 'aborted'] as const) {
     it(`the ${outcome} game day's page leads its current details with "outcome: ${outcome}", the plan's details keep their lines`, async () => {
       const { workflowId, runId, document, reason } = ranOf(outcome);
@@ -309,21 +335,8 @@ describe('game day outcomes in the real Temporal UI, in a real headless Chromium
         } else {
           assert.match(await current.locator('body').innerText(), /pause@local: rolled-back/);
         }
-        // The plan's details: every line of the dry run on a line of its own, its text shown as written.
-        const details = await renderedFrame(page, 'resolve targets: local');
-        // The UI sets quotes typographically (the run’s tag); the words are the same.
-        const typography = (text: string) => text.replace(/[‘’]/g, "'").replace(/[“”]/g, '"');
-        const shown = typography(await details.locator('body').innerText())
-          .split('\n')
-          .map((line) => line.trim());
         const { plan } = planFrom(document);
-        for (const line of describePlan(plan, 42).split('\n')) {
-          const text = line.trim().replace(/^(\d+\.|-) /, '');
-          assert.ok(shown.includes(text), `the details show the line "${text}":\n${shown.join('\n')}`);
-        }
-        assert.equal(await details.locator('ol > li').count(), 7, 'the seven phases are a numbered list');
-        assert.equal(await details.locator('b').count(), 0, "the description's markup is text");
-        await assertWhollyShown(details, "the plan's details");
+        await assertDetailsShow(page, describePlan(plan, 42));
         await shoot(page, `page-${outcome}`);
         // The memo, kept by the server (no worker needed), has the outcome and its reason too.
         await page.goto(`${uiUrl}/namespaces/default/workflows/${workflowId}/${runId}/memo`, {
@@ -338,4 +351,35 @@ describe('game day outcomes in the real Temporal UI, in a real headless Chromium
       }
     });
   }
+
+  it("every example plan's details keep each line of its dry run (a game day nobody runs: details need no worker)", async () => {
+    const names = readdirSync(join(projectRoot, 'examples')).filter(
+      (file) => file.endsWith('.yaml') && file !== 'worker.yaml',
+    );
+    assert.ok(names.length > 0);
+    const page = await browser.newPage();
+    const started: WorkflowHandle[] = [];
+    try {
+      for (const name of names) {
+        const loaded = await loadPlanFile(join(projectRoot, 'examples', name));
+        assert.ok(loaded.ok, name);
+        const handle = await temporal.client.workflow.start(gameDayWorkflowType, {
+          taskQueue: `nobody-${process.pid}`,
+          workflowId: `ui-example-${name.replace(/\.yaml$/, '')}`,
+          args: [{ plan: loaded.plan, planDigest: loaded.digest }],
+          ...gameDayStartOptions(loaded.plan, loaded.digest, { by: 'tests' }),
+        });
+        started.push(handle);
+        const { runId } = await handle.describe();
+        await page.goto(`${uiUrl}/namespaces/default/workflows/${handle.workflowId}/${runId}/user-metadata`, {
+          waitUntil: 'load',
+        });
+        await assertDetailsShow(page, describePlan(loaded.plan));
+        await shoot(page, `example-${name.replace(/\.yaml$/, '')}`);
+      }
+    } finally {
+      await page.close();
+      await Promise.all(started.map((handle) => handle.terminate('UI test done').catch(() => undefined)));
+    }
+  });
 });

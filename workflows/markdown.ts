@@ -1,8 +1,15 @@
 // The Temporal UI renders a workflow's summary and details as Markdown. Pure: used by the workflow and the CLI.
 
-/** Text shown as itself in Markdown: its punctuation escaped, its line breaks as spaces. */
+/**
+ * Text shown as itself in Markdown: its punctuation escaped, its line breaks as spaces. The UI also sets dashes
+ * and ellipses typographically (`--keys-only` read `–keys-only`): escaped, they stay as written. Its quotes it
+ * curls whatever is done (a backslash before a quote is shown as a backslash).
+ */
 export function markdownText(text: string): string {
-  return text.replace(/[\\`*_[\]<>|#~&]/g, '\\$&').replace(/\s*\n\s*/g, ' ');
+  return text
+    .replace(/[\\`*_[\]<>|#~&]/g, '\\$&')
+    .replace(/-{2,}|\.{3,}/g, (run) => run.replace(/./g, '\\$&'))
+    .replace(/\s*\n\s*/g, ' ');
 }
 
 /**
