@@ -24,7 +24,7 @@ import {
 } from '../workflows/definitions';
 import type { gameDay } from '../workflows/gameDay';
 import { CliError, exitCodes } from './exitCodes';
-import { renderDryRun } from './render';
+import { dryRunMarkdown, renderDryRun } from './render';
 import { requireWorker } from './workerPresence';
 
 export interface Temporal {
@@ -135,7 +135,8 @@ export function gameDayStartOptions(
     // wait the default 10 s to take over (worker SIGKILL → rolled back went from ~10.4 s to ~3.5 s).
     workflowTaskTimeout: '3s',
     staticSummary: `${plan.metadata.name}: ${faults} (owner ${plan.metadata.owner})`,
-    staticDetails: describePlan(plan, startedBy.seed),
+    // The UI renders the details as Markdown: the dry run's lines as lists, not one run-on paragraph.
+    staticDetails: dryRunMarkdown(describePlan(plan, startedBy.seed)),
   };
 }
 

@@ -10,6 +10,7 @@ import {
   type TimelineEntry,
 } from '../workflows/definitions';
 import { isHostTarget } from '../plan/targets';
+import { framedMarkdown, markdownText } from '../workflows/markdown';
 import { printable } from './printable';
 import { renderIoEvidenceSection } from './renderIo';
 import { outcomeColour, style } from './style';
@@ -98,6 +99,64 @@ export function renderDryRun(planToRun: Plan, resolvedPlan: ResolvedPlan, seed: 
   }
   lines.push('7. report');
   return lines.join('\n');
+}
+
+/**
+ * A line of the dry run in Markdown: what it quotes in backticks (a command, a PromQL query) as code, shown as
+ * written (the UI curls quotes and sets dashes in text, not in code), the rest as text.
+ */
+function markdownLine(line: string): string {
+  return line
+    .split(/(`[^`]+`)/)
+    .map((part, index) => (index % 2 === 1 ? part : markdownText(part)))
+    .join('');
+}
+
+/**
+ * The dry run as Markdown, for the workflow's static details (the Temporal UI renders them as Markdown and
+ * would run the plain text into one paragraph): the numbered phases as an ordered list, checks and fault
+ * steps as items under them, a step's rollback and dead-man switch under the step, every text escaped.
+ */
+export function dryRunMarkdown(dryRun: string): string {
+  // Two spaces, not a backslash: a URL that ends a line would take the backslash into its link.
+  const hardBreak = '  ';
+  const [title = '', ...rest] = dryRun.split('\n');
+  const firstPhase = rest.findIndex((line) => line.startsWith('1. resolve targets'));
+  const description = (firstPhase < 0 ? rest : rest.slice(0, firstPhase)).join('\n').trim();
+  const out = [`**${markdownLine(title)}**`, ''];
+  // The plan's description: its line breaks kept, its blank lines between paragraphs.
+  for (const paragraph of description === '' ? [] : description.split(/\n\s*\n/)) {
+    out.push(paragraph.split('\n').map(markdownLine).join(`${hardBreak}\n`), '');
+  }
+  // What the previous line was: an ordered item, a list item under it, or a paragraph after such items.
+  let previous: 'phase' | 'item' | 'paragraph' = 'phase';
+  for (const line of firstPhase < 0 ? [] : rest.slice(firstPhase)) {
+    const indent = line.length - line.trimStart().length;
+    const text = line.trimStart();
+    const phase = indent === 0 ? /^(\d+)\. (.*)$/.exec(text) : null;
+    const item = /^- (.*)$/.exec(text);
+    if (phase) {
+      out.push(`${phase[1]}. ${markdownLine(phase[2] ?? '')}`);
+      previous = 'phase';
+    } else if (item) {
+      // A list after a paragraph needs a blank line before it to be a list.
+      if (previous === 'paragraph') out.push('');
+      out.push(`${' '.repeat(indent)}- ${markdownLine(item[1] ?? '')}`);
+      previous = 'item';
+    } else if (indent >= 7 && indent < 9 && previous === 'item') {
+      // `rollback:` and `dead-man switch:` of a fault step: items under the step.
+      out.push(`     - ${markdownLine(text)}`);
+    } else if (indent === 3 && previous === 'item') {
+      // A note of a phase after its items (a warning, recovery actions): a paragraph of the phase.
+      out.push('', `   ${markdownLine(text)}`);
+      previous = 'paragraph';
+    } else {
+      // The rest of the line above, wrapped for a terminal: a hard line break, as in the dry run.
+      out[out.length - 1] += hardBreak;
+      out.push(`${' '.repeat(indent)}${markdownLine(text)}`);
+    }
+  }
+  return framedMarkdown(out.join('\n'));
 }
 
 function checkRow(result: CheckResult): string {

@@ -28,6 +28,7 @@ import {
   type Outcome,
   type Phase,
 } from './definitions';
+import { framedMarkdown, markdownText } from './markdown';
 
 /** A recorded fault step: what its rollback needs. Recorded before its inject runs. */
 export interface RollbackEntry {
@@ -186,7 +187,33 @@ export class GameDayRun {
     this.report.phase = phase;
     this.note(message);
     upsertSearchAttributes([{ key: searchAttributes.phase, value: phase }]);
-    setCurrentDetails(`**${phase}** — ${message}`);
+    const outcome = phase === 'done' ? this.report.outcome : undefined;
+    setCurrentDetails(
+      outcome === undefined ? `**${phase}** — ${markdownText(message)}` : this.outcomeDetails(outcome),
+    );
+  }
+
+  /**
+   * The UI's current details once the game day is over: Temporal shows every finished game day as a green
+   * "Completed", so these lead with the outcome and its reason, then what became of each fault.
+   */
+  private outcomeDetails(outcome: Outcome): string {
+    const { report } = this;
+    const faults = report.faults.map(
+      (fault) => `- ${markdownText(`${fault.id}: ${fault.status}${fault.error ? ` (${fault.error})` : ''}`)}`,
+    );
+    const lines = [
+      `## outcome: ${outcome}`,
+      '',
+      markdownText(report.reason ?? ''),
+      '',
+      ...(faults.length > 0 ? ['**Faults**', '', ...faults] : ['Nothing was injected.']),
+      '',
+      `Plan ${markdownText(report.plan)} (owner ${markdownText(report.owner)}), tag ${report.tag}, finished ` +
+        `${report.finishedAt ?? now()}. Temporal's "Completed" only says the game day ran to its end: its ` +
+        'outcome is the one above, also in search attribute GameDayOutcome and in the memo.',
+    ];
+    return framedMarkdown(lines.join('\n'));
   }
 
   recordChecks(results: readonly CheckResult[]): void {

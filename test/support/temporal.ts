@@ -31,10 +31,21 @@ export interface TestTemporal {
   stop(): Promise<void>;
 }
 
+export interface TestTemporalOptions {
+  /** Also serve the Temporal UI (headless otherwise): its address is `server.uiUrl`. */
+  readonly ui?: boolean;
+  /** The UI's port; a free one when absent. */
+  readonly uiPort?: number;
+}
+
 /** A real Temporal dev server for one suite, on free ports under a temp dir. Never skipped: no server, no pass. */
-export async function startTestTemporal(): Promise<TestTemporal> {
+export async function startTestTemporal(options: TestTemporalOptions = {}): Promise<TestTemporal> {
   const dir = mkdtempSync(join(tmpdir(), 'gameday-test-'));
-  const server = await startDevServer({ stateDir: dir });
+  const server = await startDevServer({
+    stateDir: dir,
+    ...(options.ui === true ? { ui: true } : {}),
+    ...(options.uiPort === undefined ? {} : { uiPort: options.uiPort }),
+  });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
   return {
