@@ -337,6 +337,8 @@ describe('game day outcomes in the real Temporal UI, in a real headless Chromium
         }
         const { plan } = planFrom(document);
         await assertDetailsShow(page, describePlan(plan, 42));
+        // A finished game day has nothing pending (the lease keeper and an aborted window have stopped).
+        assert.match(await page.locator('body').innerText(), /Pending Activities\s*0\b/);
         await shoot(page, `page-${outcome}`);
         // The memo, kept by the server (no worker needed), has the outcome and its reason too.
         await page.goto(`${uiUrl}/namespaces/default/workflows/${workflowId}/${runId}/memo`, {
