@@ -200,6 +200,11 @@ describe('game day against a real Temporal dev server', () => {
       const report = await handle.result();
       assert.equal(report.outcome, 'aborted');
       assert.match(report.reason ?? '', /no running process for pidfile .*nothing\.pid on local/);
+      assert.doesNotMatch(
+        report.reason ?? '',
+        /^aborted/,
+        'the outcome says aborted; the reason says why, once',
+      );
       assert.deepEqual(
         report.faults.map((f) => [f.fault, f.status]),
         [

@@ -238,7 +238,7 @@ describe('workers per network zone (real dev server, two workers on two queues, 
     assert.equal(report.outcome, 'aborted', report.reason);
     assert.equal(
       report.reason,
-      `aborted: no worker of task queue ${leaving.taskQueue} took the prepare of limit-far@${far.name} within 3s: ` +
+      `no worker of task queue ${leaving.taskQueue} took the prepare of limit-far@${far.name} within 3s: ` +
         `start one where those hosts can be reached (gameday worker --task-queue ${leaving.taskQueue})`,
     );
     assert.deepEqual(

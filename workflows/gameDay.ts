@@ -61,9 +61,8 @@ export async function gameDay(input: GameDayInput): Promise<GameDayReport> {
       await observeWindow(run);
     }
   } catch (error) {
-    run.stop(
-      isCancellation(error) ? 'aborted: the workflow was cancelled' : `aborted: ${failureMessage(error)}`,
-    );
+    // The outcome says "aborted"; the reason says why, without saying it twice.
+    run.stop(isCancellation(error) ? 'the workflow was cancelled' : failureMessage(error));
   }
   // Whatever happened above, and even if the workflow is being cancelled, every recorded fault is rolled back.
   return await CancellationScope.nonCancellable(async () => {
