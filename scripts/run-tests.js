@@ -20,6 +20,12 @@ async function main() {
     .filter((file) => file.endsWith('.test.js'))
     .filter((file) => only.length === 0 || only.some((name) => file.includes(name)))
     .map((file) => join(testDir, file));
+  // With no file given, node --test would search the whole tree for tests of its own choosing.
+  if (files.length === 0) {
+    console.error(`[tests] no test file in dist/test matches ${only.join(', ') || 'anything'}`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
   // Find or build the Temporal CLI before any test runs, so a first build shows its progress here.
   const { findTemporalCli } = require(join(root, 'dist', 'client', 'temporalCli.js'));
   const cli = await findTemporalCli((line) => console.error(`[tests] ${line}`));
