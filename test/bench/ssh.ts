@@ -2,12 +2,15 @@
 // 1. 20 inject/rollback steps: gameday (the executor alone, and whole game days through Temporal) against a
 //    plain bash script sending the very same command lines over an ssh ControlMaster connection.
 // 2. One fault on 200 hosts against one host: inject+rollback wall time, the worker's peak RSS, history size.
+// 3. Round trips per target for each fault kind, phase by phase (prepare, arming the dead-man switch, inject,
+//    verify, rollback, disarm), and the inject's wall time (issue 14: a fault starts at one instant).
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import type { SshExecutor } from '../../activities/executors/ssh';
+import { armDeadMan, disarmDeadMan } from '../../activities/deadMan';
 import { faultContext } from '../../activities/faults/context';
 import type { FaultContext } from '../../activities/faults/contract';
 import { getHostFaultKind } from '../../activities/faults/registry';
@@ -15,7 +18,7 @@ import type { Target } from '../../plan/targets';
 import { activityDepsFromConfig, createGameDayWorker } from '../../worker/createWorker';
 import { workerConfigSchema } from '../../worker/config';
 import { installRuntime } from '../../worker/runtime';
-import type { GameDayReport } from '../../workflows/definitions';
+import { deadManSwitchFor, type GameDayReport } from '../../workflows/definitions';
 import { gameDayPlan } from '../support/plans';
 import {
   spawnWorkerProcess,
@@ -446,19 +449,101 @@ async function manyTargetsBench(temporal: TestTemporal) {
   }
 }
 
+/** What one fault kind costs one target over SSH: commands sent per phase, and the inject's wall time. */
+interface KindRoundTrips {
+  readonly prepare: number;
+  readonly arm: number;
+  readonly inject: number;
+  readonly verify: number;
+  readonly rollback: number;
+  readonly disarm: number;
+  /** Arm and inject: what stands between the recorded rollback and the fault in place. */
+  readonly toInPlace: number;
+  readonly injectMs: number;
+}
+
+/** Each kind on one host, each phase's commands counted at the executor (one command is one round trip). */
+async function roundTripsPerKind(lab: TestHosts): Promise<Record<string, KindRoundTrips>> {
+  const host = lab.hosts[0] as TestHost;
+  const peer = (lab.hosts[1] as TestHost).address;
+  let sent = 0;
+  const exec = executorFor(lab, host, () => (sent += 1));
+  const { pidfiles } = await startSleepers(lab);
+  const kinds: [string, Record<string, unknown>][] = [
+    ['network-bandwidth', { interface: 'eth0', rate: '10mbit' }],
+    ['network-partition', { peers: [peer], ports: [{ port: 9092 }, { port: 2379 }] }],
+    ['network-loss-iptables', { peers: [peer], percent: 10 }],
+    ['process-pause', { pidfile: pidfiles[0] }],
+  ];
+  const results: Record<string, KindRoundTrips> = {};
+  try {
+    await exec.run(['true']); // connected before counting
+    for (const [index, [kindName, rawParams]] of kinds.entries()) {
+      const kind = getHostFaultKind(kindName);
+      const target: Target = { group: host.name, kind: 'ssh', name: host.name };
+      const ctx = faultContext({
+        exec,
+        target,
+        fault: `rt-${index}`,
+        tag: 'benchrt',
+        protectedPids: [],
+        heartbeat: () => undefined,
+        sleep,
+      });
+      const params = kind.params.parse(rawParams);
+      const sw = deadManSwitchFor('benchrt', index, 60_000);
+      const count = async (body: () => Promise<unknown>): Promise<number> => {
+        const before = sent;
+        await body();
+        return sent - before;
+      };
+      let saved: unknown;
+      const prepare = await count(async () => (saved = await kind.prepare(ctx, params)));
+      const arm = await count(() => armDeadMan(exec, sw, kind.hostRevert(params, saved, ctx)));
+      const injectStarted = performance.now();
+      const inject = await count(() => kind.inject(ctx, params, saved));
+      const injectMs = performance.now() - injectStarted;
+      const verify = await count(() => kind.verify(ctx, params, saved));
+      const rollback = await count(() => kind.rollback(ctx, params, saved));
+      const disarm = await count(() => disarmDeadMan(exec, sw));
+      results[kindName] = {
+        prepare,
+        arm,
+        inject,
+        verify,
+        rollback,
+        disarm,
+        toInPlace: arm + inject,
+        injectMs: round(injectMs, 1),
+      };
+    }
+  } finally {
+    await exec.close();
+  }
+  return results;
+}
+
 export async function sshBench(temporal: TestTemporal): Promise<Record<string, unknown>> {
   const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const lab = await startTestHosts(stepHosts);
   let steps;
+  let roundTrips;
   try {
     console.error(
       `[bench] SSH: 20 inject/rollback steps vs bash over ControlMaster, ${stepRuns} runs (load ${load()})`,
     );
     steps = await twentySteps(temporal, lab);
+    console.error(`[bench] SSH: round trips per target for each fault kind (load ${load()})`);
+    roundTrips = await roundTripsPerKind(lab);
   } finally {
     await lab.stop();
   }
   console.error(`[bench] SSH: one fault on ${manyTargets} hosts vs one host (load ${load()})`);
   const many = await manyTargetsBench(temporal);
-  return { sshTwentySteps: steps, sshManyTargets: many, sshLoadAverage: load() };
+  return {
+    sshTwentySteps: steps,
+    sshRoundTripsPerKind: roundTrips,
+    sshManyTargets: many,
+    sshLoadAverage: load(),
+  };
 }
