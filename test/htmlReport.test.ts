@@ -1,12 +1,12 @@
 // The HTML report and the history, end to end: real game days on a real dev server, rendered by the real CLI,
 // opened in a real headless Chromium (Debian's) with every network request recorded and refused.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { withPoint } from '../activities/observe';
 import { guardrailMargin, type PlanHistory } from '../client/history';
 import { escapeHtml, html } from '../client/html';
@@ -21,13 +21,11 @@ import {
   startTestTemporal,
   type TestTemporal,
 } from './support/temporal';
+import { launchChromium, skipWithoutChromium, type TestBrowser } from './support/chromium';
 import { runCli, type CliResult } from './support/cli';
 import { waitFor } from './support/wait';
 
-const chromiumPath = '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
-// In CI a missing browser is a failure (the test runs and fails to launch), never a skip.
-const skip = !haveChromium && process.env.CI !== 'true' ? `${chromiumPath} not installed` : false;
+const skip = skipWithoutChromium;
 
 /** Screenshots stay after the run, to be looked at. */
 const artifacts = process.env.GAMEDAY_TEST_ARTIFACTS ?? join(tmpdir(), 'gameday-html-report');
@@ -44,36 +42,19 @@ describe('HTML report and history in a real headless Chromium', { skip }, () => 
   let temporal: TestTemporal;
   let worker: InProcessWorker;
   let browser: BrowserContext;
-  let profile: string;
+  let chrome: TestBrowser | undefined;
 
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
-    profile = mkdtempSync(join(tmpdir(), 'gameday-chromium-'));
     temporal = await startTestTemporal();
     worker = await startInProcessWorker(temporal);
-    // A fresh profile per run (Playwright passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 1100, height: 900 },
-      // Without the background-networking flags Chromium keeps calling home on a closed network.
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    chrome = await launchChromium({ width: 1100, height: 900 });
+    browser = chrome.context;
   });
   after(async () => {
-    await browser?.close();
+    await chrome?.close();
     await worker?.stop();
     await temporal?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   const gameday = (...args: string[]): Promise<CliResult> =>

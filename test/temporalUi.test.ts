@@ -2,16 +2,17 @@
 // in a real headless Chromium (Debian's): every game day is a green "Completed" there, so its outcome must be
 // visible elsewhere: the GameDayOutcome column and filter of the list, and the current details on its page.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import { type BrowserContext, type Frame, type Page } from 'playwright-core';
 import type { WorkflowHandle } from '@temporalio/client';
 import { describePlan, gameDayStartOptions } from '../client/gameDays';
 import { projectRoot } from '../client/paths';
 import { loadPlanFile } from '../plan/load';
 import { abortUpdate, gameDayWorkflowType, type Outcome } from '../workflows/definitions';
+import { launchChromium, skipWithoutChromium, type TestBrowser } from './support/chromium';
 import { pausePlan, planFrom, type PlanOverrides } from './support/plans';
 import { startTestService, type TestService } from './support/services';
 import {
@@ -24,10 +25,7 @@ import {
 } from './support/temporal';
 import { waitFor } from './support/wait';
 
-const chromiumPath = '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
-// In CI a missing browser is a failure (the test runs and fails to launch), never a skip.
-const skip = !haveChromium && process.env.CI !== 'true' ? `${chromiumPath} not installed` : false;
+const skip = skipWithoutChromium;
 
 /** Screenshots stay after the run, to be looked at. */
 const artifacts = process.env.GAMEDAY_TEST_ARTIFACTS ?? join(tmpdir(), 'gameday-temporal-ui');
@@ -46,34 +44,20 @@ describe('game day outcomes in the real Temporal UI, in a real headless Chromium
   let temporal: TestTemporal;
   let worker: InProcessWorker;
   let browser: BrowserContext;
-  let profile: string;
+  let chrome: TestBrowser | undefined;
   let uiUrl: string;
   const services: TestService[] = [];
   const ran = new Map<Outcome, Ran>();
 
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
-    profile = mkdtempSync(join(tmpdir(), 'gameday-chromium-'));
     temporal = await startTestTemporal({ ui: true });
     assert.ok(temporal.server.uiUrl, 'the dev server serves its UI');
     uiUrl = temporal.server.uiUrl;
     // The current details of a finished workflow come from a query its worker answers: it stays up.
     worker = await startInProcessWorker(temporal);
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 1400, height: 1000 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    chrome = await launchChromium({ width: 1400, height: 1000 });
+    browser = chrome.context;
     // Only the dev server's UI is reached; anything else the page asks for is refused.
     await browser.route('**/*', (route) =>
       route.request().url().startsWith(uiUrl) ? route.continue() : route.abort('blockedbyclient'),
@@ -81,11 +65,10 @@ describe('game day outcomes in the real Temporal UI, in a real headless Chromium
     await Promise.all([runPassed(), runFailed(), runNotStarted(), runAborted()]);
   });
   after(async () => {
-    await browser?.close();
+    await chrome?.close();
     await worker?.stop();
     await temporal?.stop();
     await Promise.all(services.map((service) => service.stop()));
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   const service = async (): Promise<TestService> => {
