@@ -501,7 +501,7 @@ describe('prometheus checks against a real Prometheus', () => {
           worker.taskQueue,
         )
       ).result();
-      assert.equal(report.outcome, 'aborted');
+      assert.equal(report.outcome, 'not-started');
       assert.match(
         report.reason ?? '',
         /check eu-errors queries Prometheus endpoint "eu-west".*\(known: default\)/,
