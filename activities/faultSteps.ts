@@ -4,6 +4,9 @@ import { isHostTarget } from '../plan/targets';
 import type {
   DeadManSwitch,
   FaultActivityInput,
+  RollbackInOrderInput,
+  RollbackInOrderResult,
+  RollbackOutcome,
   RollbackResult,
   SavedFaultInput,
 } from '../workflows/definitions';
@@ -35,13 +38,22 @@ interface BoundStep {
   disarm(deadMan: DeadManSwitch): Promise<Disarmed>;
 }
 
-function bind(deps: ActivityDeps, ctx: Context, { step, tag }: FaultActivityInput): BoundStep {
+/**
+ * `beat` replaces the step's own heartbeat where one activity serves several steps: their details are the
+ * activity's, not one step's.
+ */
+function bind(
+  deps: ActivityDeps,
+  ctx: Context,
+  { step, tag }: FaultActivityInput,
+  beat?: () => void,
+): BoundStep {
   const kind = faultKindFor(step);
   const { params, target } = step;
   const env = {
     fault: step.fault,
     tag,
-    heartbeat: (details?: unknown) => heartbeat(ctx, details),
+    heartbeat: beat ?? ((details?: unknown) => heartbeat(ctx, details)),
     sleep: (ms: number) => ctx.sleep(ms),
   };
   if (isKubernetesKind(kind)) {
@@ -159,6 +171,36 @@ export function verifyFault(
 /** A one-shot disturbance is rolled back once the target recovered; any other fault once it is gone. */
 export const rolledBack = (state: FaultState): boolean => state.recovered ?? !state.active;
 
+/** One try at one rollback: undo, verify the fault is gone, then disarm the host's switch. */
+async function rollBackOnce(
+  deps: ActivityDeps,
+  bound: BoundStep,
+  input: SavedFaultInput,
+  attempt: number,
+): Promise<RollbackResult> {
+  const started = process.hrtime.bigint();
+  const recordAttempt = (result: 'success' | 'failure') =>
+    deps.metrics.rollbackAttempted(faultKey(input), input.step.kind, result, secondsSince(started));
+  try {
+    await bound.rollback(input.saved);
+    const state = await bound.verify(input.saved);
+    if (!rolledBack(state)) throw new Error(`still active after rollback: ${state.detail}`);
+    // Only a verified rollback disarms the switch: until then the host can still revert by itself.
+    const disarmed = await bound.disarm(input.deadMan);
+    deps.log.info({ step: input.step.id, attempt }, input.step.rollback);
+    recordAttempt('success');
+    return {
+      attempt,
+      detail: detailOf(bound, state),
+      ...(disarmed.firedLog !== undefined ? { revertedByHost: disarmed.firedLog } : {}),
+    };
+  } catch (error) {
+    recordAttempt('failure');
+    deps.log.warn({ step: input.step.id, attempt, err: error }, 'rollback attempt failed');
+    throw error instanceof Error ? new Error(`${input.step.rollback}: ${error.message}`) : error;
+  }
+}
+
 /** Rolls back and verifies that the fault is gone; every error is retried, because rollbacks must finish. */
 export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promise<RollbackResult> {
   let progress: StepProgress | undefined;
@@ -166,31 +208,69 @@ export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promi
     async (ctx) => {
       const bound = bind(deps, ctx, input);
       progress = bound.progress;
-      const attempt = ctx.info.attempt;
-      const started = process.hrtime.bigint();
-      const recordAttempt = (result: 'success' | 'failure') =>
-        deps.metrics.rollbackAttempted(faultKey(input), input.step.kind, result, secondsSince(started));
-      try {
-        await bound.rollback(input.saved);
-        const state = await bound.verify(input.saved);
-        if (!rolledBack(state)) throw new Error(`still active after rollback: ${state.detail}`);
-        // Only a verified rollback disarms the switch: until then the host can still revert by itself.
-        const disarmed = await bound.disarm(input.deadMan);
-        deps.log.info({ step: input.step.id, attempt }, input.step.rollback);
-        recordAttempt('success');
-        return {
-          attempt,
-          detail: detailOf(bound, state),
-          ...(disarmed.firedLog !== undefined ? { revertedByHost: disarmed.firedLog } : {}),
-        };
-      } catch (error) {
-        recordAttempt('failure');
-        deps.log.warn({ step: input.step.id, attempt, err: error }, 'rollback attempt failed');
-        throw error instanceof Error ? new Error(`${input.step.rollback}: ${error.message}`) : error;
-      }
+      return rollBackOnce(deps, bound, input, ctx.info.attempt);
     },
     () => progress,
   );
+}
+
+/** The rollbacks an earlier attempt of `rollBackFaultsInOrder` finished, by step id, from its heartbeats. */
+function finishedEarlier(heartbeatDetails: unknown): Map<string, RollbackOutcome> {
+  const done = new Map<string, RollbackOutcome>();
+  if (typeof heartbeatDetails !== 'object' || heartbeatDetails === null) return done;
+  for (const [id, outcome] of Object.entries(heartbeatDetails as Record<string, RollbackOutcome>)) {
+    if (outcome?.rolledBack === true) done.set(id, outcome);
+  }
+  return done;
+}
+
+/**
+ * Host rollbacks in one activity, so an abort costs one dispatch instead of one per fault: the groups in order,
+ * the targets of a group together, each rollback tried once. A failure is returned, not retried: the workflow
+ * hands it to its own retried `rollbackFault` before the next group, so the order stays last in first out. What
+ * is done rides in the heartbeats: a retry after a lost worker skips it.
+ */
+export function rollBackFaultsInOrder(
+  deps: ActivityDeps,
+  { groups }: RollbackInOrderInput,
+): Promise<RollbackInOrderResult> {
+  const done = new Map<string, RollbackOutcome>();
+  const details = () => Object.fromEntries(done);
+  return withHeartbeats(async (ctx) => {
+    for (const [id, outcome] of finishedEarlier(ctx.info.heartbeatDetails)) done.set(id, outcome);
+    const attempt = ctx.info.attempt;
+    const rollBack = async (input: SavedFaultInput): Promise<RollbackOutcome> => {
+      const earlier = done.get(input.step.id);
+      if (earlier !== undefined) return earlier;
+      let outcome: RollbackOutcome;
+      try {
+        if (!isHostTarget(input.step.target)) throw new Error('acts on Kubernetes: rolled back on its own');
+        const result = await rollBackOnce(
+          deps,
+          bind(deps, ctx, input, () => heartbeat(ctx, details())),
+          input,
+          attempt,
+        );
+        outcome = {
+          rolledBack: true,
+          detail: result.detail,
+          ...(result.revertedByHost !== undefined ? { revertedByHost: result.revertedByHost } : {}),
+          at: new Date().toISOString(),
+        };
+        done.set(input.step.id, outcome);
+      } catch (error) {
+        outcome = { rolledBack: false, error: error instanceof Error ? error.message : String(error) };
+      }
+      return outcome;
+    };
+    const handled: RollbackOutcome[][] = [];
+    for (const group of groups) {
+      const outcomes = await Promise.all(group.map(rollBack));
+      handled.push(outcomes);
+      if (outcomes.some((outcome) => !outcome.rolledBack)) break;
+    }
+    return { attempt, groups: handled };
+  }, details);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { GameDayCheckContext } from '../workflows/definitions';
 import { evaluate, probeEnvironment } from './checks/probe';
 import type { ActivityDeps } from './deps';
 import { collectIoEvidence } from './diagnosis/activity';
-import { injectFault, prepareFault, rollbackFault, verifyFault } from './faultSteps';
+import { injectFault, prepareFault, rollBackFaultsInOrder, rollbackFault, verifyFault } from './faultSteps';
 import { keepLeases } from './leases';
 import { awaitRecovery, observe } from './observe';
 import { runRecoveryAction } from './recoveryActions';
@@ -43,6 +43,8 @@ export function createActivities(deps: ActivityDeps) {
     injectFault: (input: Parameters<typeof injectFault>[1]) => injectFault(deps, input),
     verifyFault: (input: Parameters<typeof verifyFault>[1]) => verifyFault(deps, input),
     rollbackFault: (input: Parameters<typeof rollbackFault>[1]) => rollbackFault(deps, input),
+    rollBackFaultsInOrder: (input: Parameters<typeof rollBackFaultsInOrder>[1]) =>
+      rollBackFaultsInOrder(deps, input),
     keepLeases: (input: Parameters<typeof keepLeases>[1]) => keepLeases(deps, input),
     collectIoEvidence: (input: Parameters<typeof collectIoEvidence>[1]) => collectIoEvidence(deps, input),
     runRecoveryAction: (input: Parameters<typeof runRecoveryAction>[1]) => runRecoveryAction(deps, input),

@@ -370,7 +370,7 @@ describe('IO diagnosis against a real induced IO load', () => {
           : [];
       });
       const collect = scheduled.find((activity) => activity.type === 'collectIoEvidence');
-      const rollback = scheduled.find((activity) => activity.type === 'rollbackFault');
+      const rollback = scheduled.find((activity) => activity.type === 'rollBackFaultsInOrder');
       assert.ok(collect && rollback, JSON.stringify(scheduled));
       assert.equal(collect.task, rollback.task, 'scheduled by the same workflow task');
       assert.ok(scheduled.indexOf(collect) < scheduled.indexOf(rollback));

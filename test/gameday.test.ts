@@ -10,6 +10,7 @@ import {
   startInProcessWorker,
   startPlan,
   startTestTemporal,
+  summaryOf,
   type TestTemporal,
   waitForPhase,
 } from './support/temporal';
@@ -216,12 +217,13 @@ describe('game day against a real Temporal dev server', () => {
       const history = await handle.fetchHistory();
       const scheduled = history.events?.filter((e) => e.activityTaskScheduledEventAttributes) ?? [];
       const rollbacks = scheduled.filter(
-        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'rollbackFault',
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'rollBackFaultsInOrder',
       );
       assert.equal(rollbacks.length, 1, 'one compensation, for the one fault applied');
-      const touchedThird = scheduled.some((e) =>
-        JSON.stringify(e.userMetadata?.summary ?? '').includes(third.pidfile),
-      );
+      const summary = summaryOf(rollbacks[0] ?? {});
+      assert.match(summary, /^roll back, last in first out: resume /, 'its summary names what it rolls back');
+      assert.ok(summary.includes(first.pidfile) && !summary.includes('nothing.pid'), summary);
+      const touchedThird = scheduled.some((e) => summaryOf(e).includes(third.pidfile));
       assert.equal(touchedThird, false, 'the fault after the failure was never started');
     } finally {
       await first.stop();

@@ -198,7 +198,12 @@ describe('a game day on SSH hosts (real sshd in network namespaces, real dev ser
       // Both targets' prepares were scheduled by one workflow task: the targets of a fault run together.
       assert.equal(scheduledBy('prepareFault').length, 2);
       assert.equal(new Set(scheduledBy('prepareFault')).size, 1);
-      assert.equal(scheduledBy('rollbackFault').length, 1);
+      assert.equal(
+        scheduledBy('rollBackFaultsInOrder').length,
+        1,
+        'both targets rolled back by one activity',
+      );
+      assert.equal(scheduledBy('rollbackFault').length, 0);
     } finally {
       await first.inside(['ip', 'link', 'del', 'gdx0']);
     }

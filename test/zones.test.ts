@@ -42,11 +42,14 @@ async function dispatched(handle: WorkflowHandle<typeof gameDay>): Promise<Dispa
   return events.flatMap((event) => {
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (!scheduled) return [];
-    type Input = { step?: { target?: { name?: string } }; on?: string };
+    type Step = { step?: { target?: { name?: string } } };
+    type Input = Step & { on?: string; groups?: Step[][] };
     const input = (scheduled.input?.payloads ?? []).map(
       (payload): Input => JSON.parse(Buffer.from(payload.data ?? new Uint8Array()).toString('utf8')) as Input,
     );
-    const host = input[0]?.step?.target?.name ?? input[0]?.on;
+    // The rollbacks of one zone go in one activity: here each has the faults of one host.
+    const host =
+      input[0]?.step?.target?.name ?? input[0]?.on ?? input[0]?.groups?.[0]?.[0]?.step?.target?.name;
     return [
       {
         type: scheduled.activityType?.name ?? '',
@@ -154,7 +157,7 @@ describe('workers per network zone (real dev server, two workers on two queues, 
     const activities = await dispatched(handle);
     const queueOf = (type: string, host?: string) =>
       activities.filter((a) => a.type === type && a.host === host).map((a) => a.queue);
-    for (const type of ['prepareFault', 'injectFault', 'verifyFault', 'rollbackFault']) {
+    for (const type of ['prepareFault', 'injectFault', 'verifyFault', 'rollBackFaultsInOrder']) {
       assert.deepEqual(queueOf(type, near.name), [main.taskQueue], `${type} on host-1`);
       assert.deepEqual(queueOf(type, far.name), [zone.taskQueue], `${type} on host-2`);
     }
@@ -300,13 +303,13 @@ describe('workers per network zone (real dev server, two workers on two queues, 
       assert.equal(report.faults.find((fault) => fault.target === far.name)?.status, 'rolled-back');
       assert.equal(await qdisc(far), farBefore, 'host-2 as it was');
       const rollbacks = (await dispatched(handle)).filter(
-        (a) => a.type === 'rollbackFault' && a.host === far.name,
+        (a) => ['rollBackFaultsInOrder', 'rollbackFault'].includes(a.type) && a.host === far.name,
       );
       assert.deepEqual(
-        rollbacks.map((a) => [a.queue, a.bounded, a.completed]),
+        rollbacks.map((a) => [a.type, a.queue, a.bounded, a.completed]),
         [
-          [queue, true, false],
-          [queue, false, true],
+          ['rollBackFaultsInOrder', queue, true, false],
+          ['rollbackFault', queue, false, true],
         ],
         'the first round bounded, the retry waiting for as long as it took',
       );

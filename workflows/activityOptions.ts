@@ -44,6 +44,14 @@ export const rollbackOptions: ActivityOptions = {
   heartbeatTimeout: '3s',
   retry: { ...rollbackRetry, maximumAttempts: 6 },
 };
+/**
+ * The host rollbacks of an abort in one activity: a lost worker is retried elsewhere (finished ones skipped); a
+ * batch failing as a whole hands each rollback to its own `rollbackOptions` activity, so few attempts here.
+ */
+export const rollbackInOrderOptions: ActivityOptions = {
+  ...rollbackOptions,
+  retry: { ...rollbackRetry, maximumAttempts: 3 },
+};
 /** No maximumAttempts: unlimited. */
 export const stuckRollbackOptions: ActivityOptions = { ...rollbackOptions, retry: rollbackRetry };
 

@@ -310,6 +310,31 @@ export interface RollbackResult {
   readonly revertedByHost?: string;
 }
 
+/**
+ * Rollbacks for one activity, in the order they run: each group (the targets of one fault) together, the groups
+ * one after another, last fault first.
+ */
+export interface RollbackInOrderInput {
+  readonly groups: readonly (readonly SavedFaultInput[])[];
+}
+
+/** One rollback's single try inside `rollBackFaultsInOrder`: done and verified, or handed back with why. */
+export type RollbackOutcome =
+  | {
+      readonly rolledBack: true;
+      readonly detail: string;
+      readonly revertedByHost?: string;
+      /** When its verification passed (worker clock). */
+      readonly at: string;
+    }
+  | { readonly rolledBack: false; readonly error: string };
+
+export interface RollbackInOrderResult {
+  readonly attempt: number;
+  /** Per group it handled, per target: it stops after the first group with a failed rollback. */
+  readonly groups: readonly (readonly RollbackOutcome[])[];
+}
+
 export type FaultStatus =
   'preparing' | 'injecting' | 'active' | 'inject-failed' | 'rolling-back' | 'rolled-back' | 'rollback-stuck';
 

@@ -1,6 +1,11 @@
 import type { PayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type { FaultActivityInput, SavedFaultInput } from '../../workflows/definitions';
+import type {
+  FaultActivityInput,
+  RollbackInOrderInput,
+  RollbackInOrderResult,
+  SavedFaultInput,
+} from '../../workflows/definitions';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Payloads = temporal.api.common.v1.IPayloads | null | undefined;
@@ -31,11 +36,24 @@ function eventTime(event: HistoryEvent): string | undefined {
   ).toISOString();
 }
 
+/** The step ids a completed `rollBackFaultsInOrder` reports as rolled back and verified. */
+function rolledBackTogether(converter: PayloadConverter, input: Payloads, result: Payloads): string[] {
+  const { groups } = (firstValue(converter, input) ?? { groups: [] }) as RollbackInOrderInput;
+  const outcome = firstValue(converter, result) as RollbackInOrderResult | undefined;
+  return (outcome?.groups ?? []).flatMap((outcomes, g) =>
+    outcomes.flatMap((done, i) => {
+      const id = groups[g]?.[i]?.step.id;
+      return done.rolledBack && id !== undefined ? [id] : [];
+    }),
+  );
+}
+
 /**
  * Reads a game day's history for fault steps that may still be in place: `prepareFault` completed (its result
  * is the saved state, kept unredacted in history for this reason), `injectFault` scheduled (so something may
  * have changed on the host, the dead-man switch at least), and no `rollbackFault` of the step completed
- * (rollbackFault completes only after its verification). A step only prepared changed nothing: not listed.
+ * (rollbackFault completes only after its verification), nor reported rolled back by a completed
+ * `rollBackFaultsInOrder`. A step only prepared changed nothing: not listed.
  */
 export function unrolledSteps(events: readonly HistoryEvent[], converter: PayloadConverter): UnrolledStep[] {
   const scheduled = new Map<string, Scheduled>();
@@ -57,6 +75,10 @@ export function unrolledSteps(events: readonly HistoryEvent[], converter: Payloa
     if (!completed) continue;
     const activity = scheduled.get(String(completed.scheduledEventId));
     if (activity === undefined) continue;
+    if (activity.type === 'rollBackFaultsInOrder') {
+      for (const id of rolledBackTogether(converter, activity.input, completed.result)) rolledBack.add(id);
+      continue;
+    }
     const input = firstValue(converter, activity.input) as FaultActivityInput | undefined;
     if (input?.step?.id === undefined) continue;
     if (activity.type === 'prepareFault') {

@@ -72,8 +72,10 @@ async function untilResumed(service: TestService, timeoutMs = 60_000): Promise<n
 /** Epoch ms at which the first rollback activity was scheduled, from the workflow's history. */
 async function rollbackScheduledAt(handle: WorkflowHandle<typeof gameDay>): Promise<number> {
   const events = (await handle.fetchHistory()).events ?? [];
-  const scheduled = events.find(
-    (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'rollbackFault',
+  const scheduled = events.find((event) =>
+    ['rollBackFaultsInOrder', 'rollbackFault'].includes(
+      event.activityTaskScheduledEventAttributes?.activityType?.name ?? '',
+    ),
   );
   const time = scheduled?.eventTime;
   if (!time) throw new Error('no rollback was scheduled');

@@ -200,3 +200,11 @@ export async function tagOf(handle: WorkflowHandle): Promise<string> {
   if (typeof tag !== 'string') throw new Error(`${handle.workflowId} has no tag in its memo`);
   return tag;
 }
+
+/** An event's plain-words summary (user metadata), as the UI shows it. */
+export function summaryOf(event: {
+  userMetadata?: { summary?: { data?: Uint8Array | null } | null } | null;
+}): string {
+  const data = event.userMetadata?.summary?.data;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as string) : '';
+}
