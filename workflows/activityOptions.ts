@@ -41,7 +41,9 @@ const rollbackRetry: RetryPolicy = {
 };
 export const rollbackOptions: ActivityOptions = {
   startToCloseTimeout: '15m',
-  heartbeatTimeout: '3s',
+  // Heartbeats go every 0.5 s (the SDK sends at most one per 1.2 s): a lost worker's rollbacks move to a
+  // standby within 1.5 s. A false timeout under load only runs an idempotent rollback once more.
+  heartbeatTimeout: '1500ms',
   retry: { ...rollbackRetry, maximumAttempts: 6 },
 };
 /**
