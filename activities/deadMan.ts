@@ -107,12 +107,32 @@ export interface Disarmed {
   readonly firedLog?: string;
 }
 
-/** Disarms the switch after a verified rollback and removes its files; idempotent. */
+const disarmScript = new TrustedScript(
+  'gameday-disarm-deadman',
+  `base=$1
+if [ -e "$base.lease.fired" ]; then echo fired; cat "$base.log" 2>/dev/null; echo; fi
+rm -f -- "$base.lease" "$base.lease.fired" "$base.revert" "$base.watch" "$base.pid" "$base.log" || exit 1
+echo disarmed
+`,
+);
+
+/**
+ * Disarms the switch after a verified rollback and removes its files, saying what the watcher logged if it
+ * had fired; idempotent, one round trip. The watcher exits within a second of its lease disappearing.
+ */
 export async function disarmDeadMan(exec: Executor, sw: DeadManSwitch): Promise<Disarmed> {
-  const fired = (await exec.readFile(`${leaseOf(sw)}.fired`)) !== undefined;
-  const log = fired ? ((await exec.readFile(`${sw.base}.log`)) ?? '').trim() : undefined;
-  // The watcher exits within a second of its lease disappearing.
-  const files = ['.lease', '.lease.fired', '.revert', '.watch', '.pid', '.log'].map((s) => sw.base + s);
-  await runChecked(exec, ['rm', '-f', '--', ...files], { what: `rm ${sw.base}.*` });
-  return fired ? { firedLog: log } : {};
+  const result = await exec.runScript(disarmScript, [sw.base]);
+  if (result.exitCode !== 0 || !/(^|\n)disarmed\n?$/.test(result.stdout)) {
+    const said = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' ⏎ ');
+    throw new ExecutorError(
+      `could not disarm the dead-man switch ${sw.base} on ${exec.host} (exit ${result.exitCode}): ${said}`,
+    );
+  }
+  if (!result.stdout.startsWith('fired\n')) return {};
+  return {
+    firedLog: result.stdout
+      .slice('fired\n'.length)
+      .replace(/disarmed\n?$/, '')
+      .trim(),
+  };
 }

@@ -1,4 +1,4 @@
-import { ExecutorError, type Executor } from '../executors/executor';
+import { ExecutorError } from '../executors/executor';
 import { TrustedScript } from '../executors/shellQuote';
 import { faultHash } from './context';
 import { FaultUserError, type FaultContext, type RevertCommand } from './contract';
@@ -19,11 +19,6 @@ export function chainName(ctx: ChainOwner, hook: Hook): string {
 
 export function comment(ctx: ChainOwner): string[] {
   return ['-m', 'comment', '--comment', `gameday:${ctx.tag}:${ctx.fault}`];
-}
-
-async function iptables(exec: Executor, args: readonly string[]) {
-  // -w: wait for the xtables lock instead of failing when another tool holds it.
-  return exec.run(['iptables', '-w', ...args]);
 }
 
 export async function requireIptables(ctx: FaultContext): Promise<void> {
@@ -150,11 +145,39 @@ export function chainRevertCommands(ctx: ChainOwner, hook: Hook): RevertCommand[
   ];
 }
 
-/** The chain's rules as iptables lists them, or undefined when there is no such chain or no jump to it. */
-export async function readChain(ctx: FaultContext, hook: Hook): Promise<string[] | undefined> {
-  const chain = chainName(ctx, hook);
-  const listed = await iptables(ctx.exec, ['-S', chain]);
-  const jumped = await iptables(ctx.exec, ['-C', hook, '-j', chain, ...comment(ctx)]);
-  if (listed.exitCode !== 0 || jumped.exitCode !== 0) return undefined;
-  return listed.stdout.split('\n').filter((line) => line.startsWith('-A '));
+/**
+ * Prints `rules CHAIN N` (N rules of the chain's own) when the chain exists and its jump is in place, else
+ * `none CHAIN`; one round trip for every chain. Arguments: HOOK CHAIN COMMENT, for each chain.
+ */
+const countRulesScript = new TrustedScript(
+  'gameday-count-chain-rules',
+  `while [ $# -ge 3 ]; do
+  if iptables -w -C "$1" -j "$2" -m comment --comment "$3" 2>/dev/null && listed=$(iptables -w -S "$2" 2>/dev/null); then
+    echo "rules $2 $(printf '%s\\n' "$listed" | grep -c '^-A ')"
+  else
+    echo "none $2"
+  fi
+  shift 3
+done
+`,
+);
+
+/** Per hook, how many rules its chain holds, or undefined when there is no such chain or no jump to it. */
+export async function countChainRules(
+  ctx: FaultContext,
+  hooks: readonly Hook[],
+): Promise<(number | undefined)[]> {
+  const result = await ctx.exec.runScript(countRulesScript, chainArguments(ctx, hooks));
+  if (result.exitCode !== 0) {
+    throw new ExecutorError(
+      `reading chains on ${ctx.target.name} exited ${result.exitCode}: ${result.stderr.trim()}`,
+    );
+  }
+  const counts = new Map(
+    result.stdout
+      .split('\n')
+      .map((line) => /^rules (\S+) (\d+)$/.exec(line))
+      .flatMap((match) => (match ? [[match[1], Number(match[2])] as const] : [])),
+  );
+  return hooks.map((hook) => counts.get(chainName(ctx, hook)));
 }

@@ -5,7 +5,7 @@ import type { FaultContext, FaultKind } from './contract';
 import {
   chainRevertCommands,
   installChains,
-  readChain,
+  countChainRules,
   removeChains,
   requireIptables,
   type Hook,
@@ -120,9 +120,7 @@ export function iptablesFault<Params extends Scope>(
     },
 
     async verify(ctx, p, saved) {
-      const installed = await Promise.all(
-        saved.hooks.map(async (hook) => (await readChain(ctx, hook))?.length ?? 0),
-      );
+      const installed = (await countChainRules(ctx, saved.hooks)).map((count) => count ?? 0);
       return {
         active: installed.some((count) => count > 0),
         detail: saved.hooks

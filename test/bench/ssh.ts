@@ -2,11 +2,13 @@
 // 1. 20 inject/rollback steps: gameday (the executor alone, and whole game days through Temporal) against a
 //    plain bash script sending the very same command lines over an ssh ControlMaster connection.
 // 2. One fault on 200 hosts against one host: inject+rollback wall time, the worker's peak RSS, history size.
-// 3. Round trips per target for each fault kind, phase by phase (prepare, arming the dead-man switch, inject,
+// 3. Abort → 10 faults on 4 hosts rolled back (issue 14's goal 2 over SSH).
+// 4. Round trips per target for each fault kind, phase by phase (prepare, arming the dead-man switch, inject,
 //    verify, rollback, disarm), and the inject's wall time (issue 14: a fault starts at one instant).
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import type { SshExecutor } from '../../activities/executors/ssh';
@@ -18,13 +20,14 @@ import type { Target } from '../../plan/targets';
 import { activityDepsFromConfig, createGameDayWorker } from '../../worker/createWorker';
 import { workerConfigSchema } from '../../worker/config';
 import { installRuntime } from '../../worker/runtime';
-import { deadManSwitchFor, type GameDayReport } from '../../workflows/definitions';
+import { abortUpdate, deadManSwitchFor, type GameDayReport } from '../../workflows/definitions';
 import { gameDayPlan } from '../support/plans';
 import {
   spawnWorkerProcess,
   startPlan,
   type TestTemporal,
   uniqueTaskQueue,
+  waitForPhase,
   type WorkerProcess,
 } from '../support/temporal';
 import { sleep } from '../support/wait';
@@ -32,6 +35,7 @@ import { sshExecutorFor, startTestHosts, type TestHost, type TestHosts } from '.
 
 const stepHosts = 4;
 const stepRuns = Number(process.env.BENCH_SSH_RUNS ?? 5);
+const abortRuns = Number(process.env.BENCH_SSH_ABORT_RUNS ?? 10);
 const manyTargets = Number(process.env.BENCH_SSH_TARGETS ?? 200);
 
 interface SentCommand {
@@ -523,16 +527,74 @@ async function roundTripsPerKind(lab: TestHosts): Promise<Record<string, KindRou
   return results;
 }
 
+const eventMs = (event: { eventTime?: Parameters<typeof tsToMs>[0] }): number => tsToMs(event.eventTime);
+
+/**
+ * Abort → every fault rolled back, for 10 faults (5 kinds) on 4 hosts: from the abort to the completion of the
+ * last rollback activity in history (the same machine's clock; a rollback completes only once verified).
+ */
+async function abortOverSsh(temporal: TestTemporal, lab: TestHosts) {
+  const sleepers = await startSleepers(lab);
+  const faults = twentyFaults(lab, sleepers.pidfiles).filter((_, i) => i % 2 === 0);
+  const plan = faultPlan(
+    'bench-ssh-abort',
+    faults.map((f) => ({ name: f.name, kind: f.kind, hosts: [f.host.name], params: f.params })),
+  );
+  const taskQueue = uniqueTaskQueue('bench-ssh-abort');
+  const worker = await spawnWorkerProcess(temporal, taskQueue, writeWorkerConfig(lab));
+  const toRolledBack: number[] = [];
+  try {
+    for (let run = 0; run < abortRuns; run++) {
+      const handle = await startPlan(
+        temporal,
+        { ...plan, observation: { window: '10m', sampleInterval: '1s' } },
+        taskQueue,
+      );
+      await waitForPhase(handle, 'observe');
+      const started = Date.now();
+      await handle.executeUpdate(abortUpdate, { args: [{ reason: 'bench' }] });
+      const report = await handle.result();
+      if (!report.faults.every((fault) => fault.status === 'rolled-back')) throw new Error('not rolled back');
+      const events = (await handle.fetchHistory()).events ?? [];
+      const lastRollback = events.findLast((event) => {
+        const scheduled = events.find(
+          (e) => String(e.eventId) === String(event.activityTaskCompletedEventAttributes?.scheduledEventId),
+        );
+        const type = scheduled?.activityTaskScheduledEventAttributes?.activityType?.name ?? '';
+        return type === 'rollBackFaultsInOrder' || type === 'rollbackFault';
+      });
+      if (lastRollback === undefined) throw new Error('no rollback completed');
+      toRolledBack.push(eventMs(lastRollback) - started);
+    }
+  } finally {
+    await worker.kill('SIGTERM');
+    await (lab.hosts[0] as TestHost).inside(['kill', ...sleepers.pids]);
+  }
+  const percentile = (p: number) =>
+    [...toRolledBack].sort((a, b) => a - b)[Math.ceil((p / 100) * toRolledBack.length) - 1] ?? NaN;
+  return {
+    runs: toRolledBack.length,
+    faults: faults.length,
+    hosts: stepHosts,
+    p50: Math.round(percentile(50)),
+    p99: Math.round(percentile(99)),
+    goal: 'reported beside the local goal (p50 ≤ 150 ms, p99 ≤ 400 ms)',
+  };
+}
+
 export async function sshBench(temporal: TestTemporal): Promise<Record<string, unknown>> {
   const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const lab = await startTestHosts(stepHosts);
   let steps;
+  let abort;
   let roundTrips;
   try {
     console.error(
       `[bench] SSH: 20 inject/rollback steps vs bash over ControlMaster, ${stepRuns} runs (load ${load()})`,
     );
     steps = await twentySteps(temporal, lab);
+    console.error(`[bench] SSH: abort → 10 faults on ${stepHosts} hosts rolled back (load ${load()})`);
+    abort = await abortOverSsh(temporal, lab);
     console.error(`[bench] SSH: round trips per target for each fault kind (load ${load()})`);
     roundTrips = await roundTripsPerKind(lab);
   } finally {
@@ -542,6 +604,7 @@ export async function sshBench(temporal: TestTemporal): Promise<Record<string, u
   const many = await manyTargetsBench(temporal);
   return {
     sshTwentySteps: steps,
+    sshAbortToRolledBackMs: abort,
     sshRoundTripsPerKind: roundTrips,
     sshManyTargets: many,
     sshLoadAverage: load(),
