@@ -19,7 +19,9 @@ import {
 } from '../support/temporal';
 import { sleep } from '../support/wait';
 import { guardrailBench } from './guardrail';
+import { concurrentBench } from './concurrent';
 import { kubernetesBench } from './kubernetes';
+import { phasesBench } from './phases';
 import { sshBench } from './ssh';
 
 const faultCount = 10;
@@ -202,10 +204,16 @@ async function localBench(temporal: TestTemporal): Promise<Record<string, unknow
   }
 }
 
-const benches = { local: localBench, ssh: sshBench, kubernetes: kubernetesBench } as const;
+const benches = {
+  local: localBench,
+  ssh: sshBench,
+  kubernetes: kubernetesBench,
+  phases: phasesBench,
+  concurrent: concurrentBench,
+} as const;
 type BenchName = keyof typeof benches;
 
-/** `--only local|ssh|kubernetes` runs one bench; without it, all of them. */
+/** `--only local|ssh|kubernetes|phases|concurrent` runs one bench; without it, all of them. */
 function chosenBenches(argv: readonly string[]): BenchName[] {
   const at = argv.indexOf('--only');
   if (at === -1) return Object.keys(benches) as BenchName[];
