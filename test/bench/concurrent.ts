@@ -127,6 +127,55 @@ function scheduleToStart(events: readonly HistoryEvent[]) {
   return { workflowTasks, activities };
 }
 
+/** When each activity of a history ran (started → closed), and whether it was the lease keeper. */
+function activityIntervals(events: readonly HistoryEvent[]): { from: number; to: number; keeper: boolean }[] {
+  const at = new Map(events.map((e) => [Number(e.eventId), e]));
+  const startedAt = new Map<number, number>();
+  const intervals: { from: number; to: number; keeper: boolean }[] = [];
+  for (const event of events) {
+    const started = event.activityTaskStartedEventAttributes;
+    if (started) startedAt.set(Number(started.scheduledEventId), epochMs(event));
+    const closed =
+      event.activityTaskCompletedEventAttributes ??
+      event.activityTaskCanceledEventAttributes ??
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes;
+    const from = startedAt.get(Number(closed?.scheduledEventId));
+    if (closed && from !== undefined) {
+      const type = at.get(Number(closed.scheduledEventId))?.activityTaskScheduledEventAttributes?.activityType
+        ?.name;
+      intervals.push({ from, to: epochMs(event), keeper: type === 'keepLeases' });
+    }
+  }
+  return intervals;
+}
+
+/** When each workflow task ran on the worker (started → completed, failed or timed out). */
+function workflowTaskIntervals(events: readonly HistoryEvent[]): { from: number; to: number }[] {
+  const at = new Map(events.map((e) => [Number(e.eventId), e]));
+  return events.flatMap((event) => {
+    const closed =
+      event.workflowTaskCompletedEventAttributes ??
+      event.workflowTaskFailedEventAttributes ??
+      event.workflowTaskTimedOutEventAttributes;
+    const started = at.get(Number(closed?.startedEventId));
+    return closed && started ? [{ from: epochMs(started), to: epochMs(event) }] : [];
+  });
+}
+
+/** The most intervals open at one instant. */
+function peakOverlap(intervals: readonly { from: number; to: number }[]): number {
+  const edges = intervals.flatMap(({ from, to }) => [
+    { at: from, step: 1 },
+    { at: to, step: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.step - b.step);
+  let open = 0;
+  let peak = 0;
+  for (const { step } of edges) peak = Math.max(peak, (open += step));
+  return peak;
+}
+
 /** Where one game day's time went: workflow tasks and activities waiting and running, its window timer. */
 function timeSpent(events: readonly HistoryEvent[]): Record<string, number> {
   const at = new Map(events.map((e) => [Number(e.eventId), e]));
@@ -279,6 +328,8 @@ async function measure(temporal: TestTemporal): Promise<Record<string, unknown>>
     const activities: { type: string; ms: number }[] = [];
     const gameDayMs: number[] = [];
     const spentPerGameDay: Record<string, number>[] = [];
+    const intervals: { from: number; to: number; keeper: boolean }[] = [];
+    const workflowTaskRuns: { from: number; to: number }[] = [];
     let events = 0;
     for (const handle of handles) {
       const history = (await handle.fetchHistory()).events ?? [];
@@ -290,6 +341,8 @@ async function measure(temporal: TestTemporal): Promise<Record<string, unknown>>
       const closed = epochMs(history.find((e) => e.workflowExecutionCompletedEventAttributes));
       gameDayMs.push(closed - opened);
       spentPerGameDay.push(timeSpent(history));
+      intervals.push(...activityIntervals(history));
+      workflowTaskRuns.push(...workflowTaskIntervals(history));
     }
     const spentMedianMs = Object.fromEntries(
       Object.keys(spentPerGameDay[0] ?? {}).map((key) => [
@@ -324,6 +377,14 @@ async function measure(temporal: TestTemporal): Promise<Record<string, unknown>>
       timeSpentPerGameDayMs: spentMedianMs,
       workflowTaskScheduleToStartMs: spread(workflowTasks),
       activityScheduleToStartMs: { ...spread(activities.map((a) => a.ms)), byType },
+      // Against the worker's activity slots (maxConcurrentActivityTaskExecutions, SDK default 100): each game
+      // day's lease keeper holds one from its inject to its rollback.
+      peakActivitiesRunning: {
+        all: peakOverlap(intervals),
+        leaseKeepers: peakOverlap(intervals.filter((i) => i.keeper)),
+      },
+      // Against maxConcurrentWorkflowTaskExecutions (SDK default 40).
+      peakWorkflowTasksRunning: peakOverlap(workflowTaskRuns),
       historyEventsPerGameDay: round(events / gameDays),
       worker: {
         rssBeforeMb: round(rssBeforeMb, 1),
