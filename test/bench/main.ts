@@ -20,7 +20,9 @@ import {
 } from '../support/temporal';
 import { sleep } from '../support/wait';
 import { guardrailBench } from './guardrail';
+import { concurrentBench } from './concurrent';
 import { kubernetesBench } from './kubernetes';
+import { phasesBench } from './phases';
 import { sshBench } from './ssh';
 
 const faultCount = 10;
@@ -231,10 +233,12 @@ const benches = {
   sigkill: sigkillBench,
   ssh: sshBench,
   kubernetes: kubernetesBench,
+  phases: phasesBench,
+  concurrent: concurrentBench,
 } as const;
 type BenchName = keyof typeof benches;
 
-/** `--only local|ssh|kubernetes` runs one bench; without it, all of them. */
+/** `--only local|sigkill|ssh|kubernetes|phases|concurrent` runs one bench; without it, all of them. */
 function chosenBenches(argv: readonly string[]): BenchName[] {
   const at = argv.indexOf('--only');
   // `sigkill` is part of `local`: alone, it measures one lever at a time.
