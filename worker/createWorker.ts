@@ -80,6 +80,10 @@ export async function createGameDayWorker(options: GameDayWorkerOptions): Promis
     interceptors: { activity: [redactingActivityInterceptors({ stateResultsOf })] },
     // A dead worker's sticky queue is abandoned after a few seconds, so a standby takes over quickly.
     stickyQueueScheduleToStartTimeout: '2s',
+    // Each game day in its window holds an activity slot per lease keeper and one for the observation until
+    // its rollbacks are done: with the SDK's 100 slots, 100 game days in their window would leave none for
+    // the rollbacks. The activities wait on I/O, so slots are cheap (issue 14's 100-game-day bench).
+    maxConcurrentActivityTaskExecutions: 1000,
     // On SIGTERM/SIGINT, running activities (rollbacks above all) get this long to finish.
     shutdownGraceTime: '30s',
   });
