@@ -157,6 +157,16 @@ describe('SSH executor against real sshd hosts in network namespaces', () => {
     // Gone, or a zombie until its new parent reaps it: either way no longer running.
     assert.ok([undefined, 'Z'].includes((await readStat(ssh, pid))?.state), 'killed');
     assert.equal(await ssh.signal(999_999, 'KILL'), false, 'no such process');
+    // process-kill's restart: the pidfile names the new process in the same step as its start (soak run 141).
+    const pidfile = join(lab.dir, 'detached.pid');
+    await ssh.writeFile(pidfile, '1\n');
+    const restarted = await ssh.startDetached(['sleep', '61'], {
+      cwd: lab.dir,
+      logPath: join(lab.dir, 'detached.log'),
+      pidfile,
+    });
+    assert.equal(await ssh.readFile(pidfile), `${restarted}\n`);
+    assert.equal(await ssh.signal(restarted, 'KILL'), true);
     assert.equal(await ssh.tcpReachable(host.address, 22, 1000), true);
     assert.equal(await ssh.tcpReachable(host.address, 1, 1000), false);
   });

@@ -20,6 +20,11 @@ export interface DetachedOptions {
   /** Where the detached process's stdout goes (appended), and its stderr too unless `errorLogPath` is given. */
   readonly logPath: string;
   readonly errorLogPath?: string;
+  /**
+   * Written with the new pid in the same step as the start (on the host, before it is reported), so no moment
+   * exists in which the process runs while the pidfile still names another: a retry after a lost worker sees it.
+   */
+  readonly pidfile?: string;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { Socket } from 'node:net';
@@ -87,7 +87,17 @@ export class LocalExecutor implements Executor {
         );
         child.once('spawn', () => {
           child.unref();
-          resolve(child.pid ?? -1);
+          const pid = child.pid ?? -1;
+          try {
+            if (options.pidfile !== undefined) writeFileSync(options.pidfile, `${pid}\n`);
+            resolve(pid);
+          } catch (error) {
+            reject(
+              new ExecutorError(
+                `started ${file} on ${this.host} but could not write its pidfile: ${String(error)}`,
+              ),
+            );
+          }
         });
       });
     } finally {

@@ -67,7 +67,8 @@ const channelOpenAttempts = 20;
 
 const startScript = new TrustedScript(
   'gameday-start',
-  'cd "$1" || exit 1; out=$2; err=$3; shift 3; setsid "$@" </dev/null >>"$out" 2>>"$err" & echo $!',
+  'cd "$1" || exit 1; out=$2; err=$3; pidfile=$4; shift 4; setsid "$@" </dev/null >>"$out" 2>>"$err" & ' +
+    'pid=$!; if [ -n "$pidfile" ]; then echo "$pid" >"$pidfile" || exit 1; fi; echo "$pid"',
 );
 
 /** Collects a started command's output and exit status; the watchdog covers a connection that stops answering. */
@@ -253,6 +254,7 @@ export class SshExecutor implements Executor {
       options.cwd,
       options.logPath,
       options.errorLogPath ?? options.logPath,
+      options.pidfile ?? '',
       ...argv,
     ]);
     const pid = Number.parseInt(result.stdout.trim(), 10);

@@ -170,8 +170,10 @@ export const processKill: FaultKind<Params, Saved> = {
         cwd: process.cwd,
         logPath: process.stdout,
         errorLogPath: process.stderr,
+        // With the start, not after it: a worker lost in between would leave the killed pid there, and the
+        // retry would start a second copy (seen in the soak).
+        ...(p.pidfile !== undefined ? { pidfile: p.pidfile } : {}),
       });
-      if (p.pidfile !== undefined) await ctx.exec.writeFile(p.pidfile, `${pid}\n`);
       await waitUntilReady(ctx, p, pid, logOf(process));
     }
   },
