@@ -41,6 +41,7 @@ import {
 } from './history';
 import { leaseMs, soakPlan, type SoakLab } from './plans';
 import { Random } from './random';
+import { checkDetector } from './selfCheck';
 import { describeDiff, diffSnapshots, takeSnapshot, type SectionDiff, type SnapshotScope } from './residue';
 
 const exec = promisify(execFile);
@@ -263,7 +264,17 @@ function triggerFor(aim: Aim, windowMs: number, random: Random): Trigger {
   });
   switch (aim) {
     case 'resolve':
-      return onScheduled('resolvePlan', () => 0);
+      // The first workflow task schedules resolvePlan and, with eager dispatch, its worker runs it at once:
+      // the kill goes to the worker that took that task, as soon as the history says it did.
+      return {
+        match: (event) =>
+          event.workflowTaskStartedEventAttributes
+            ? {
+                delayMs: 0,
+                ...optional('worker', event.workflowTaskStartedEventAttributes.identity ?? undefined),
+              }
+            : undefined,
+      };
     case 'mid-inject':
       return onScheduled('injectFault', () => random.int(0, 40));
     case 'mid-window':
@@ -271,7 +282,7 @@ function triggerFor(aim: Aim, windowMs: number, random: Random): Trigger {
     case 'mid-rollback':
       return onScheduled('rollbackFault', () => random.int(0, 30));
     case 'recovery':
-      return onScheduled('awaitRecovery', () => random.int(0, 150));
+      return onScheduled('awaitRecovery', () => random.int(0, 40));
     case 'between prepare and inject':
       return {
         match: (event, events) => {
@@ -393,6 +404,10 @@ async function main(): Promise<void> {
     writeFileSync(configFile, stringify({ ...sshOnlyWorkerConfig(lab), local: { enabled: true } }));
     pool = new WorkerPool(temporal.asTestTemporal, uniqueTaskQueue('soak'), configFile, options.workers);
     await pool.fill();
+    await checkDetector(scope, hosts, pauseService.currentPid() ?? NaN);
+    console.error(
+      '[soak] residue check: sees a planted chain, qdisc, tagged file, tagged process, stress-ng, paused service',
+    );
     const baseline = await takeSnapshot(scope);
     console.error(
       `[soak] baseline: ${Object.values(baseline).flat().length} lines over ${Object.keys(baseline).length} sections`,
@@ -405,7 +420,7 @@ async function main(): Promise<void> {
       const disruption: Disruption =
         run % 10 === 0
           ? 'Temporal restart'
-          : sshHosts.length > 0 && random.next() < 0.25
+          : sshHosts.length > 0 && random.next() < 0.15
             ? 'SSH cut'
             : 'worker SIGKILL';
       const aimedAt = random.pick(landings);

@@ -115,7 +115,12 @@ export function soakPlan(lab: SoakLab, random: Random): SoakPlan {
       h2: { ssh: { hosts: [h2.name] } },
       h3: { ssh: { hosts: [h3.name] } },
     },
-    checks: [healthy(lab.pauseService), healthy(lab.killService)],
+    checks: [
+      healthy(lab.pauseService),
+      healthy(lab.killService),
+      // Sampled through the window, so the window is one heartbeating activity a kill can land in.
+      { name: 'worker-can-run-commands', when: ['during'], command: { argv: ['true'] } },
+    ],
     faults: faults.map(({ name, kind, target, params }) => ({ name, kind, target, params })),
     observation: { window: `${windowMs}ms`, sampleInterval: '500ms' },
     recovery: { within: '20s', interval: '300ms' },
