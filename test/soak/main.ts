@@ -310,14 +310,17 @@ async function resultOf(
   deadline: number,
 ): Promise<GameDayReport | undefined> {
   while (Date.now() < deadline) {
-    const left = deadline - Date.now();
+    let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       handle.result().then(
         (report) => ({ report }),
         (error: unknown) => ({ error }),
       ),
-      sleep(left).then(() => ({ timeout: true as const })),
+      new Promise<{ timeout: true }>((resolve) => {
+        timer = setTimeout(() => resolve({ timeout: true }), deadline - Date.now());
+      }),
     ]);
+    clearTimeout(timer); // else each run's deadline keeps the soak alive after its last run
     if ('report' in outcome) return outcome.report;
     if ('timeout' in outcome) return undefined;
     // A restarting server: ask again. A workflow that failed is not a report.
