@@ -266,10 +266,13 @@ async function main(): Promise<void> {
     const results: Record<string, unknown> = {
       machine: { cores: (await import('node:os')).cpus().length, node: process.version },
     };
-    for (const name of chosen) Object.assign(results, await benches[name](temporal));
-    console.log(JSON.stringify(results, null, 2));
     const file = join(projectRoot, 'bench-results.json');
-    writeFileSync(file, `${JSON.stringify({ ...earlierResults(file), ...results }, null, 2)}\n`);
+    for (const name of chosen) {
+      Object.assign(results, await benches[name](temporal));
+      // After each bench, so a later one failing loses nothing measured.
+      writeFileSync(file, `${JSON.stringify({ ...earlierResults(file), ...results }, null, 2)}\n`);
+    }
+    console.log(JSON.stringify(results, null, 2));
   } finally {
     await temporal.stop();
   }
