@@ -19,6 +19,7 @@ import { gameDayPlan } from '../support/plans';
 import { processState, startTestService } from '../support/services';
 import { spawnWorkerProcess, startPlan, type TestTemporal, uniqueTaskQueue } from '../support/temporal';
 import { sleep } from '../support/wait';
+import { percentile } from './stats';
 
 type HistoryEvent = proto.api.history.v1.IHistoryEvent;
 
@@ -30,11 +31,6 @@ const giveUpMs = Number(process.env.BENCH_CONCURRENT_TIMEOUT_MS ?? 240_000);
 
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits;
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
 
 const spread = (values: readonly number[]) => ({
   count: values.length,

@@ -16,16 +16,12 @@ import {
 } from '../support/temporal';
 import { sleep } from '../support/wait';
 import { startTestPrometheus, TestExporter, waitForScrape } from '../support/prometheus';
+import { percentile } from './stats';
 
 const reactionRuns = Number(process.env.BENCH_GUARDRAIL_RUNS ?? 10);
 const historyWindows = (process.env.BENCH_GUARDRAIL_WINDOWS ?? '10s,60s,5m').split(',');
 const sampleInterval = '5s';
 const reactionInterval = '1s';
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
 
 function listen(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {

@@ -24,15 +24,11 @@ import { concurrentBench } from './concurrent';
 import { kubernetesBench } from './kubernetes';
 import { phasesBench } from './phases';
 import { sshBench } from './ssh';
+import { percentile } from './stats';
 
 const faultCount = 10;
 const abortRuns = Number(process.env.BENCH_ABORT_RUNS ?? 30);
 const killRuns = Number(process.env.BENCH_KILL_RUNS ?? 20);
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
 
 function tenFaultPlan(services: readonly TestService[], window: string) {
   return pausePlan(services[0] as TestService, {

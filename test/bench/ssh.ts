@@ -32,6 +32,7 @@ import {
 } from '../support/temporal';
 import { sleep } from '../support/wait';
 import { sshExecutorFor, startTestHosts, type TestHost, type TestHosts } from '../support/hosts';
+import { percentile } from './stats';
 
 const stepHosts = 4;
 const stepRuns = Number(process.env.BENCH_SSH_RUNS ?? 5);
@@ -556,13 +557,14 @@ async function abortOverSsh(temporal: TestTemporal, lab: TestHosts) {
       const report = await handle.result();
       if (!report.faults.every((fault) => fault.status === 'rolled-back')) throw new Error('not rolled back');
       const events = (await handle.fetchHistory()).events ?? [];
-      const lastRollback = events.findLast((event) => {
-        const scheduled = events.find(
-          (e) => String(e.eventId) === String(event.activityTaskCompletedEventAttributes?.scheduledEventId),
-        );
-        const type = scheduled?.activityTaskScheduledEventAttributes?.activityType?.name ?? '';
-        return type === 'rollBackFaultsInOrder' || type === 'rollbackFault';
-      });
+      const typeOf = new Map(
+        events.map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]),
+      );
+      const lastRollback = events.findLast((event) =>
+        ['rollBackFaultsInOrder', 'rollbackFault'].includes(
+          typeOf.get(String(event.activityTaskCompletedEventAttributes?.scheduledEventId)) ?? '',
+        ),
+      );
       if (lastRollback === undefined) throw new Error('no rollback completed');
       toRolledBack.push(eventMs(lastRollback) - started);
     }
@@ -570,14 +572,12 @@ async function abortOverSsh(temporal: TestTemporal, lab: TestHosts) {
     await worker.kill('SIGTERM');
     await (lab.hosts[0] as TestHost).inside(['kill', ...sleepers.pids]);
   }
-  const percentile = (p: number) =>
-    [...toRolledBack].sort((a, b) => a - b)[Math.ceil((p / 100) * toRolledBack.length) - 1] ?? NaN;
   return {
     runs: toRolledBack.length,
     faults: faults.length,
     hosts: stepHosts,
-    p50: Math.round(percentile(50)),
-    p99: Math.round(percentile(99)),
+    p50: Math.round(percentile(toRolledBack, 50)),
+    p99: Math.round(percentile(toRolledBack, 99)),
     goal: 'reported beside the local goal (p50 ≤ 150 ms, p99 ≤ 400 ms)',
   };
 }
