@@ -13,7 +13,8 @@ export interface DemoService {
 
 export const demoServiceScript = join(projectRoot, 'examples', 'demo-service.js');
 
-function pidFrom(pidfile: string): number | undefined {
+/** The pid a pidfile names, or undefined when it is missing or holds none. */
+export function pidFrom(pidfile: string): number | undefined {
   try {
     const pid = Number.parseInt(readFileSync(pidfile, 'utf8'), 10);
     return Number.isInteger(pid) ? pid : undefined;

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
+import { pidFrom } from '../../client/demoService';
 import type { TestHost } from '../support/hosts';
 import { healthy } from '../support/services';
 
@@ -108,15 +109,6 @@ function processes(): ProcessInfo[] {
 const stateWord = (state: string) =>
   state === 'T' || state === 't' ? 'stopped' : state === 'Z' ? 'zombie' : 'running';
 
-function pidIn(pidfile: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(pidfile, 'utf8'), 10);
-    return Number.isInteger(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function namespaceLinks(hosts: readonly TestHost[]): Map<string, string> {
   const links = new Map<string, string>();
   for (const host of hosts) {
@@ -162,7 +154,7 @@ export async function takeSnapshot(scope: SnapshotScope): Promise<Snapshot> {
   for (const service of scope.services) {
     const mine = all.filter((p) => p.cmdline.includes(service.pidfile));
     const states = mine.map((p) => stateWord(p.state)).sort();
-    const pid = pidIn(service.pidfile);
+    const pid = pidFrom(service.pidfile);
     const listed = mine.find((p) => p.pid === pid);
     services.push(
       `local ${service.name}: ${mine.length} process(es) [${states.join(', ')}]; pidfile names ` +
@@ -178,7 +170,7 @@ export async function takeSnapshot(scope: SnapshotScope): Promise<Snapshot> {
       basename(argv[0] ?? '') === basename(sleeper.argv[0] ?? '') &&
       argv.slice(1).join('\0') === sleeper.argv.slice(1).join('\0');
     const mine = all.filter((p) => p.netns === inHost && sameCommand(p.cmdline) && p.state !== 'Z');
-    const pid = pidIn(sleeper.pidfile);
+    const pid = pidFrom(sleeper.pidfile);
     const listed = mine.find((p) => p.pid === pid);
     services.push(
       `${sleeper.host.name} ${sleeper.name}: ${mine.length} process(es) [${mine
