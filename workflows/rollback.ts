@@ -84,6 +84,11 @@ async function rollBackInOrder(
   groups: readonly (readonly RollbackEntry[])[],
   handover: Handover,
 ): Promise<void> {
+  // The zone of a group: the targets of one fault are in one group, so one zone.
+  const queueOf = (group: readonly RollbackEntry[]) =>
+    zoneOfTarget(run.plan, (group[0] as RollbackEntry).step.target)?.queue;
+  const batchable = (group: readonly RollbackEntry[], queue: string | undefined) =>
+    servedTogether(group) && queueOf(group) === queue;
   let next = 0;
   while (next < groups.length) {
     const first = groups[next] as readonly RollbackEntry[];
@@ -92,19 +97,10 @@ async function rollBackInOrder(
       next += 1;
       continue;
     }
-    const zone = zoneOfTarget(run.plan, (first[0] as RollbackEntry).step.target);
     let end = next + 1;
-    while (end < groups.length) {
-      const group = groups[end] as readonly RollbackEntry[];
-      if (
-        !servedTogether(group) ||
-        zoneOfTarget(run.plan, (group[0] as RollbackEntry).step.target)?.queue !== zone?.queue
-      )
-        break;
+    while (end < groups.length && batchable(groups[end] as readonly RollbackEntry[], queueOf(first)))
       end += 1;
-    }
-    const batch = groups.slice(next, end);
-    next += await rollBackBatch(run, batch, handover);
+    next += await rollBackBatch(run, groups.slice(next, end), handover);
   }
 }
 
