@@ -4,6 +4,12 @@ import { isHostTarget } from '../plan/targets';
 import type {
   DeadManSwitch,
   FaultActivityInput,
+  FaultOnTargetsInput,
+  InjectedOutcome,
+  InjectOnTargetsInput,
+  InjectOnTargetsResult,
+  PreparedOutcome,
+  PrepareOnTargetsResult,
   RollbackInOrderInput,
   RollbackInOrderResult,
   RollbackOutcome,
@@ -24,6 +30,7 @@ import { faultKindFor } from './faults/inContainer';
 import { heartbeat, withHeartbeats } from './heartbeat';
 import { KubernetesError } from './kubernetes/client';
 import { podExec } from './kubernetes/podExec';
+import { redact } from './redact';
 
 /** One step's kind bound to its target's context: hosts get an executor, Kubernetes objects a client. */
 interface BoundStep {
@@ -154,6 +161,96 @@ export function injectFault(deps: ActivityDeps, input: SavedFaultInput): Promise
   });
 }
 
+/** A target's single try inside an activity serving several, as the one line handed back to the workflow. */
+const tryFailed = (error: unknown): string => redact(error instanceof Error ? error.message : String(error));
+
+/** Host kinds only: a Kubernetes kind keeps its progress in the heartbeats of an activity of its own. */
+function onHost(input: FaultActivityInput): void {
+  if (!isHostTarget(input.step.target))
+    throw new Error(`${input.step.id} acts on Kubernetes: not served together`);
+}
+
+/**
+ * The prepare of every target of one host fault in one activity: one dispatch instead of one per target, all
+ * targets at once. Each is tried once; a failure is handed back (redacted here: the saved states must reach
+ * history as they are) for the workflow to give that target its own retried `prepareFault`.
+ */
+export function prepareFaultOnTargets(
+  deps: ActivityDeps,
+  { steps }: FaultOnTargetsInput,
+): Promise<PrepareOnTargetsResult> {
+  return withHeartbeats(async (ctx) => {
+    const outcomes = await Promise.all(
+      steps.map(async (input): Promise<PreparedOutcome> => {
+        try {
+          onHost(input);
+          return { prepared: true, saved: await bind(deps, ctx, input, () => undefined).prepare() };
+        } catch (error) {
+          return { prepared: false, error: tryFailed(error) };
+        }
+      }),
+    );
+    return { outcomes };
+  });
+}
+
+/** What an earlier attempt of an activity serving several steps finished, by step id, from its heartbeats. */
+function doneEarlier<T extends object>(
+  heartbeatDetails: unknown,
+  done: (outcome: T) => boolean,
+): Map<string, T> {
+  const earlier = new Map<string, T>();
+  if (typeof heartbeatDetails !== 'object' || heartbeatDetails === null) return earlier;
+  for (const [id, outcome] of Object.entries(heartbeatDetails as Record<string, T>)) {
+    if (typeof outcome === 'object' && outcome !== null && done(outcome)) earlier.set(id, outcome);
+  }
+  return earlier;
+}
+
+/**
+ * Arms, injects and verifies one host fault on every target at once, in one activity: the fault starts on all
+ * of them together instead of trickling in one dispatch at a time. Each target is tried once; a failure is
+ * handed back for the workflow to retry with that target's own `injectFault` and `verifyFault`. What is in
+ * place rides in the heartbeats, so a retry after a lost worker does not touch those targets again.
+ */
+export function injectFaultOnTargets(
+  deps: ActivityDeps,
+  { steps }: InjectOnTargetsInput,
+): Promise<InjectOnTargetsResult> {
+  const done = new Map<string, InjectedOutcome>();
+  const details = () => Object.fromEntries(done);
+  return withHeartbeats(async (ctx) => {
+    for (const [id, outcome] of doneEarlier<InjectedOutcome>(ctx.info.heartbeatDetails, (o) => o.injected)) {
+      done.set(id, outcome);
+    }
+    const inject = async (input: SavedFaultInput): Promise<InjectedOutcome> => {
+      const earlier = done.get(input.step.id);
+      if (earlier !== undefined) return earlier;
+      try {
+        onHost(input);
+        deps.log.info({ step: input.step.id, tag: input.tag }, input.step.inject);
+        const bound = bind(deps, ctx, input, () => heartbeat(ctx, details()));
+        const started = process.hrtime.bigint();
+        await bound.arm(input.saved, input.deadMan);
+        await bound.inject(input.saved);
+        deps.metrics.faultInjected(faultKey(input), input.step.kind, secondsSince(started));
+        const state = await bound.verify(input.saved);
+        if (!state.active) throw new Error(`${input.step.id} is not active: ${state.detail}`);
+        const outcome: InjectedOutcome = {
+          injected: true,
+          detail: state.detail,
+          at: new Date().toISOString(),
+        };
+        done.set(input.step.id, outcome);
+        return outcome;
+      } catch (error) {
+        return { injected: false, error: tryFailed(error) };
+      }
+    };
+    return { outcomes: await Promise.all(steps.map(inject)) };
+  }, details);
+}
+
 /** Reads the real state back; throws (and so is retried a few times) while it differs from what is expected. */
 export function verifyFault(
   deps: ActivityDeps,
@@ -214,16 +311,6 @@ export function rollbackFault(deps: ActivityDeps, input: SavedFaultInput): Promi
   );
 }
 
-/** The rollbacks an earlier attempt of `rollBackFaultsInOrder` finished, by step id, from its heartbeats. */
-function finishedEarlier(heartbeatDetails: unknown): Map<string, RollbackOutcome> {
-  const done = new Map<string, RollbackOutcome>();
-  if (typeof heartbeatDetails !== 'object' || heartbeatDetails === null) return done;
-  for (const [id, outcome] of Object.entries(heartbeatDetails as Record<string, RollbackOutcome>)) {
-    if (outcome?.rolledBack === true) done.set(id, outcome);
-  }
-  return done;
-}
-
 /**
  * Host rollbacks in one activity, so an abort costs one dispatch instead of one per fault: the groups in order,
  * the targets of a group together, each rollback tried once. A failure is returned, not retried: the workflow
@@ -237,7 +324,12 @@ export function rollBackFaultsInOrder(
   const done = new Map<string, RollbackOutcome>();
   const details = () => Object.fromEntries(done);
   return withHeartbeats(async (ctx) => {
-    for (const [id, outcome] of finishedEarlier(ctx.info.heartbeatDetails)) done.set(id, outcome);
+    for (const [id, outcome] of doneEarlier<RollbackOutcome>(
+      ctx.info.heartbeatDetails,
+      (o) => o.rolledBack,
+    )) {
+      done.set(id, outcome);
+    }
     const attempt = ctx.info.attempt;
     const rollBack = async (input: SavedFaultInput): Promise<RollbackOutcome> => {
       const earlier = done.get(input.step.id);

@@ -3,7 +3,15 @@ import type { GameDayCheckContext } from '../workflows/definitions';
 import { evaluate, probeEnvironment } from './checks/probe';
 import type { ActivityDeps } from './deps';
 import { collectIoEvidence } from './diagnosis/activity';
-import { injectFault, prepareFault, rollBackFaultsInOrder, rollbackFault, verifyFault } from './faultSteps';
+import {
+  injectFault,
+  injectFaultOnTargets,
+  prepareFault,
+  prepareFaultOnTargets,
+  rollBackFaultsInOrder,
+  rollbackFault,
+  verifyFault,
+} from './faultSteps';
 import { keepLeases } from './leases';
 import { awaitRecovery, observe } from './observe';
 import { runRecoveryAction } from './recoveryActions';
@@ -42,6 +50,10 @@ export function createActivities(deps: ActivityDeps) {
     prepareFault: (input: Parameters<typeof prepareFault>[1]) => prepareFault(deps, input),
     injectFault: (input: Parameters<typeof injectFault>[1]) => injectFault(deps, input),
     verifyFault: (input: Parameters<typeof verifyFault>[1]) => verifyFault(deps, input),
+    prepareFaultOnTargets: (input: Parameters<typeof prepareFaultOnTargets>[1]) =>
+      prepareFaultOnTargets(deps, input),
+    injectFaultOnTargets: (input: Parameters<typeof injectFaultOnTargets>[1]) =>
+      injectFaultOnTargets(deps, input),
     rollbackFault: (input: Parameters<typeof rollbackFault>[1]) => rollbackFault(deps, input),
     rollBackFaultsInOrder: (input: Parameters<typeof rollBackFaultsInOrder>[1]) =>
       rollBackFaultsInOrder(deps, input),

@@ -83,6 +83,47 @@ describe("the janitor's reading of a game day's history", () => {
     assert.equal(a?.injectScheduledAt, new Date((1_800_000_000 + 3) * 1000).toISOString());
   });
 
+  it('reads the targets of a fault served by one activity each for prepare and inject, per target', () => {
+    const h = history();
+    const saved = (pid: number) => ({ processes: [{ pid, startTime: 7 }] });
+    const steps = ['e@one', 'e@two', 'e@three'].map((id, i) => input(id, i));
+    // e@three's prepare failed in the shared activity (handed to its own, which never completed).
+    h.complete(h.schedule('prepareFaultOnTargets', { steps }), {
+      outcomes: [
+        { prepared: true, saved: saved(1) },
+        { prepared: true, saved: saved(2) },
+        { prepared: false, error: 'ssh: connection refused' },
+      ],
+    });
+    h.schedule('injectFaultOnTargets', {
+      steps: steps.slice(0, 2).map((one, i) => ({ ...one, saved: saved(i + 1) })),
+    });
+    // e@two was rolled back by the batch, e@one's rollback failed there.
+    h.complete(
+      h.schedule('rollBackFaultsInOrder', {
+        groups: [steps.slice(0, 2).map((one, i) => ({ ...one, saved: saved(i + 1) }))],
+      }),
+      {
+        attempt: 1,
+        groups: [
+          [
+            { rolledBack: false, error: 'busy' },
+            { rolledBack: true, detail: 'ok', at: 'x' },
+          ],
+        ],
+      },
+    );
+
+    const found = unrolledSteps(h.events, defaultPayloadConverter);
+    assert.deepEqual(
+      found.map((step) => step.fault.step.id),
+      ['e@one'],
+    );
+    assert.deepEqual(found[0]?.fault.saved, saved(1), 'its own saved state, not a sibling target’s');
+    assert.equal(found[0]?.fault.deadMan.base, '/tmp/.gameday-ab12cd34-deadman-0');
+    assert.equal(found[0]?.injectScheduledAt, new Date((1_800_000_000 + 3) * 1000).toISOString());
+  });
+
   it('a history with no fault activity has nothing', () => {
     const h = history();
     h.complete(h.schedule('resolvePlan', { plan: {} }), { steps: [] });

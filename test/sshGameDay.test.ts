@@ -195,9 +195,10 @@ describe('a game day on SSH hosts (real sshd in network namespaces, real dev ser
           .map((e) => e.activityTaskScheduledEventAttributes)
           .filter((a) => a?.activityType?.name === type)
           .map((a) => String(a?.workflowTaskCompletedEventId));
-      // Both targets' prepares were scheduled by one workflow task: the targets of a fault run together.
-      assert.equal(scheduledBy('prepareFault').length, 2);
-      assert.equal(new Set(scheduledBy('prepareFault')).size, 1);
+      // Both targets prepared by one activity; host-2's failure handed to its own retried prepare.
+      assert.equal(scheduledBy('prepareFaultOnTargets').length, 1);
+      assert.equal(scheduledBy('injectFaultOnTargets').length, 1, 'host-1 injected by one activity');
+      assert.equal(scheduledBy('prepareFault').length, 1, "host-2's prepare retried on its own");
       assert.equal(
         scheduledBy('rollBackFaultsInOrder').length,
         1,

@@ -43,13 +43,16 @@ async function dispatched(handle: WorkflowHandle<typeof gameDay>): Promise<Dispa
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (!scheduled) return [];
     type Step = { step?: { target?: { name?: string } } };
-    type Input = Step & { on?: string; groups?: Step[][] };
+    type Input = Step & { on?: string; groups?: Step[][]; steps?: Step[] };
     const input = (scheduled.input?.payloads ?? []).map(
       (payload): Input => JSON.parse(Buffer.from(payload.data ?? new Uint8Array()).toString('utf8')) as Input,
     );
-    // The rollbacks of one zone go in one activity: here each has the faults of one host.
+    // The rollbacks of one zone go in one activity, and so do the targets of one fault: here each has one host.
     const host =
-      input[0]?.step?.target?.name ?? input[0]?.on ?? input[0]?.groups?.[0]?.[0]?.step?.target?.name;
+      input[0]?.step?.target?.name ??
+      input[0]?.on ??
+      input[0]?.groups?.[0]?.[0]?.step?.target?.name ??
+      input[0]?.steps?.[0]?.step?.target?.name;
     return [
       {
         type: scheduled.activityType?.name ?? '',
@@ -157,7 +160,7 @@ describe('workers per network zone (real dev server, two workers on two queues, 
     const activities = await dispatched(handle);
     const queueOf = (type: string, host?: string) =>
       activities.filter((a) => a.type === type && a.host === host).map((a) => a.queue);
-    for (const type of ['prepareFault', 'injectFault', 'verifyFault', 'rollBackFaultsInOrder']) {
+    for (const type of ['prepareFaultOnTargets', 'injectFaultOnTargets', 'rollBackFaultsInOrder']) {
       assert.deepEqual(queueOf(type, near.name), [main.taskQueue], `${type} on host-1`);
       assert.deepEqual(queueOf(type, far.name), [zone.taskQueue], `${type} on host-2`);
     }
@@ -264,7 +267,7 @@ describe('workers per network zone (real dev server, two workers on two queues, 
     const activities = await dispatched(handle);
     assert.deepEqual(
       activities.filter((a) => a.host === far.name).map((a) => [a.type, a.completed]),
-      [['prepareFault', false]],
+      [['prepareFaultOnTargets', false]],
       'host-2 only had its prepare scheduled, never taken',
     );
   });

@@ -54,6 +54,8 @@ const stateResultsOf: readonly (keyof ReturnType<typeof createActivities>)[] = [
   'resolvePlan',
   'resolveZoneGroups',
   'prepareFault',
+  // Its failures are redacted by the activity itself; its saved states must stay as they are.
+  'prepareFaultOnTargets',
   // The janitor's findings carry the saved states it hands to rollbackFault, read from the runs' histories.
   'findJanitorFindings',
 ];

@@ -32,6 +32,16 @@ export const changing: ActivityOptions = {
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
 
+/**
+ * One activity serving every target of a fault: longer than one target's (all targets share the worker), few
+ * attempts (a lost worker's retry skips what it did); a target it could not serve gets its own `changing`.
+ */
+export const injectTogetherOptions: ActivityOptions = {
+  ...changing,
+  startToCloseTimeout: '5m',
+  retry: { initialInterval: '500ms', maximumAttempts: 2 },
+};
+
 // Rollbacks are retried until they succeed. The first round is bounded so that one stuck rollback cannot hold
 // up the others; what is left is then retried without limit, in parallel, until a person fixes the cause.
 const rollbackRetry: RetryPolicy = {

@@ -335,6 +335,38 @@ export interface RollbackInOrderResult {
   readonly groups: readonly (readonly RollbackOutcome[])[];
 }
 
+/** The targets of one fault, for one activity that serves them all (each tried once, reported on its own). */
+export interface FaultOnTargetsInput {
+  readonly steps: readonly FaultActivityInput[];
+}
+
+/** One target's prepare inside `prepareFaultOnTargets`: its saved state, or handed back with why. */
+export type PreparedOutcome =
+  { readonly prepared: true; readonly saved: unknown } | { readonly prepared: false; readonly error: string };
+
+export interface PrepareOnTargetsResult {
+  /** Per target, in the order of the input's steps. */
+  readonly outcomes: readonly PreparedOutcome[];
+}
+
+export interface InjectOnTargetsInput {
+  readonly steps: readonly SavedFaultInput[];
+}
+
+/** One target's arm, inject and verify inside `injectFaultOnTargets`: in place and seen, or handed back. */
+export type InjectedOutcome =
+  | {
+      readonly injected: true;
+      readonly detail: string;
+      /** When its verification saw it in place (worker clock). */
+      readonly at: string;
+    }
+  | { readonly injected: false; readonly error: string };
+
+export interface InjectOnTargetsResult {
+  readonly outcomes: readonly InjectedOutcome[];
+}
+
 export type FaultStatus =
   'preparing' | 'injecting' | 'active' | 'inject-failed' | 'rolling-back' | 'rolled-back' | 'rollback-stuck';
 

@@ -2,6 +2,8 @@ import type { PayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type {
   FaultActivityInput,
+  FaultOnTargetsInput,
+  PrepareOnTargetsResult,
   RollbackInOrderInput,
   RollbackInOrderResult,
   SavedFaultInput,
@@ -48,9 +50,20 @@ function rolledBackTogether(converter: PayloadConverter, input: Payloads, result
   );
 }
 
+/** The saved state of every target a completed `prepareFaultOnTargets` prepared, with its input. */
+function preparedTogether(converter: PayloadConverter, input: Payloads, result: Payloads): SavedFaultInput[] {
+  const { steps } = (firstValue(converter, input) ?? { steps: [] }) as FaultOnTargetsInput;
+  const outcome = firstValue(converter, result) as PrepareOnTargetsResult | undefined;
+  return (outcome?.outcomes ?? []).flatMap((done, i) => {
+    const step = steps[i];
+    return done.prepared && step !== undefined ? [{ ...step, saved: done.saved }] : [];
+  });
+}
+
 /**
  * Reads a game day's history for fault steps that may still be in place: `prepareFault` completed (its result
- * is the saved state, kept unredacted in history for this reason), `injectFault` scheduled (so something may
+ * is the saved state, kept unredacted in history for this reason) or reported prepared by a completed
+ * `prepareFaultOnTargets`, `injectFault` or `injectFaultOnTargets` scheduled (so something may
  * have changed on the host, the dead-man switch at least), and no `rollbackFault` of the step completed
  * (rollbackFault completes only after its verification), nor reported rolled back by a completed
  * `rollBackFaultsInOrder`. A step only prepared changed nothing: not listed.
@@ -65,9 +78,12 @@ export function unrolledSteps(events: readonly HistoryEvent[], converter: Payloa
     if (start) {
       const type = start.activityType?.name ?? '';
       scheduled.set(String(event.eventId), { type, input: start.input });
-      if (type === 'injectFault') {
-        const input = firstValue(converter, start.input) as SavedFaultInput | undefined;
-        if (input?.step?.id !== undefined) injectScheduledAt.set(input.step.id, eventTime(event));
+      if (type === 'injectFault' || type === 'injectFaultOnTargets') {
+        const input = firstValue(converter, start.input) as
+          (Partial<SavedFaultInput> & { steps?: readonly SavedFaultInput[] }) | undefined;
+        for (const one of input?.steps ?? [input]) {
+          if (one?.step?.id !== undefined) injectScheduledAt.set(one.step.id, eventTime(event));
+        }
       }
       continue;
     }
@@ -75,6 +91,12 @@ export function unrolledSteps(events: readonly HistoryEvent[], converter: Payloa
     if (!completed) continue;
     const activity = scheduled.get(String(completed.scheduledEventId));
     if (activity === undefined) continue;
+    if (activity.type === 'prepareFaultOnTargets') {
+      for (const fault of preparedTogether(converter, activity.input, completed.result)) {
+        prepared.set(fault.step.id, fault);
+      }
+      continue;
+    }
     if (activity.type === 'rollBackFaultsInOrder') {
       for (const id of rolledBackTogether(converter, activity.input, completed.result)) rolledBack.add(id);
       continue;

@@ -111,9 +111,16 @@ function breakdownOf(events: readonly HistoryEvent[], cli: CliRun): Breakdown {
     return time;
   };
   const resolved = one('resolvePlan');
-  const verified = one('verifyFault', 'first');
+  // A host fault's targets are served by one activity each for prepare and for arm, inject and verify.
+  const verified = Math.min(
+    ...completions(events, 'verifyFault'),
+    ...completions(events, 'injectFaultOnTargets'),
+  );
   // Preflight checks: the runCheck activities completed before the first fault was prepared.
-  const firstPrepare = one('prepareFault', 'first');
+  const firstPrepare = Math.min(
+    ...completions(events, 'prepareFault'),
+    ...completions(events, 'prepareFaultOnTargets'),
+  );
   const preflightDone = Math.max(...completions(events, 'runCheck').filter((t) => t <= firstPrepare));
   const observed = one('observe');
   // Host rollbacks run in one activity; any it hands back run as their own rollbackFault.

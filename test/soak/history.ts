@@ -11,8 +11,12 @@ export const eventMs = (event: HistoryEvent): number =>
   Number(event.eventTime?.seconds ?? 0) * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
 
 /** The activity type an event schedules, or undefined for any other event. */
+/**
+ * The activity type an event schedules; one serving every target of a fault counts as its per-target kind
+ * (`injectFaultOnTargets` is an inject, its verify included).
+ */
 export const scheduledType = (event: HistoryEvent): string | undefined =>
-  event.activityTaskScheduledEventAttributes?.activityType?.name ?? undefined;
+  event.activityTaskScheduledEventAttributes?.activityType?.name?.replace(/OnTargets$/, '') ?? undefined;
 
 /** The scheduled event id an activity's closing event refers to, or undefined for any other event. */
 function closedActivity(event: HistoryEvent): number | undefined {

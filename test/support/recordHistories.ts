@@ -15,13 +15,14 @@ export const historiesDir = join(projectRoot, 'test', 'histories');
 /**
  * Histories are kept per workflow generation (see "Workflow versioning" in the README): a new generation is
  * recorded into its own directory when the workflow's commands change on purpose, and an older one is kept
- * while runs started by the code that made it may still be open. v5: host rollbacks in one activity (patch
- * `rollback-in-one-activity`). v4: cancelled activities are waited for
+ * while runs started by the code that made it may still be open. v6: the targets of a host fault prepared
+ * in one activity and injected in one more (patch `one-activity-per-fault`). v5: host rollbacks in one
+ * activity (patch `rollback-in-one-activity`). v4: cancelled activities are waited for
  * before completion (patch `settle-cancelled-activities`). v3: IO evidence, a fault's targets together,
  * metrics sinks (its patch markers are now `deprecatePatch`); kept while v3 runs may be open. v1 and v2 (the
  * first engine, the dead-man switch) are retired: no game day of theirs can still be open.
  */
-export const currentGeneration = 'v5';
+export const currentGeneration = 'v6';
 
 async function main(): Promise<void> {
   const dir = join(historiesDir, currentGeneration);
