@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { DeadManSwitch } from '../workflows/definitions';
 import { ExecutorError, runChecked, type Executor } from './executors/executor';
 import { shellCommand, TrustedScript } from './executors/shellQuote';
@@ -102,6 +103,14 @@ export async function renewLeases(
   await runChecked(exec, ['touch', '-c', '--', ...switches.map(leaseOf)], { timeoutMs });
 }
 
+/**
+ * Says, within this worker process, which switches a verified rollback has disarmed (by base path): the lease
+ * keeper of those switches stops by itself once none of its own is left, instead of waiting for its cancel to
+ * arrive with a heartbeat (up to a second later). A keeper on another worker still stops when cancelled.
+ */
+export const disarmedSwitches = new EventEmitter<{ disarmed: [base: string] }>();
+disarmedSwitches.setMaxListeners(0); // one listener per running lease keeper, however many game days run
+
 export interface Disarmed {
   /** Set when the host had already reverted the fault itself: what its watcher logged. */
   readonly firedLog?: string;
@@ -128,6 +137,7 @@ export async function disarmDeadMan(exec: Executor, sw: DeadManSwitch): Promise<
       `could not disarm the dead-man switch ${sw.base} on ${exec.host} (exit ${result.exitCode}): ${said}`,
     );
   }
+  disarmedSwitches.emit('disarmed', sw.base);
   if (!result.stdout.startsWith('fired\n')) return {};
   return {
     firedLog: result.stdout

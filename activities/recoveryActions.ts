@@ -68,7 +68,7 @@ async function deletePod(
   await kube.callIfExists({ verb: 'patch', resource: 'pods', ...at }, () =>
     kube.core.patchNamespacedPod(
       { ...at, body: { metadata: { annotations: { [runLabel]: tag } } } },
-      mergePatch,
+      mergePatch(),
     ),
   );
   const grace = gracePeriodMs === undefined ? {} : { gracePeriodSeconds: Math.ceil(gracePeriodMs / 1000) };
@@ -245,13 +245,13 @@ async function rolloutRestart(
             await call('get', () => kube.apps.readNamespacedStatefulSet({ name, namespace })),
           );
   if (action.kind === 'deployment') {
-    await call('patch', () => kube.apps.patchNamespacedDeployment({ name, namespace, body }, mergePatch));
+    await call('patch', () => kube.apps.patchNamespacedDeployment({ name, namespace, body }, mergePatch()));
   } else {
     const set = await call('get', () => kube.apps.readNamespacedStatefulSet({ name, namespace }));
     if (set.spec?.updateStrategy?.type === 'OnDelete') {
       actionFailed(`${what} updates OnDelete: a rollout restart replaces none of its pods; use deletePods`);
     }
-    await call('patch', () => kube.apps.patchNamespacedStatefulSet({ name, namespace, body }, mergePatch));
+    await call('patch', () => kube.apps.patchNamespacedStatefulSet({ name, namespace, body }, mergePatch()));
   }
   const deadline = Date.now() + action.timeout;
   for (;;) {

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { resolvePlanOnWorker, resolveZoneGroups, uncheckedTargets } from '../activities/resolve';
 import type { Plan } from '../plan/schema';
 import { zoneQueuesOf } from '../plan/targets';
-import { activityDepsFromConfig } from '../worker/createWorker';
+import { activityDepsFromConfig } from '../worker/activityDeps';
 import type { WorkerConfig } from '../worker/config';
 import type { ZoneGroup } from '../workflows/definitions';
 

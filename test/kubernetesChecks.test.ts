@@ -84,7 +84,7 @@ describe('kubernetes checks and recovery actions (real control plane, kwok nodes
     );
     await core.patchNamespacedPodStatus(
       { name, namespace, body: { status: { containerStatuses, conditions } } },
-      mergePatch,
+      mergePatch(),
     );
     await waitFor(`${name} not Ready`, async () => {
       const now = await core.readNamespacedPod({ name, namespace });
@@ -102,7 +102,7 @@ describe('kubernetes checks and recovery actions (real control plane, kwok nodes
     }));
     await core.patchNamespacedPodStatus(
       { name, namespace, body: { status: { containerStatuses } } },
-      mergePatch,
+      mergePatch(),
     );
   };
 

@@ -1,4 +1,4 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import { kubernetesLibrary } from '../activities/kubernetes/library';
 import { KubernetesClient } from '../activities/kubernetes/client';
 import type { KubernetesClusters } from '../activities/kubernetes/clusters';
 import type { WorkerConfig } from './config';
@@ -22,7 +22,7 @@ export function kubernetesClusters(config: WorkerConfig['kubernetes']): Kubernet
       const context = config.contexts[name];
       if (context === undefined)
         throw new Error(`no Kubernetes context "${name}" in this worker's configuration`);
-      const kubeConfig = new KubeConfig();
+      const kubeConfig = new (kubernetesLibrary().KubeConfig)();
       if (context.inCluster) {
         kubeConfig.loadFromCluster();
       } else {

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { outputExcerpt } from './outputExcerpt';
-import { Exec, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import type { V1Pod, V1Status } from '@kubernetes/client-node';
+import { kubernetesLibrary } from '../kubernetes/library';
 import { z } from 'zod';
 import { commandLine, kubernetesName } from '../../plan/safeValues';
 import { couldNotRunExitCodes } from '../executors/executor';
@@ -112,7 +113,7 @@ export async function execInPod(
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
   try {
-    const started = new Exec(kube.config).exec(
+    const started = new (kubernetesLibrary().Exec)(kube.config).exec(
       namespace,
       name,
       container,

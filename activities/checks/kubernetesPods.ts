@@ -1,4 +1,5 @@
-import { Observable, type ConfigurationOptions, type V1Pod } from '@kubernetes/client-node';
+import type { ConfigurationOptions, V1Pod } from '@kubernetes/client-node';
+import { kubernetesLibrary } from '../kubernetes/library';
 import { describeSelection, labelSelectorText, type KubernetesSelection } from '../../plan/kubernetes';
 import type { KubernetesClient } from '../kubernetes/client';
 import type { KubernetesClusters } from '../kubernetes/clusters';
@@ -48,9 +49,9 @@ export function abortedBy(signal: AbortSignal): ConfigurationOptions {
       {
         pre: (request) => {
           request.setSignal(signal);
-          return new Observable(Promise.resolve(request));
+          return new (kubernetesLibrary().Observable)(Promise.resolve(request));
         },
-        post: (response) => new Observable(Promise.resolve(response)),
+        post: (response) => new (kubernetesLibrary().Observable)(Promise.resolve(response)),
       },
     ],
     middlewareMergeStrategy: 'append',

@@ -359,7 +359,7 @@ export const chaosMesh: KubernetesFaultKind<Params, Saved> = {
           name: ref.name,
           body: { metadata: { annotations: { [injectedAnnotation]: JSON.stringify(injected) } } },
         },
-        mergePatch,
+        mergePatch(),
       ),
     );
   },

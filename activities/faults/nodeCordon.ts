@@ -69,7 +69,7 @@ export async function cordon(ctx: KubernetesFaultContext, saved: CordonSaved): P
           spec: { unschedulable: true },
         },
       },
-      mergePatch,
+      mergePatch(),
     ),
   );
 }
@@ -87,7 +87,7 @@ export async function uncordon(ctx: KubernetesFaultContext, saved: CordonSaved):
           spec: { unschedulable: null },
         },
       },
-      mergePatch,
+      mergePatch(),
     ),
   );
 }

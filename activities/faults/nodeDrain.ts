@@ -1,4 +1,5 @@
-import { ApiException, type V1Pod } from '@kubernetes/client-node';
+import type { ApiException, V1Pod } from '@kubernetes/client-node';
+import { kubernetesLibrary } from '../kubernetes/library';
 import { z } from 'zod';
 import { duration, formatDuration } from '../../plan/duration';
 import { mergePatch } from '../kubernetes/client';
@@ -193,7 +194,7 @@ async function requestEviction(
     });
     return { done: true };
   } catch (error) {
-    if (error instanceof ApiException) {
+    if (error instanceof kubernetesLibrary().ApiException) {
       const { code, body } = error as ApiException<unknown>;
       if (code === 404) return { done: true };
       // 409: a conflict, or the UID precondition (the pod was replaced): which one, the next read says.
@@ -220,7 +221,7 @@ async function evict(
   await ctx.kube.callIfExists({ verb: 'patch', resource: 'pods', ...at }, () =>
     ctx.kube.core.patchNamespacedPod(
       { ...at, body: { metadata: { annotations: { [runLabel]: ctx.tag } } } },
-      mergePatch,
+      mergePatch(),
     ),
   );
   const started = Date.now();

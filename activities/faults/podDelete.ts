@@ -97,7 +97,7 @@ export const podDelete: KubernetesFaultKind<Params, Saved> = {
     await ctx.kube.callIfExists({ verb: 'patch', resource: 'pods', ...at }, () =>
       ctx.kube.core.patchNamespacedPod(
         { ...at, body: { metadata: { annotations: { [runLabel]: ctx.tag } } } },
-        mergePatch,
+        mergePatch(),
       ),
     );
     const grace = gracePeriodSeconds(p);
@@ -158,7 +158,7 @@ export const podDelete: KubernetesFaultKind<Params, Saved> = {
       await ctx.kube.callIfExists({ verb: 'patch', resource: 'pods', ...at }, () =>
         ctx.kube.core.patchNamespacedPod(
           { ...at, body: { metadata: { annotations: { [runLabel]: null } } } },
-          mergePatch,
+          mergePatch(),
         ),
       );
       return;

@@ -73,10 +73,10 @@ async function scaleTo(ctx: KubernetesFaultContext, saved: ScaledWorkload, repli
   const body = { spec: { replicas } };
   await (saved.resource === 'deployment'
     ? ctx.kube.callIfExists(action, () =>
-        ctx.kube.apps.patchNamespacedDeploymentScale({ ...at, body }, mergePatch),
+        ctx.kube.apps.patchNamespacedDeploymentScale({ ...at, body }, mergePatch()),
       )
     : ctx.kube.callIfExists(action, () =>
-        ctx.kube.apps.patchNamespacedStatefulSetScale({ ...at, body }, mergePatch),
+        ctx.kube.apps.patchNamespacedStatefulSetScale({ ...at, body }, mergePatch()),
       ));
 }
 
@@ -91,10 +91,10 @@ async function annotate(
   const body = { metadata: { annotations } };
   await (saved.resource === 'deployment'
     ? ctx.kube.callIfExists(action, () =>
-        ctx.kube.apps.patchNamespacedDeployment({ ...at, body }, mergePatch),
+        ctx.kube.apps.patchNamespacedDeployment({ ...at, body }, mergePatch()),
       )
     : ctx.kube.callIfExists(action, () =>
-        ctx.kube.apps.patchNamespacedStatefulSet({ ...at, body }, mergePatch),
+        ctx.kube.apps.patchNamespacedStatefulSet({ ...at, body }, mergePatch()),
       ));
 }
 

@@ -62,12 +62,17 @@ export function gamedayRootRevert(iface: string): RevertCommand[] {
   return [['tc', 'qdisc', 'del', 'dev', iface, 'root', 'handle', gamedayHandle]];
 }
 
-/** Removes gameday's root qdisc if it is there; the kernel restores its default. Idempotent. */
+/**
+ * Removes gameday's root qdisc if it is there; the kernel restores its default. Idempotent, one round trip:
+ * naming the handle makes the kernel refuse ("Invalid handle") a root qdisc that is not ours, so nobody
+ * else's shaping is touched, and a missing interface has nothing of ours either. The verify that follows
+ * every rollback reads what is left.
+ */
 export async function removeGamedayRoot(ctx: FaultContext, iface: string): Promise<void> {
-  const root = await readRootQdisc(ctx, iface).catch((error: unknown) => {
-    if (error instanceof FaultUserError) return undefined; // the interface is gone: nothing to remove
-    throw error;
-  });
-  if (root?.handle !== gamedayHandle) return;
-  await ctx.run(['tc', 'qdisc', 'del', 'dev', iface, 'root', 'handle', gamedayHandle]);
+  const [argv] = gamedayRootRevert(iface) as [RevertCommand];
+  const result = await ctx.exec.run(argv);
+  if (result.exitCode === 0 || /Invalid handle|Cannot find device/.test(result.stderr)) return;
+  throw new ExecutorError(
+    `tc qdisc del dev ${iface} root handle ${gamedayHandle} on ${ctx.target.name}: ${result.stderr.trim()}`,
+  );
 }

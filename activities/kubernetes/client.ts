@@ -1,13 +1,13 @@
-import {
+import type {
   ApiException,
   AppsV1Api,
+  ConfigurationOptions,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
-  PatchStrategy,
   PolicyV1Api,
-  setHeaderOptions,
 } from '@kubernetes/client-node';
+import { kubernetesLibrary } from './library';
 
 /** What a Kubernetes call was for, so its failure names the verb, the resource and the namespace. */
 export interface KubernetesAction {
@@ -70,10 +70,11 @@ export class KubernetesClient {
     readonly context: string,
     readonly config: KubeConfig,
   ) {
-    this.core = config.makeApiClient(CoreV1Api);
-    this.apps = config.makeApiClient(AppsV1Api);
-    this.policy = config.makeApiClient(PolicyV1Api);
-    this.custom = config.makeApiClient(CustomObjectsApi);
+    const k8s = kubernetesLibrary();
+    this.core = config.makeApiClient(k8s.CoreV1Api);
+    this.apps = config.makeApiClient(k8s.AppsV1Api);
+    this.policy = config.makeApiClient(k8s.PolicyV1Api);
+    this.custom = config.makeApiClient(k8s.CustomObjectsApi);
   }
 
   /** Requests made through `call` and `callIfExists`, for benchmarks (API calls per target). */
@@ -95,14 +96,14 @@ export class KubernetesClient {
     try {
       return await request();
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
+      if (error instanceof kubernetesLibrary().ApiException && error.code === 404) return undefined;
       throw this.failure(action, error);
     }
   }
 
   failure(action: KubernetesAction, error: unknown): KubernetesError {
     const what = describeAction(action, this.context);
-    if (!(error instanceof ApiException)) {
+    if (!(error instanceof kubernetesLibrary().ApiException)) {
       const reason = error instanceof Error ? error.message : String(error);
       return new KubernetesError(`cannot ${what}: the API server did not answer (${reason})`, 0, false);
     }
@@ -122,4 +123,7 @@ export class KubernetesClient {
 }
 
 /** Options that send a patch as a JSON merge patch (the client's default content type is JSON Patch). */
-export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+export const mergePatch = (): ConfigurationOptions => {
+  const { setHeaderOptions, PatchStrategy } = kubernetesLibrary();
+  return setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+};

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { Exec, type V1Status } from '@kubernetes/client-node';
+import type { V1Status } from '@kubernetes/client-node';
+import { kubernetesLibrary } from './library';
 import type { KubernetesClient } from './client';
 
 /** What a command run in a pod's container answered. */
@@ -47,7 +48,7 @@ function exitCodeOf(status: V1Status): number | undefined {
  * reached, or a command that does not finish in 20 s, is an error naming the pod, so it never reads as an answer.
  */
 export function podExec(kube: KubernetesClient): ExecInPod {
-  const exec = new Exec(kube.config);
+  const exec = new (kubernetesLibrary().Exec)(kube.config);
   return async (namespace, pod, container, argv) => {
     const where = `${namespace}/${pod} (container ${container}, context ${kube.context})`;
     const stdout = collector();

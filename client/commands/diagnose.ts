@@ -6,7 +6,7 @@ import { FaultUserError } from '../../activities/faults/contract';
 import { duration } from '../../plan/duration';
 import { containerName } from '../../plan/safeValues';
 import { SshInventory } from '../../worker/sshInventory';
-import { createLogger } from '../../worker/createWorker';
+import { createLogger } from '../../worker/activityDeps';
 import { CliError, exitCodes } from '../exitCodes';
 import type { GlobalFlags } from '../options';
 import { renderIoEvidence } from '../renderIo';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { loadWorkerConfig, type WorkerConfig } from '../../worker/config';
 import { TemporalUnreachable } from '../../worker/connectionFailure';
-import { startWorker } from '../../worker/run';
+import type { startWorker as StartWorker } from '../../worker/run';
 import { ensureSearchAttributes } from '../../worker/searchAttributes';
 import { startDemoService } from '../demoService';
 import {
@@ -18,6 +18,10 @@ import { defaultTaskQueue } from '../../workflows/definitions';
 import { devStateDir, projectRoot } from '../paths';
 import { style } from '../style';
 import { executeGameDay, loadPlanOrExit } from './run';
+
+/** Starts a worker, loading it first: @temporalio/worker takes most of a second, which other commands skip. */
+const startWorker: typeof StartWorker = async (...args) =>
+  (await import('../../worker/run.js')).startWorker(...args);
 
 const say = (line: string) => console.error(style.dim(line));
 
