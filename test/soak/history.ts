@@ -11,6 +11,10 @@ export const eventMs = (event: HistoryEvent): number =>
   Number(event.eventTime?.seconds ?? 0) * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
 
 /** The activity type an event schedules, or undefined for any other event. */
+/** Rolling back: the host rollbacks of a run in one activity, or one fault's on its own. */
+export const isRollback = (type: string | undefined): boolean =>
+  type === 'rollbackFault' || type === 'rollBackFaultsInOrder';
+
 /**
  * The activity type an event schedules; one serving every target of a fault counts as its per-target kind
  * (`injectFaultOnTargets` is an inject, its verify included).
@@ -75,21 +79,23 @@ export function landingAt(events: readonly HistoryEvent[], atMs: number): string
   let rolledBack = false;
   let injected = false;
   for (const event of before) {
-    const type = scheduledType(event);
+    // An inject serving all targets verifies them too: once it closed, what follows is the next fault.
+    const raw = event.activityTaskScheduledEventAttributes?.activityType?.name;
+    const type = raw === 'injectFaultOnTargets' ? 'injectFaultOnTargets' : scheduledType(event);
     if (type !== undefined) pending.set(Number(event.eventId), type);
     const closed = closedActivity(event);
     if (closed !== undefined) {
       lastClosed = pending.get(closed) ?? lastClosed;
       pending.delete(closed);
     }
-    if (type === 'injectFault') injected = true;
-    if (type === 'rollbackFault') rolledBack = true;
+    if (type === 'injectFault' || type === 'injectFaultOnTargets') injected = true;
+    if (isRollback(type)) rolledBack = true;
   }
   const open = new Set([...pending.values()].filter((type) => type !== 'keepLeases'));
-  if (open.has('rollbackFault')) return 'mid-rollback';
+  if ([...open].some(isRollback)) return 'mid-rollback';
   if (open.has('awaitRecovery') || (rolledBack && open.has('runCheck'))) return 'recovery';
   if (open.has('observe')) return 'mid-window';
-  if (open.has('injectFault')) return 'mid-inject';
+  if (open.has('injectFault') || open.has('injectFaultOnTargets')) return 'mid-inject';
   if (open.has('verifyFault')) return 'verify after inject';
   if (open.has('prepareFault')) return 'prepare';
   if (open.has('resolvePlan') || open.has('resolveZoneGroups')) return 'resolve';
@@ -103,10 +109,12 @@ export function landingAt(events: readonly HistoryEvent[], atMs: number): string
     case 'injectFault':
       return 'between inject and verify';
     case 'verifyFault':
+    case 'injectFaultOnTargets':
       return 'between faults / before window';
     case 'observe':
       return 'between window and rollback';
     case 'rollbackFault':
+    case 'rollBackFaultsInOrder':
       return 'between rollbacks';
     case 'awaitRecovery':
       return 'after recovery';
@@ -115,10 +123,10 @@ export function landingAt(events: readonly HistoryEvent[], atMs: number): string
   }
 }
 
-/** The time the last rollbackFault of the run completed (ms), or undefined. */
+/** The time the last rollback activity of the run completed (ms), or undefined. */
 export function lastRollbackCompletedMs(events: readonly HistoryEvent[]): number | undefined {
   const times = events
-    .filter((event) => completedType(event, events) === 'rollbackFault')
+    .filter((event) => isRollback(completedType(event, events)))
     .map((event) => eventMs(event));
   return times.length > 0 ? Math.max(...times) : undefined;
 }

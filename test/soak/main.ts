@@ -32,6 +32,7 @@ import {
   eventMs,
   fetchAll,
   followHistory,
+  isRollback,
   landingAt,
   lastRollbackCompletedMs,
   lastWorkflowTaskWorker,
@@ -256,9 +257,12 @@ interface Trigger {
 }
 
 function triggerFor(aim: Aim, windowMs: number, random: Random): Trigger {
-  const onScheduled = (type: string, delay: () => number): Trigger => ({
+  const onScheduled = (
+    type: string | ((type: string | undefined) => boolean),
+    delay: () => number,
+  ): Trigger => ({
     match: (event, events) =>
-      scheduledType(event) === type
+      (typeof type === 'string' ? scheduledType(event) === type : type(scheduledType(event)))
         ? { delayMs: delay(), ...optional('worker', schedulingWorker(event, events)) }
         : undefined,
   });
@@ -280,7 +284,7 @@ function triggerFor(aim: Aim, windowMs: number, random: Random): Trigger {
     case 'mid-window':
       return onScheduled('observe', () => Math.round(windowMs * (0.1 + 0.8 * random.next())));
     case 'mid-rollback':
-      return onScheduled('rollbackFault', () => random.int(0, 30));
+      return onScheduled(isRollback, () => random.int(0, 30));
     case 'recovery':
       return onScheduled('awaitRecovery', () => random.int(0, 40));
     case 'between prepare and inject':
