@@ -162,7 +162,7 @@ export function injectFault(deps: ActivityDeps, input: SavedFaultInput): Promise
 }
 
 /** A target's single try inside an activity serving several, as the one line handed back to the workflow. */
-const tryFailed = (error: unknown): string => redact(error instanceof Error ? error.message : String(error));
+const tryFailed = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** Host kinds only: a Kubernetes kind keeps its progress in the heartbeats of an activity of its own. */
 function onHost(input: FaultActivityInput): void {
@@ -172,8 +172,8 @@ function onHost(input: FaultActivityInput): void {
 
 /**
  * The prepare of every target of one host fault in one activity: one dispatch instead of one per target, all
- * targets at once. Each is tried once; a failure is handed back (redacted here: the saved states must reach
- * history as they are) for the workflow to give that target its own retried `prepareFault`.
+ * targets at once. Each is tried once; a failure is handed back for the workflow to give that target its own
+ * retried `prepareFault`.
  */
 export function prepareFaultOnTargets(
   deps: ActivityDeps,
@@ -186,7 +186,8 @@ export function prepareFaultOnTargets(
           onHost(input);
           return { prepared: true, saved: await bind(deps, ctx, input, () => undefined).prepare() };
         } catch (error) {
-          return { prepared: false, error: tryFailed(error) };
+          // This result bypasses the redacting interceptor (its saved states must stay as they are).
+          return { prepared: false, error: redact(tryFailed(error)) };
         }
       }),
     );
@@ -217,12 +218,10 @@ export function injectFaultOnTargets(
   deps: ActivityDeps,
   { steps }: InjectOnTargetsInput,
 ): Promise<InjectOnTargetsResult> {
-  const done = new Map<string, InjectedOutcome>();
+  let done = new Map<string, InjectedOutcome>();
   const details = () => Object.fromEntries(done);
   return withHeartbeats(async (ctx) => {
-    for (const [id, outcome] of doneEarlier<InjectedOutcome>(ctx.info.heartbeatDetails, (o) => o.injected)) {
-      done.set(id, outcome);
-    }
+    done = doneEarlier<InjectedOutcome>(ctx.info.heartbeatDetails, (o) => o.injected);
     const inject = async (input: SavedFaultInput): Promise<InjectedOutcome> => {
       const earlier = done.get(input.step.id);
       if (earlier !== undefined) return earlier;
@@ -321,15 +320,10 @@ export function rollBackFaultsInOrder(
   deps: ActivityDeps,
   { groups }: RollbackInOrderInput,
 ): Promise<RollbackInOrderResult> {
-  const done = new Map<string, RollbackOutcome>();
+  let done = new Map<string, RollbackOutcome>();
   const details = () => Object.fromEntries(done);
   return withHeartbeats(async (ctx) => {
-    for (const [id, outcome] of doneEarlier<RollbackOutcome>(
-      ctx.info.heartbeatDetails,
-      (o) => o.rolledBack,
-    )) {
-      done.set(id, outcome);
-    }
+    done = doneEarlier<RollbackOutcome>(ctx.info.heartbeatDetails, (o) => o.rolledBack);
     const attempt = ctx.info.attempt;
     const rollBack = async (input: SavedFaultInput): Promise<RollbackOutcome> => {
       const earlier = done.get(input.step.id);

@@ -89,9 +89,8 @@ const stepsNamed = (steps: readonly TargetStep[]): string =>
 
 /** Every target failed as one (no worker took the activity): the records say why. */
 function allFailed(records: readonly FaultRecord[], failure: unknown): Settled[] {
-  return [
-    { status: 'rejected', reason: records.map((record) => injectFailed(record, failure))[0] ?? failure },
-  ];
+  for (const record of records) injectFailed(record, failure);
+  return [{ status: 'rejected', reason: failure }];
 }
 
 /**

@@ -450,7 +450,7 @@ function projected(curve: readonly Awaited<ReturnType<typeof oneFaultOn>>[], tar
   };
 }
 
-export async function manyTargetsBench(temporal: TestTemporal) {
+async function manyTargetsBench(temporal: TestTemporal) {
   const started = performance.now();
   const lab = await startTestHosts(manyTargets);
   console.error(
