@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { DeadManSwitch } from '../workflows/definitions';
 import { ExecutorError, runChecked, type Executor } from './executors/executor';
+import { runStep, type CommandStep } from './executors/hostCommand';
 import { shellCommand, TrustedScript } from './executors/shellQuote';
 import type { RevertCommand } from './faults/contract';
 
@@ -74,23 +75,33 @@ echo started $!
 );
 
 /**
- * Arms the switch before the fault is injected: writes the revert, renews the lease and starts the watcher
- * unless one is already watching; one round trip (issue 14: a fault's set-up takes the fewest possible).
+ * Arming the switch as a step (`runInOrder` sends it with the inject): writes the revert, renews the lease and
+ * starts the watcher unless one is already watching (issue 14: a fault's set-up takes the fewest round trips).
  */
-export async function armDeadMan(
+export function armStep(
+  sw: DeadManSwitch,
+  commands: readonly RevertCommand[],
+  host: string,
+): CommandStep<void> {
+  return {
+    command: { script: armScript, args: [sw.base, leaseSeconds(sw)], input: revertScript(commands) },
+    judge(result) {
+      if (result.exitCode === 0 && /^(renewed|started \d+)$/m.test(result.stdout)) return;
+      const said = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' ⏎ ');
+      throw new ExecutorError(
+        `could not arm the dead-man switch ${sw.base} on ${host} (exit ${result.exitCode}): ${said}`,
+      );
+    },
+  };
+}
+
+/** Arms the switch on its own, in one round trip, before the fault is injected. */
+export function armDeadMan(
   exec: Executor,
   sw: DeadManSwitch,
   commands: readonly RevertCommand[],
 ): Promise<void> {
-  const result = await exec.runScript(armScript, [sw.base, leaseSeconds(sw)], {
-    input: revertScript(commands),
-  });
-  if (result.exitCode !== 0 || !/^(renewed|started \d+)$/m.test(result.stdout)) {
-    const said = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' ⏎ ');
-    throw new ExecutorError(
-      `could not arm the dead-man switch ${sw.base} on ${exec.host} (exit ${result.exitCode}): ${said}`,
-    );
-  }
+  return runStep(exec, armStep(sw, commands, exec.host));
 }
 
 /** Renews the leases on one host: `touch -c` never re-creates a lease that a rollback has removed. */

@@ -16,7 +16,8 @@ import type {
   RollbackResult,
   SavedFaultInput,
 } from '../workflows/definitions';
-import { armDeadMan, disarmDeadMan, type Disarmed } from './deadMan';
+import { armStep, disarmDeadMan, type Disarmed } from './deadMan';
+import { runStep, runStepsInOrder } from './executors/hostCommand';
 import type { ActivityDeps } from './deps';
 import {
   faultContext,
@@ -25,7 +26,13 @@ import {
   withProgress,
   type StepProgress,
 } from './faults/context';
-import { FaultUserError, isKubernetesKind, type FaultState } from './faults/contract';
+import {
+  FaultUserError,
+  isKubernetesKind,
+  type FaultContext,
+  type FaultKind,
+  type FaultState,
+} from './faults/contract';
 import { faultKindFor } from './faults/inContainer';
 import { heartbeat, withHeartbeats } from './heartbeat';
 import { KubernetesError } from './kubernetes/client';
@@ -37,11 +44,13 @@ interface BoundStep {
   /** What the step said and saved so far (Kubernetes kinds), sent with every heartbeat. */
   readonly progress?: StepProgress;
   prepare(): Promise<unknown>;
-  inject(saved: unknown): Promise<void>;
+  /** Arms the host's dead-man switch, then injects (Kubernetes kinds have no switch of their own here). */
+  armAndInject(saved: unknown, deadMan: DeadManSwitch): Promise<void>;
+  /** The same, then reads the fault's state back. */
+  injectAndVerify(saved: unknown, deadMan: DeadManSwitch): Promise<FaultState>;
   verify(saved: unknown): Promise<FaultState>;
-  rollback(saved: unknown): Promise<void>;
-  /** The host's dead-man switch, armed before the inject; Kubernetes kinds have none of their own here. */
-  arm(saved: unknown, deadMan: DeadManSwitch): Promise<void>;
+  /** Rolls back, then reads the fault's state back (the caller judges it). */
+  rollbackAndVerify(saved: unknown): Promise<FaultState>;
   disarm(deadMan: DeadManSwitch): Promise<Disarmed>;
 }
 
@@ -87,10 +96,16 @@ function bind(
     return {
       progress,
       prepare: () => kind.prepare(kctx, params),
-      inject: (saved) => kind.inject(kctx, params, saved),
+      armAndInject: (saved) => kind.inject(kctx, params, saved),
+      async injectAndVerify(saved) {
+        await kind.inject(kctx, params, saved);
+        return kind.verify(kctx, params, saved);
+      },
       verify: (saved) => kind.verify(kctx, params, saved),
-      rollback: (saved) => kind.rollback(kctx, params, saved),
-      arm: () => Promise.resolve(),
+      async rollbackAndVerify(saved) {
+        await kind.rollback(kctx, params, saved);
+        return kind.verify(kctx, params, saved);
+      },
       disarm: () => Promise.resolve({}),
     };
   }
@@ -101,13 +116,60 @@ function bind(
     target,
     protectedPids: target.kind === 'local' ? deps.protectedPids : [],
   });
+  return hostSteps(kind, hctx, params);
+}
+
+/**
+ * A host kind's steps on one target. A kind that gives its commands as data (`commands`) gets the switch armed,
+ * the fault injected and its state read in one round trip, and the rollback and its read in another (issue
+ * 14); any other runs them one after another. The disarm stays a round trip of its own, after a verified read.
+ */
+export function hostSteps(
+  kind: FaultKind<unknown, unknown>,
+  ctx: FaultContext,
+  params: unknown,
+): Omit<BoundStep, 'progress'> {
+  const { exec } = ctx;
+  const arm = (saved: unknown, deadMan: DeadManSwitch) => ({
+    ...armStep(deadMan, kind.hostRevert(params, saved, ctx), exec.host),
+    // Nothing is injected on a host whose switch could not be armed.
+    gate: true,
+  });
+  const { commands } = kind;
+  if (commands === undefined) {
+    const armAndInject = async (saved: unknown, deadMan: DeadManSwitch) => {
+      await runStep(exec, arm(saved, deadMan));
+      await kind.inject(ctx, params, saved);
+    };
+    return {
+      prepare: () => kind.prepare(ctx, params),
+      armAndInject,
+      async injectAndVerify(saved, deadMan) {
+        await armAndInject(saved, deadMan);
+        return kind.verify(ctx, params, saved);
+      },
+      verify: (saved) => kind.verify(ctx, params, saved),
+      async rollbackAndVerify(saved) {
+        await kind.rollback(ctx, params, saved);
+        return kind.verify(ctx, params, saved);
+      },
+      disarm: (deadMan) => disarmDeadMan(exec, deadMan),
+    };
+  }
   return {
-    prepare: () => kind.prepare(hctx, params),
-    inject: (saved) => kind.inject(hctx, params, saved),
-    verify: (saved) => kind.verify(hctx, params, saved),
-    rollback: (saved) => kind.rollback(hctx, params, saved),
-    arm: (saved, deadMan) => armDeadMan(hctx.exec, deadMan, kind.hostRevert(params, saved, hctx)),
-    disarm: (deadMan) => disarmDeadMan(hctx.exec, deadMan),
+    prepare: () => kind.prepare(ctx, params),
+    armAndInject: (saved, deadMan) =>
+      runStepsInOrder(exec, [arm(saved, deadMan)], commands.inject(params, saved, ctx)),
+    injectAndVerify: (saved, deadMan) =>
+      runStepsInOrder(
+        exec,
+        [arm(saved, deadMan), commands.inject(params, saved, ctx)],
+        commands.read(params, saved, ctx),
+      ),
+    verify: (saved) => runStep(exec, commands.read(params, saved, ctx)),
+    rollbackAndVerify: (saved) =>
+      runStepsInOrder(exec, [commands.rollback(params, saved, ctx)], commands.read(params, saved, ctx)),
+    disarm: (deadMan) => disarmDeadMan(exec, deadMan),
   };
 }
 
@@ -155,8 +217,7 @@ export function injectFault(deps: ActivityDeps, input: SavedFaultInput): Promise
   deps.log.info({ step: input.step.id, tag: input.tag }, input.step.inject);
   return step(deps, input, async (bound) => {
     const started = process.hrtime.bigint();
-    await bound.arm(input.saved, input.deadMan);
-    await bound.inject(input.saved);
+    await bound.armAndInject(input.saved, input.deadMan);
     deps.metrics.faultInjected(faultKey(input), input.step.kind, secondsSince(started));
   });
 }
@@ -230,10 +291,8 @@ export function injectFaultOnTargets(
         deps.log.info({ step: input.step.id, tag: input.tag }, input.step.inject);
         const bound = bind(deps, ctx, input, () => heartbeat(ctx, details()));
         const started = process.hrtime.bigint();
-        await bound.arm(input.saved, input.deadMan);
-        await bound.inject(input.saved);
+        const state = await bound.injectAndVerify(input.saved, input.deadMan);
         deps.metrics.faultInjected(faultKey(input), input.step.kind, secondsSince(started));
-        const state = await bound.verify(input.saved);
         if (!state.active) throw new Error(`${input.step.id} is not active: ${state.detail}`);
         const outcome: InjectedOutcome = {
           injected: true,
@@ -278,8 +337,7 @@ async function rollBackOnce(
   const recordAttempt = (result: 'success' | 'failure') =>
     deps.metrics.rollbackAttempted(faultKey(input), input.step.kind, result, secondsSince(started));
   try {
-    await bound.rollback(input.saved);
-    const state = await bound.verify(input.saved);
+    const state = await bound.rollbackAndVerify(input.saved);
     if (!rolledBack(state)) throw new Error(`still active after rollback: ${state.detail}`);
     // Only a verified rollback disarms the switch: until then the host can still revert by itself.
     const disarmed = await bound.disarm(input.deadMan);

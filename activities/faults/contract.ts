@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { HostTarget, KubernetesResource, KubernetesTarget, TargetKind } from '../../plan/targets';
 import type { CommandResult, Executor, RunOptions } from '../executors/executor';
+import type { CommandStep } from '../executors/hostCommand';
 import type { KubernetesClient } from '../kubernetes/client';
 import type { KubernetesContextPolicy } from '../kubernetes/clusters';
 import type { ExecInPod } from '../kubernetes/podExec';
@@ -115,6 +116,21 @@ export interface PlanProblem {
   readonly message: string;
 }
 
+/**
+ * A kind's inject, state read and rollback as one host command each, given as data (pure, like `hostRevert`):
+ * the worker then sends arm + inject + read in one round trip and rollback + read in another (issue 14). A kind
+ * that has them builds its inject, verify and rollback from them (`commandSteps`), so both paths run the same
+ * commands and read their answers the same way.
+ */
+export interface CommandSteps<Params, Saved> {
+  /** Its judge throws unless the change is in place (or the plan is at fault: `FaultUserError`). */
+  inject(params: Params, saved: Saved, ctx: RevertContext): CommandStep<void>;
+  /** Changes nothing; its judge throws when the host could not tell (no evidence is never a pass). */
+  read(params: Params, saved: Saved, ctx: RevertContext): CommandStep<FaultState>;
+  /** Its judge throws unless the fault is gone or was never there; the read that follows verifies it. */
+  rollback(params: Params, saved: Saved, ctx: RevertContext): CommandStep<void>;
+}
+
 export interface FaultDescription {
   readonly inject: string;
   readonly rollback: string;
@@ -143,6 +159,8 @@ export interface FaultKind<Params, Saved> {
   inject(ctx: FaultContext, params: Params, saved: Saved): Promise<void>;
   verify(ctx: FaultContext, params: Params, saved: Saved): Promise<FaultState>;
   rollback(ctx: FaultContext, params: Params, saved: Saved): Promise<void>;
+  /** Given when inject, verify and rollback are one host command each: they then share round trips. */
+  readonly commands?: CommandSteps<Params, Saved>;
   /**
    * The commands that undo the fault on the host with no orchestrator: the host's dead-man switch runs them
    * when its lease expires (the worker was cut off or died for good). Each must succeed, or do no harm, when

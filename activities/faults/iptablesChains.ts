@@ -1,4 +1,5 @@
 import { ExecutorError } from '../executors/executor';
+import { runStep, type CommandStep } from '../executors/hostCommand';
 import { TrustedScript } from '../executors/shellQuote';
 import { faultHash } from './context';
 import { FaultUserError, type FaultContext, type RevertCommand } from './contract';
@@ -93,41 +94,58 @@ done
 const chainArguments = (ctx: ChainOwner, hooks: readonly Hook[]): string[] =>
   hooks.flatMap((hook) => [hook, chainName(ctx, hook), `gameday:${ctx.tag}:${ctx.fault}`]);
 
+/** Where a fault's chains are: its run's tag and name, and the host's name for what is said. */
+type ChainPlace = ChainOwner & { readonly target: { readonly name: string } };
+
 /** Creates (or empties) each chain, fills it with its rules, and makes sure exactly one jump leads to it. */
-export async function installChains(ctx: FaultContext, chains: readonly ChainRules[]): Promise<void> {
+export function installChainsStep(place: ChainPlace, chains: readonly ChainRules[]): CommandStep<void> {
   const body = chains.flatMap(({ hook, rules }) => {
-    const chain = chainName(ctx, hook);
+    const chain = chainName(place, hook);
     return [
       `${restoreLine([`:${chain}`, '-'])} [0:0]`, // a chain with policy "-" and zeroed counters
-      ...rules.map((rule) => restoreLine(['-A', chain, ...rule, ...comment(ctx)])),
+      ...rules.map((rule) => restoreLine(['-A', chain, ...rule, ...comment(place)])),
     ];
   });
   const hooks = chains.map((chain) => chain.hook);
-  const result = await ctx.exec.runScript(installChainsScript, chainArguments(ctx, hooks), {
-    input: `${body.join('\n')}\n`,
-  });
-  if (result.exitCode !== 0) {
-    throw new ExecutorError(
-      `iptables-restore on ${ctx.target.name} exited ${result.exitCode}: ${result.stderr.trim()}`,
-    );
-  }
+  return {
+    command: {
+      script: installChainsScript,
+      args: chainArguments(place, hooks),
+      input: `${body.join('\n')}\n`,
+    },
+    judge(result) {
+      if (result.exitCode !== 0) {
+        throw new ExecutorError(
+          `iptables-restore on ${place.target.name} exited ${result.exitCode}: ${result.stderr.trim()}`,
+        );
+      }
+    },
+  };
 }
 
 /** Removes every jump to the chains and the chains themselves; chains that are already gone are fine. */
-export async function removeChains(ctx: FaultContext, hooks: readonly Hook[]): Promise<void> {
-  const result = await ctx.exec.runScript(removeChainsScript, chainArguments(ctx, hooks));
-  const present = result.stdout
-    .split('\n')
-    .filter((line) => line.startsWith('present '))
-    .map((line) => line.slice('present '.length));
-  if (result.exitCode !== 0) {
-    throw new ExecutorError(
-      `removing chains on ${ctx.target.name} exited ${result.exitCode}: ${result.stderr.trim()}`,
-    );
-  }
-  if (present.length > 0) {
-    throw new ExecutorError(`chain(s) ${present.join(', ')} still present on ${ctx.target.name}`);
-  }
+export function removeChainsStep(place: ChainPlace, hooks: readonly Hook[]): CommandStep<void> {
+  return {
+    command: { script: removeChainsScript, args: chainArguments(place, hooks) },
+    judge(result) {
+      const present = result.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('present '))
+        .map((line) => line.slice('present '.length));
+      if (result.exitCode !== 0) {
+        throw new ExecutorError(
+          `removing chains on ${place.target.name} exited ${result.exitCode}: ${result.stderr.trim()}`,
+        );
+      }
+      if (present.length > 0) {
+        throw new ExecutorError(`chain(s) ${present.join(', ')} still present on ${place.target.name}`);
+      }
+    },
+  };
+}
+
+export function removeChains(ctx: FaultContext, hooks: readonly Hook[]): Promise<void> {
+  return runStep(ctx.exec, removeChainsStep(ctx, hooks));
 }
 
 /** Removes every jump to the chain and the chain itself; a chain that is already gone is fine. */
@@ -163,21 +181,25 @@ done
 );
 
 /** Per hook, how many rules its chain holds, or undefined when there is no such chain or no jump to it. */
-export async function countChainRules(
-  ctx: FaultContext,
+export function chainRulesRead(
+  place: ChainPlace,
   hooks: readonly Hook[],
-): Promise<(number | undefined)[]> {
-  const result = await ctx.exec.runScript(countRulesScript, chainArguments(ctx, hooks));
-  if (result.exitCode !== 0) {
-    throw new ExecutorError(
-      `reading chains on ${ctx.target.name} exited ${result.exitCode}: ${result.stderr.trim()}`,
-    );
-  }
-  const counts = new Map(
-    result.stdout
-      .split('\n')
-      .map((line) => /^rules (\S+) (\d+)$/.exec(line))
-      .flatMap((match) => (match ? [[match[1], Number(match[2])] as const] : [])),
-  );
-  return hooks.map((hook) => counts.get(chainName(ctx, hook)));
+): CommandStep<(number | undefined)[]> {
+  return {
+    command: { script: countRulesScript, args: chainArguments(place, hooks) },
+    judge(result) {
+      if (result.exitCode !== 0) {
+        throw new ExecutorError(
+          `reading chains on ${place.target.name} exited ${result.exitCode}: ${result.stderr.trim()}`,
+        );
+      }
+      const counts = new Map(
+        result.stdout
+          .split('\n')
+          .map((line) => /^rules (\S+) (\d+)$/.exec(line))
+          .flatMap((match) => (match ? [[match[1], Number(match[2])] as const] : [])),
+      );
+      return hooks.map((hook) => counts.get(chainName(place, hook)));
+    },
+  };
 }

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { ipv4OrCidr, tcpPort } from '../../plan/safeValues';
 import type { ManagementConnection } from '../executors/executor';
+import { thenJudge } from '../executors/hostCommand';
 import type { FaultContext, FaultKind } from './contract';
+import { commandSteps } from './commandSteps';
 import {
   chainRevertCommands,
-  installChains,
-  countChainRules,
-  removeChains,
+  chainRulesRead,
+  installChainsStep,
+  removeChainsStep,
   requireIptables,
   type Hook,
 } from './iptablesChains';
@@ -111,27 +113,25 @@ export function iptablesFault<Params extends Scope>(
       return { hooks: hooksOf(p), ...(management ? { management } : {}) };
     },
 
-    async inject(ctx, p, saved) {
+    ...commandSteps({
       // Every chain and jump at one instant, in one round trip (iptables-restore).
-      await installChains(
-        ctx,
-        saved.hooks.map((hook) => ({ hook, rules: allRules(p, saved, hook) })),
-      );
-    },
-
-    async verify(ctx, p, saved) {
-      const installed = (await countChainRules(ctx, saved.hooks)).map((count) => count ?? 0);
-      return {
-        active: installed.some((count) => count > 0),
-        detail: saved.hooks
-          .map((hook, i) => `${hook}: ${installed[i]}/${allRules(p, saved, hook).length} rules`)
-          .join(', '),
-      };
-    },
-
-    async rollback(ctx, _p, saved) {
-      await removeChains(ctx, saved.hooks);
-    },
+      inject: (p, saved, ctx) =>
+        installChainsStep(
+          ctx,
+          saved.hooks.map((hook) => ({ hook, rules: allRules(p, saved, hook) })),
+        ),
+      read: (p, saved, ctx) =>
+        thenJudge(chainRulesRead(ctx, saved.hooks), (counts) => {
+          const installed = counts.map((count) => count ?? 0);
+          return {
+            active: installed.some((count) => count > 0),
+            detail: saved.hooks
+              .map((hook, i) => `${hook}: ${installed[i]}/${allRules(p, saved, hook).length} rules`)
+              .join(', '),
+          };
+        }),
+      rollback: (_p, saved, ctx) => removeChainsStep(ctx, saved.hooks),
+    }),
 
     hostRevert: (_p, saved, ctx) => saved.hooks.flatMap((hook) => chainRevertCommands(ctx, hook)),
   };

@@ -1,13 +1,14 @@
 import type { z } from 'zod';
 import type { Target } from '../../plan/targets';
-import { ExecutorError } from '../executors/executor';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
+import { commandSteps } from './commandSteps';
 import {
   gamedayHandle,
   gamedayRootRevert,
+  gamedayRootState,
   previousRoot,
-  readRootQdisc,
-  removeGamedayRoot,
+  removeGamedayRootStep,
+  replaceRootStep,
   type Qdisc,
 } from './trafficControl';
 
@@ -38,9 +39,9 @@ export async function netemSupport(ctx: FaultContext): Promise<NetemSupport> {
   return { supported: undefined, evidence: 'no kernel config or module list to tell' };
 }
 
-function unsupported(ctx: FaultContext, kind: string, evidence: string): FaultUserError {
+function unsupported(targetName: string, kind: string, evidence: string): FaultUserError {
   return new FaultUserError(
-    `the kernel of ${ctx.target.name} has no netem qdisc (${evidence}): ${kind} cannot run there; ` +
+    `the kernel of ${targetName} has no netem qdisc (${evidence}): ${kind} cannot run there; ` +
       'use network-bandwidth (tbf) or network-loss-iptables, or a host whose kernel has CONFIG_NET_SCH_NETEM',
   );
 }
@@ -82,32 +83,25 @@ export function netemFault<Params extends { interface: string }>(
 
     async prepare(ctx, p) {
       const support = await netemSupport(ctx);
-      if (support.supported === false) throw unsupported(ctx, definition.kind, support.evidence);
+      if (support.supported === false) throw unsupported(ctx.target.name, definition.kind, support.evidence);
       return { previous: await previousRoot(ctx, p.interface) };
     },
 
-    async inject(ctx, p) {
-      // Not ctx.run: a kernel without netem says so in stderr, and that is the plan's problem, said plainly.
-      const result = await ctx.exec.run(netemCommand(p.interface, definition.netemArgs(p)));
-      if (/qdisc kind is unknown/.test(result.stderr))
-        throw unsupported(ctx, definition.kind, result.stderr.trim());
-      if (result.exitCode !== 0) {
-        throw new ExecutorError(`tc netem on ${ctx.target.name} ${p.interface}: ${result.stderr.trim()}`);
-      }
-    },
-
-    async verify(ctx, p) {
-      const root = await readRootQdisc(ctx, p.interface);
-      const ours = root?.handle === gamedayHandle && root.kind === 'netem';
-      return {
-        active: ours,
-        detail: `${p.interface} root qdisc: ${root?.kind ?? 'none'} ${root?.handle ?? ''}`,
-      };
-    },
-
-    async rollback(ctx, p) {
-      await removeGamedayRoot(ctx, p.interface);
-    },
+    ...commandSteps({
+      // A kernel without netem says so in stderr, and that is the plan's problem, said plainly.
+      inject: (p, _saved, { target }) =>
+        replaceRootStep(
+          netemCommand(p.interface, definition.netemArgs(p)),
+          `tc netem on ${p.interface}`,
+          target.name,
+          (stderr) =>
+            /qdisc kind is unknown/.test(stderr)
+              ? unsupported(target.name, definition.kind, stderr.trim())
+              : undefined,
+        ),
+      read: (p, _saved, { target }) => gamedayRootState(p.interface, 'netem', target.name),
+      rollback: (p, _saved, { target }) => removeGamedayRootStep(p.interface, target.name),
+    }),
 
     hostRevert: (p) => gamedayRootRevert(p.interface),
   };

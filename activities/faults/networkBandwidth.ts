@@ -1,13 +1,15 @@
 import { z } from 'zod';
 
+import { commandSteps } from './commandSteps';
 import type { FaultKind } from './contract';
 import {
   gamedayHandle,
   gamedayRootRevert,
+  gamedayRootState,
   interfaceName,
   previousRoot,
-  readRootQdisc,
-  removeGamedayRoot,
+  removeGamedayRootStep,
+  replaceRootStep,
   type Qdisc,
 } from './trafficControl';
 
@@ -53,26 +55,16 @@ export const networkBandwidth: FaultKind<Params, Saved> = {
     return { previous: await previousRoot(ctx, p.interface) };
   },
 
-  async inject(ctx, p) {
-    await ctx.run([
-      'tc', 'qdisc', 'replace', 'dev', p.interface, 'root', 'handle', gamedayHandle,
-      'tbf', 'rate', p.rate, 'burst', p.burst, 'latency', p.latency,
-    ], { what: `tc tbf on ${p.interface}` }); // prettier-ignore
-  },
-
-  async verify(ctx, p) {
-    const root = await readRootQdisc(ctx, p.interface);
-    const ours = root?.handle === gamedayHandle && root.kind === 'tbf';
-    const rate = ours ? ` rate ${String(root.options?.rate)} B/s` : '';
-    return {
-      active: ours,
-      detail: `${p.interface} root qdisc: ${root?.kind ?? 'none'} ${root?.handle ?? ''}${rate}`,
-    };
-  },
-
-  async rollback(ctx, p) {
-    await removeGamedayRoot(ctx, p.interface);
-  },
+  ...commandSteps({
+    inject: (p, _saved, { target }) =>
+      replaceRootStep([
+        'tc', 'qdisc', 'replace', 'dev', p.interface, 'root', 'handle', gamedayHandle,
+        'tbf', 'rate', p.rate, 'burst', p.burst, 'latency', p.latency,
+      ], `tc tbf on ${p.interface}`, target.name), // prettier-ignore
+    read: (p, _saved, { target }) =>
+      gamedayRootState(p.interface, 'tbf', target.name, (root) => ` rate ${String(root.options?.rate)} B/s`),
+    rollback: (p, _saved, { target }) => removeGamedayRootStep(p.interface, target.name),
+  }),
 
   hostRevert: (p) => gamedayRootRevert(p.interface),
 };

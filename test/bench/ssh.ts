@@ -12,7 +12,7 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import type { SshExecutor } from '../../activities/executors/ssh';
-import { armDeadMan, disarmDeadMan } from '../../activities/deadMan';
+import { hostSteps } from '../../activities/faultSteps';
 import { faultContext } from '../../activities/faults/context';
 import type { FaultContext } from '../../activities/faults/contract';
 import { getHostFaultKind } from '../../activities/faults/registry';
@@ -501,17 +501,22 @@ async function manyTargetsBench(temporal: TestTemporal) {
 /** What one fault kind costs one target over SSH: commands sent per phase, and the inject's wall time. */
 interface KindRoundTrips {
   readonly prepare: number;
-  readonly arm: number;
-  readonly inject: number;
-  readonly verify: number;
-  readonly rollback: number;
+  /** Arm the switch, inject and read the state back, as `injectFaultOnTargets` does. */
+  readonly armInjectVerify: number;
+  /** Roll back and read the state back, as every rollback does before it disarms. */
+  readonly rollbackVerify: number;
   readonly disarm: number;
   /** Arm and inject: what stands between the recorded rollback and the fault in place. */
   readonly toInPlace: number;
+  readonly total: number;
+  /** Arm + inject + read, spawn to answer. */
   readonly injectMs: number;
 }
 
-/** Each kind on one host, each phase's commands counted at the executor (one command is one round trip). */
+/**
+ * Each kind on one host through the steps a game day runs (`hostSteps`), each phase's commands counted at the
+ * executor (one command is one round trip).
+ */
 async function roundTripsPerKind(lab: TestHosts): Promise<Record<string, KindRoundTrips>> {
   const host = lab.hosts[0] as TestHost;
   const peer = (lab.hosts[1] as TestHost).address;
@@ -539,7 +544,7 @@ async function roundTripsPerKind(lab: TestHosts): Promise<Record<string, KindRou
         heartbeat: () => undefined,
         sleep,
       });
-      const params = kind.params.parse(rawParams);
+      const steps = hostSteps(kind, ctx, kind.params.parse(rawParams));
       const sw = deadManSwitchFor('benchrt', index, 60_000);
       const count = async (body: () => Promise<unknown>): Promise<number> => {
         const before = sent;
@@ -547,22 +552,23 @@ async function roundTripsPerKind(lab: TestHosts): Promise<Record<string, KindRou
         return sent - before;
       };
       let saved: unknown;
-      const prepare = await count(async () => (saved = await kind.prepare(ctx, params)));
-      const arm = await count(() => armDeadMan(exec, sw, kind.hostRevert(params, saved, ctx)));
+      const prepare = await count(async () => (saved = await steps.prepare()));
       const injectStarted = performance.now();
-      const inject = await count(() => kind.inject(ctx, params, saved));
+      const armInjectVerify = await count(async () => {
+        if (!(await steps.injectAndVerify(saved, sw)).active) throw new Error(`${kindName} not active`);
+      });
       const injectMs = performance.now() - injectStarted;
-      const verify = await count(() => kind.verify(ctx, params, saved));
-      const rollback = await count(() => kind.rollback(ctx, params, saved));
-      const disarm = await count(() => disarmDeadMan(exec, sw));
+      const rollbackVerify = await count(async () => {
+        if ((await steps.rollbackAndVerify(saved)).active) throw new Error(`${kindName} still active`);
+      });
+      const disarm = await count(() => steps.disarm(sw));
       results[kindName] = {
         prepare,
-        arm,
-        inject,
-        verify,
-        rollback,
+        armInjectVerify,
+        rollbackVerify,
         disarm,
-        toInPlace: arm + inject,
+        toInPlace: kind.commands === undefined ? armInjectVerify - 1 : 1,
+        total: prepare + armInjectVerify + rollbackVerify + disarm,
         injectMs: round(injectMs, 1),
       };
     }
