@@ -21,6 +21,13 @@ export const fastDispatchFlags = [
   'system.enableActivityEagerExecution=true',
 ];
 
+/**
+ * The dev server's SQLite file in WAL mode with `synchronous=NORMAL`: a commit is one append to the log instead
+ * of a synced rewrite, and it survives the server being killed (only a power loss can take the last ones). The
+ * default (a rollback journal synced on every commit) was the first limit of 100 concurrent game days (issue 14).
+ */
+export const sqliteFlags = ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'];
+
 export interface DevServer {
   readonly address: string;
   readonly namespace: string;
@@ -156,6 +163,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     String(await freePort()),
     '--db-filename',
     join(options.stateDir, 'temporal.db'),
+    ...sqliteFlags,
     '--log-level',
     'error',
     ...(ui ? ['--ui-port', String(uiPort)] : ['--headless']),
@@ -200,6 +208,7 @@ async function startWithSdkDownload(options: DevServerOptions): Promise<DevServe
       extraArgs: [
         ...(options.searchAttributes === false ? [] : devServerSearchAttributeFlags()),
         ...fastDispatchFlags,
+        ...sqliteFlags,
       ],
     },
   });
