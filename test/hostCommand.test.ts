@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { Executor } from '../activities/executors/executor';
+import { runChecked, type Executor } from '../activities/executors/executor';
 import {
   runCommand,
   runInOrder,
@@ -83,6 +83,14 @@ function sharedCases(executor: () => Executor) {
       [0, 1, undefined],
     );
     assert.equal(existsSync(marker), false, 'the command after the failed gate did not run');
+  });
+
+  it('an error names a long command in one short line (it goes into history)', async () => {
+    const long = ['sh', '-c', 'exit 3', 'x', 'y'.repeat(50_000)];
+    const error = await runChecked(executor(), long).catch((caught: Error) => caught);
+    assert.ok(error instanceof Error);
+    assert.match(error.message, /^sh -c exit 3 x y+… on \S+ exited 3/);
+    assert.ok(error.message.length < 400, `${error.message.length} characters`);
   });
 
   it('judges the steps in order: the first failure is the one said, naming the host', async () => {
@@ -182,6 +190,29 @@ describe('host commands sent together over SSH (real sshd in network namespaces)
     assert.equal(sent() - before, 2);
     assert.equal(rolledBack.active, false, rolledBack.detail);
     assert.doesNotMatch((await host.inside(['iptables', '-S'])).stdout, /GD-hcpart/);
+    await bound.disarm(sw);
+  });
+
+  it('a sequence too long for one command line goes step by step: a partition of 64 peers × 16 ports', async () => {
+    const kind = networkPartition as FaultKind<unknown, unknown>;
+    const peers = Array.from({ length: 64 }, (_, i) => `10.250.${Math.floor(i / 200)}.${(i % 200) + 1}`);
+    const ports = Array.from({ length: 16 }, (_, i) => ({ port: 10_000 + i }));
+    const params = kind.params.parse({ peers, ports });
+    const { exec, sent } = counted(ssh);
+    const ctx = localFaultContext('hcbig', {
+      exec,
+      target: { group: 'g', kind: 'ssh', name: host.name },
+      fault: 'wide',
+      protectedPids: [],
+    });
+    const bound = hostSteps(kind, ctx, params);
+    const sw = deadManSwitchFor('hcbig', 0, 60_000);
+    const saved = await bound.prepare();
+    const before = sent();
+    const injected = await bound.injectAndVerify(saved, sw);
+    assert.equal(sent() - before, 3, 'arm, inject and read one after another');
+    assert.equal(injected.detail, 'INPUT: 1025/1025 rules, OUTPUT: 1025/1025 rules');
+    assert.equal((await bound.rollbackAndVerify(saved)).active, false);
     await bound.disarm(sw);
   });
 

@@ -91,6 +91,15 @@ export class CommandTimedOut extends ExecutorError {
 export const couldNotRunExitCodes: readonly number[] = [126, 127];
 
 /**
+ * A command as messages name it: a script's text shown as `…` and the whole cut to one short line, so a long
+ * argument (rules sent together, a script) never floods a message that goes into history.
+ */
+export function describeCommand(argv: readonly string[]): string {
+  const line = argv.map((arg) => (arg.includes('\n') ? '…' : arg)).join(' ');
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+/**
  * Runs a command and throws with its output when it does not exit 0, naming the command (or `what`) and the
  * host (or `on`, the name the user knows it by).
  */
@@ -104,7 +113,7 @@ export async function runChecked(
   if (result.exitCode !== 0) {
     const output = (result.stderr || result.stdout).trim().slice(0, 500);
     throw new ExecutorError(
-      `${what ?? argv.join(' ')} on ${on ?? exec.host} exited ${result.exitCode}: ${output}`,
+      `${what ?? describeCommand(argv)} on ${on ?? exec.host} exited ${result.exitCode}: ${output}`,
     );
   }
   return result;

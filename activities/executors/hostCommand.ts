@@ -111,13 +111,23 @@ function framedResults(stdout: string, mark: string, count: number): (CommandRes
  * each one's answer as if it had run alone. Commands skipped by a failed gate have none; a sequence cut short
  * (the connection lost, the shell killed) throws, naming the host.
  */
-export async function runInOrder(
+export function runInOrder(
   exec: Executor,
   sequence: readonly InOrder[],
   options: RunOptions = {},
 ): Promise<(CommandResult | undefined)[]> {
-  const mark = `@gameday-${randomBytes(8).toString('hex')}`;
   const { script, args } = sequenceScript(sequence);
+  return runSequence(exec, sequence, script, args, options);
+}
+
+async function runSequence(
+  exec: Executor,
+  sequence: readonly InOrder[],
+  script: TrustedScript,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<(CommandResult | undefined)[]> {
+  const mark = `@gameday-${randomBytes(8).toString('hex')}`;
   const combined = await exec.runScript(script, [mark, ...args], options);
   const results = framedResults(combined.stdout, mark, sequence.length);
   const gateFailed = results.some((result, i) => sequence[i]?.gate === true && result?.exitCode !== 0);
@@ -138,18 +148,35 @@ export function judged<T>(step: CommandStep<T>, result: CommandResult | undefine
 }
 
 /**
+ * What one round trip may carry, in characters of its command line: SSH hands the whole line to the remote
+ * shell as one argument, and Linux refuses any argument over 128 KiB (MAX_ARG_STRLEN). Larger sequences (a
+ * partition of hundreds of peers × ports, whose rules travel as standard input) are sent one command at a time.
+ */
+export const oneTripBudget = 96 * 1024;
+
+const sequenceLength = (script: TrustedScript, args: readonly string[]): number =>
+  args.reduce((sum, arg) => sum + arg.length + 3, script.text.length);
+
+/**
  * Steps in one round trip, judged in the order they ran, so the first failure is the one thrown; a step marked
- * `gate` stops the rest on the host when its command fails. Returns what the last step found.
+ * `gate` stops the rest on the host when its command fails. Returns what the last step found. A sequence over
+ * `oneTripBudget` runs step by step instead, judged the same way.
  */
 export async function runStepsInOrder<T>(
   exec: Executor,
   before: readonly (CommandStep<unknown> & { readonly gate?: boolean })[],
   last: CommandStep<T>,
 ): Promise<T> {
-  const results = await runInOrder(exec, [
+  const sequence = [
     ...before.map((step) => ({ command: step.command, gate: step.gate === true })),
     { command: last.command },
-  ]);
+  ];
+  const { script, args } = sequenceScript(sequence);
+  if (sequenceLength(script, args) > oneTripBudget) {
+    for (const step of before) await runStep(exec, step);
+    return runStep(exec, last);
+  }
+  const results = await runSequence(exec, sequence, script, args);
   before.forEach((step, i) => judged(step, results[i], exec.host));
   return judged(last, results[before.length], exec.host);
 }

@@ -5,6 +5,7 @@ import { constants } from 'node:os';
 import { Socket } from 'node:net';
 import {
   CommandTimedOut,
+  describeCommand,
   ExecutorError,
   type CommandResult,
   type DetachedOptions,
@@ -41,16 +42,18 @@ export class LocalExecutor implements Executor {
             return reject(new ExecutorError(`command "${file}" is not installed on host ${this.host}`));
           }
           if (code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-            return reject(new ExecutorError(`${argv.join(' ')} on ${this.host} printed more than 16 MiB`));
+            return reject(
+              new ExecutorError(`${describeCommand(argv)} on ${this.host} printed more than 16 MiB`),
+            );
           }
           if (error.killed) {
             const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
             return reject(
-              new CommandTimedOut(`${argv.join(' ')} on ${this.host} timed out after ${timeoutMs} ms`),
+              new CommandTimedOut(`${describeCommand(argv)} on ${this.host} timed out after ${timeoutMs} ms`),
             );
           }
           if (typeof code === 'number') return resolve({ exitCode: code, stdout, stderr });
-          reject(new ExecutorError(`${argv.join(' ')} on ${this.host} failed: ${error.message}`));
+          reject(new ExecutorError(`${describeCommand(argv)} on ${this.host} failed: ${error.message}`));
         },
       );
       // Without input the child's stdin is closed at once: nothing waits on a terminal that is not there. A

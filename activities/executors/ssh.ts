@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import { Client, type ClientChannel } from 'ssh2';
 import {
   CommandTimedOut,
+  describeCommand,
   ExecutorError,
   type CommandResult,
   type DetachedOptions,
@@ -192,7 +193,7 @@ export class SshExecutor implements Executor {
     const withCwd: Argument[] = options.cwd ? ['env', '-C', options.cwd, ...argv] : [...argv];
     // Built (and validated) before anything is sent.
     const command = shellCommand(['timeout', '-s', 'KILL', `${seconds}s`, ...withCwd]);
-    const what = `${argv.filter((a): a is string => typeof a === 'string').join(' ')} on ${this.host}`;
+    const what = `${describeCommand(argv.map((a) => (typeof a === 'string' ? a : a.name)))} on ${this.host}`;
     const release = await this.sessions.acquire();
     try {
       const client = await this.connect();
