@@ -3,6 +3,7 @@
 import pino, { type Logger } from 'pino';
 import type { ActivityDeps } from '../activities';
 import { LocalExecutor } from '../activities/executors/local';
+import { HelperSpawner } from '../activities/executors/spawnHelper';
 import { createGameDayMetrics, type GameDayMetrics } from '../activities/metrics';
 import type { WorkerConfig } from './config';
 import { kubernetesClusters } from './kubernetesClusters';
@@ -24,7 +25,9 @@ export function activityDepsFromConfig(
   log: Logger,
   metrics: GameDayMetrics = createGameDayMetrics(),
 ): ActivityDeps & { close(): Promise<void> } {
-  const local = new LocalExecutor();
+  // Local commands start from a helper process, so spawning never blocks the worker's main thread.
+  const spawner = new HelperSpawner();
+  const local = new LocalExecutor(spawner);
   const inventory = new SshInventory(config.ssh, log);
   return {
     executorFor: (target) => (target.kind === 'ssh' ? inventory.executor(target.name) : local),
@@ -40,6 +43,9 @@ export function activityDepsFromConfig(
       : {}),
     log,
     metrics,
-    close: () => inventory.close(),
+    close: async () => {
+      spawner.close();
+      await inventory.close();
+    },
   };
 }

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { openSync, closeSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
@@ -14,53 +14,40 @@ import {
 } from './executor';
 import { couldNotAskReason } from './networkErrors';
 import type { TrustedScript } from './shellQuote';
+import { inProcessSpawner, type Spawner } from './spawning';
 
 const defaultTimeoutMs = 30_000;
 
-/** Runs commands on the worker's own machine with execFile: argv only, no shell anywhere. */
+/** Runs commands on the worker's own machine with execFile (spawning.ts): argv only, no shell anywhere. */
 export class LocalExecutor implements Executor {
   readonly host = 'local';
 
-  run(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  /** Commands start in this process unless a spawner (the worker's spawn helper) is given. */
+  constructor(private readonly spawner: Spawner = inProcessSpawner) {}
+
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     const [file, ...args] = argv;
-    if (file === undefined) return Promise.reject(new ExecutorError('empty command'));
-    return new Promise((resolve, reject) => {
-      const child = execFile(
-        file,
-        args,
-        {
-          timeout: options.timeoutMs ?? defaultTimeoutMs,
-          killSignal: 'SIGKILL',
-          maxBuffer: 16 * 1024 * 1024,
-          cwd: options.cwd,
-          encoding: 'utf8',
-        },
-        (error, stdout, stderr) => {
-          if (error === null) return resolve({ exitCode: 0, stdout, stderr });
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') {
-            return reject(new ExecutorError(`command "${file}" is not installed on host ${this.host}`));
-          }
-          if (code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-            return reject(
-              new ExecutorError(`${describeCommand(argv)} on ${this.host} printed more than 16 MiB`),
-            );
-          }
-          if (error.killed) {
-            const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-            return reject(
-              new CommandTimedOut(`${describeCommand(argv)} on ${this.host} timed out after ${timeoutMs} ms`),
-            );
-          }
-          if (typeof code === 'number') return resolve({ exitCode: code, stdout, stderr });
-          reject(new ExecutorError(`${describeCommand(argv)} on ${this.host} failed: ${error.message}`));
-        },
-      );
-      // Without input the child's stdin is closed at once: nothing waits on a terminal that is not there. A
-      // command that exits without reading its input (EPIPE) is its own business: its exit status says how it went.
-      child.stdin?.on('error', () => undefined);
-      child.stdin?.end(options.input ?? '');
+    if (file === undefined) throw new ExecutorError('empty command');
+    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    const { stdout, stderr, failure } = await this.spawner.execFile({
+      file,
+      args,
+      timeoutMs,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      ...(options.input === undefined ? {} : { input: options.input }),
     });
+    if (failure === undefined) return { exitCode: 0, stdout, stderr };
+    if (failure.code === 'ENOENT') {
+      throw new ExecutorError(`command "${file}" is not installed on host ${this.host}`);
+    }
+    if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+      throw new ExecutorError(`${describeCommand(argv)} on ${this.host} printed more than 16 MiB`);
+    }
+    if (failure.killed) {
+      throw new CommandTimedOut(`${describeCommand(argv)} on ${this.host} timed out after ${timeoutMs} ms`);
+    }
+    if (typeof failure.code === 'number') return { exitCode: failure.code, stdout, stderr };
+    throw new ExecutorError(`${describeCommand(argv)} on ${this.host} failed: ${failure.message}`);
   }
 
   /** execFile passes argv as it is: only a NUL byte cannot be an argument. */

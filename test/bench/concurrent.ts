@@ -75,6 +75,21 @@ function devServerPid(address: string): number | undefined {
   return undefined;
 }
 
+/** The worker's spawn helper (activities/executors/spawnHelper.ts): its child running spawnHelperMain.js. */
+function spawnHelperPid(workerPid: number): number | undefined {
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (ppid === workerPid && args.includes('spawnHelperMain')) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
 interface Sleeper {
   readonly pid: number;
   readonly pidfile: string;
@@ -268,6 +283,9 @@ async function measure(temporal: TestTemporal): Promise<Record<string, unknown>>
     const rssBeforeMb = statusKb(workerPid, 'VmRSS') / 1024;
     console.error(`[bench] concurrent: ${gameDays} game days at once on one worker (load ${load()})`);
     const workerCpuBefore = cpuSeconds(workerPid);
+    // Started by the warm-up's first local command; its spawns are the worker's work done elsewhere.
+    const helperPid = spawnHelperPid(workerPid);
+    const helperCpuBefore = helperPid === undefined ? NaN : cpuSeconds(helperPid);
     const serverCpuBefore = serverPid === undefined ? NaN : cpuSeconds(serverPid);
     const started = performance.now();
     const starts = await Promise.allSettled(
@@ -301,6 +319,7 @@ async function measure(temporal: TestTemporal): Promise<Record<string, unknown>>
     ]);
     const wallMs = performance.now() - started;
     const workerCpu = cpuSeconds(workerPid) - workerCpuBefore;
+    const helperCpu = helperPid === undefined ? NaN : cpuSeconds(helperPid) - helperCpuBefore;
     const serverCpu = serverPid === undefined ? NaN : cpuSeconds(serverPid) - serverCpuBefore;
     const loadAfter = load();
     if (finished === undefined) {
@@ -388,6 +407,11 @@ async function measure(temporal: TestTemporal): Promise<Record<string, unknown>>
         vmHwmMb: round(statusKb(workerPid, 'VmHWM') / 1024, 1),
         cpuSeconds: round(workerCpu, 2),
         cpuPercentOfOneCore: round((100 * workerCpu) / (wallMs / 1000)),
+      },
+      spawnHelper: {
+        cpuSeconds: round(helperCpu, 2),
+        cpuPercentOfOneCore: round((100 * helperCpu) / (wallMs / 1000)),
+        vmHwmMb: helperPid === undefined ? NaN : round(statusKb(helperPid, 'VmHWM') / 1024, 1),
       },
       devServer: {
         cpuSeconds: round(serverCpu, 2),
