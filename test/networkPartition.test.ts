@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SshExecutor } from '../activities/executors/ssh';
-import type { FaultContext } from '../activities/faults/contract';
+import { FaultUserError, type FaultContext } from '../activities/faults/contract';
 import { networkLossIptables } from '../activities/faults/networkLossIptables';
 import { networkPartition } from '../activities/faults/networkPartition';
 import { localFaultContext } from './support/faultContext';
@@ -119,6 +119,32 @@ describe('iptables faults on real hosts (network namespaces, over SSH)', () => {
     const before = (await a.inside(['iptables', '-S'])).stdout;
     await networkPartition.rollback(ctx('never'), p, saved);
     assert.equal((await a.inside(['iptables', '-S'])).stdout, before);
+  });
+
+  it('a host it cannot reach fails the prepare with that line (retried), never as "iptables is not usable"', async () => {
+    const ghost = sshExecutorFor(lab, { ...a, name: 'ghost', address: lab.deadAddress });
+    try {
+      const cutOff = localFaultContext('parttest', {
+        exec: ghost,
+        target: { group: 'brokers', kind: 'ssh', name: 'ghost' },
+        fault: 'cut-off',
+        protectedPids: [],
+      });
+      const noAnswer = (error: Error) => {
+        assert.ok(!(error instanceof FaultUserError), error.message);
+        assert.match(error.message, /cannot reach host ghost/);
+        return true;
+      };
+      const peers = [b.address];
+      await assert.rejects(
+        networkPartition.prepare(cutOff, networkPartition.params.parse({ peers })),
+        noAnswer,
+      );
+      const loss = networkLossIptables.params.parse({ peers, percent: 10 });
+      await assert.rejects(networkLossIptables.prepare(cutOff, loss), noAnswer);
+    } finally {
+      await ghost.close();
+    }
   });
 
   it('network-loss-iptables: measured loss is within statistical bounds of the setting', async (t) => {

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { LocalExecutor } from '../activities/executors/local';
 import type { SshExecutor } from '../activities/executors/ssh';
 import { shellCommand } from '../activities/executors/shellQuote';
-import type { FaultContext } from '../activities/faults/contract';
+import { FaultUserError, type FaultContext } from '../activities/faults/contract';
 import { selfTimeoutSeconds, stress } from '../activities/faults/stress';
 import { localFaultContext } from './support/faultContext';
 import { gameDayPlan, planFrom } from './support/plans';
@@ -254,6 +254,20 @@ describe('stress with real stress-ng', () => {
       } finally {
         await stress.rollback(ctx, p, saved);
       }
+      // A host it cannot ask is no answer (issue 14's soak: an SSH cut read as "stress-ng is not installed",
+      // which ended the game day instead of the prepare being retried once the host was back).
+      const ghost = sshExecutorFor(lab, { ...host, name: 'ghost', address: lab.deadAddress });
+      const cutOff = localFaultContext('stresstest', {
+        exec: ghost,
+        target: { group: 'app', kind: 'ssh', name: 'ghost' },
+        fault: 'over-ssh',
+        protectedPids: [],
+      });
+      await assert.rejects(stress.prepare(cutOff, p), (error: Error) => {
+        assert.ok(!(error instanceof FaultUserError), error.message);
+        assert.match(error.message, /cannot reach host ghost/);
+        return true;
+      });
     } finally {
       await ssh?.close();
       await lab?.stop();

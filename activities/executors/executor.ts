@@ -87,6 +87,15 @@ export class CommandTimedOut extends ExecutorError {
   override readonly name = 'CommandTimedOut';
 }
 
+/**
+ * The command itself is not on the host: the executor could not start it (locally, ENOENT; over SSH the
+ * remote shell answers 127 instead, a result). The only error a "is it installed?" probe may read as "no":
+ * a host it could not reach is no answer at all.
+ */
+export class CommandNotInstalled extends ExecutorError {
+  override readonly name = 'CommandNotInstalled';
+}
+
 /** Exit statuses a shell (and `timeout`) use for "could not run it": 126 not executable, 127 not found. */
 export const couldNotRunExitCodes: readonly number[] = [126, 127];
 

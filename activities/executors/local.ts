@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { Socket } from 'node:net';
 import {
+  CommandNotInstalled,
   CommandTimedOut,
   describeCommand,
   ExecutorError,
@@ -38,7 +39,7 @@ export class LocalExecutor implements Executor {
     });
     if (failure === undefined) return { exitCode: 0, stdout, stderr };
     if (failure.code === 'ENOENT') {
-      throw new ExecutorError(`command "${file}" is not installed on host ${this.host}`);
+      throw new CommandNotInstalled(`command "${file}" is not installed on host ${this.host}`);
     }
     if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
       throw new ExecutorError(`${describeCommand(argv)} on ${this.host} printed more than 16 MiB`);

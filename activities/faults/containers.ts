@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { containerName } from '../../plan/safeValues';
-import { ExecutorError, type Executor } from '../executors/executor';
+import { CommandNotInstalled, ExecutorError, type Executor } from '../executors/executor';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 
 // What the container fault kinds share: finding a container with `docker inspect` (JSON, parsed here: no Go
@@ -74,7 +74,7 @@ export async function docker(
   try {
     result = await exec.run(['docker', ...args], timeoutMs === undefined ? {} : { timeoutMs });
   } catch (error) {
-    if (error instanceof ExecutorError && /is not installed/.test(error.message)) {
+    if (error instanceof CommandNotInstalled) {
       throw dockerMissing(exec.host, error.message);
     }
     throw error;

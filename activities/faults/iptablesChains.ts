@@ -1,4 +1,4 @@
-import { ExecutorError } from '../executors/executor';
+import { CommandNotInstalled, ExecutorError } from '../executors/executor';
 import { runStep, type CommandStep } from '../executors/hostCommand';
 import { TrustedScript } from '../executors/shellQuote';
 import { faultHash } from './context';
@@ -23,7 +23,11 @@ export function comment(ctx: ChainOwner): string[] {
 }
 
 export async function requireIptables(ctx: FaultContext): Promise<void> {
-  const result = await ctx.exec.run(['iptables', '-w', '-S', 'INPUT']).catch((error: Error) => error);
+  // A host that could not be asked fails with that line and is retried: only its own answer says "not usable".
+  const result = await ctx.exec.run(['iptables', '-w', '-S', 'INPUT']).catch((error: unknown) => {
+    if (error instanceof CommandNotInstalled) return error;
+    throw error;
+  });
   if (result instanceof Error || result.exitCode !== 0) {
     const reason = result instanceof Error ? result.message : result.stderr.trim();
     throw new FaultUserError(
