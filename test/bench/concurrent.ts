@@ -19,6 +19,7 @@ import { gameDayPlan } from '../support/plans';
 import { processState, startTestService } from '../support/services';
 import { spawnWorkerProcess, startPlan, type TestTemporal, uniqueTaskQueue } from '../support/temporal';
 import { sleep } from '../support/wait';
+import { busiestBetween, metricsPortOf, scrapeServer } from './serverMetrics';
 import { percentile } from './stats';
 
 type HistoryEvent = proto.api.history.v1.IHistoryEvent;
@@ -287,6 +288,8 @@ async function measure(temporal: TestTemporal): Promise<Record<string, unknown>>
     const helperPid = spawnHelperPid(workerPid);
     const helperCpuBefore = helperPid === undefined ? NaN : cpuSeconds(helperPid);
     const serverCpuBefore = serverPid === undefined ? NaN : cpuSeconds(serverPid);
+    const metricsPort = serverPid === undefined ? undefined : metricsPortOf(serverPid);
+    const serverTimesBefore = metricsPort === undefined ? undefined : await scrapeServer(metricsPort);
     const started = performance.now();
     const starts = await Promise.allSettled(
       sleepers.map((sleeper) => startPlan(temporal, concurrentPlan(url, sleeper.pidfile), taskQueue)),
@@ -321,6 +324,10 @@ async function measure(temporal: TestTemporal): Promise<Record<string, unknown>>
     const workerCpu = cpuSeconds(workerPid) - workerCpuBefore;
     const helperCpu = helperPid === undefined ? NaN : cpuSeconds(helperPid) - helperCpuBefore;
     const serverCpu = serverPid === undefined ? NaN : cpuSeconds(serverPid) - serverCpuBefore;
+    const serverTimes =
+      metricsPort === undefined || serverTimesBefore === undefined
+        ? []
+        : busiestBetween(serverTimesBefore, await scrapeServer(metricsPort));
     const loadAfter = load();
     if (finished === undefined) {
       const phases = await phasesOf(known);
@@ -416,6 +423,9 @@ async function measure(temporal: TestTemporal): Promise<Record<string, unknown>>
       devServer: {
         cpuSeconds: round(serverCpu, 2),
         cpuPercentOfOneCore: round((100 * serverCpu) / (wallMs / 1000)),
+        // Its own histograms: API calls (service_latency), store calls (persistence_latency) and its internal
+        // task queues (task_latency_queue: how long a task waited to be processed), busiest first.
+        busiestOperations: serverTimes,
       },
       loadAverage: `${loadBefore} → ${loadAfter}`,
       goal: 'all pass; workflow-task and activity schedule-to-start p99 ≤ 1 s',
