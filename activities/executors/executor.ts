@@ -100,6 +100,25 @@ export class CommandNotInstalled extends ExecutorError {
 export const couldNotRunExitCodes: readonly number[] = [126, 127];
 
 /**
+ * Runs a command whose absence is itself an answer ("is stress-ng installed?"). A command the host does not
+ * have comes back as exit 127 from every executor (over SSH the remote shell says so; locally the spawn fails
+ * with CommandNotInstalled, turned into the same result), so a probe reads one answer; a host that could not
+ * be asked (unreachable, timed out) still throws, and never reads as "not installed".
+ */
+export async function runOrNotFound(
+  exec: Executor,
+  argv: readonly string[],
+  options?: RunOptions,
+): Promise<CommandResult> {
+  try {
+    return await exec.run(argv, options);
+  } catch (error) {
+    if (error instanceof CommandNotInstalled) return { exitCode: 127, stdout: '', stderr: error.message };
+    throw error;
+  }
+}
+
+/**
  * A command as messages name it: a script's text shown as `…` and the whole cut to one short line, so a long
  * argument (rules sent together, a script) never floods a message that goes into history.
  */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { containerName } from '../../plan/safeValues';
-import { CommandNotInstalled, ExecutorError, type Executor } from '../executors/executor';
+import { ExecutorError, runOrNotFound, type Executor } from '../executors/executor';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 
 // What the container fault kinds share: finding a container with `docker inspect` (JSON, parsed here: no Go
@@ -70,16 +70,8 @@ export async function docker(
   args: readonly string[],
   timeoutMs?: number,
 ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  let result;
-  try {
-    result = await exec.run(['docker', ...args], timeoutMs === undefined ? {} : { timeoutMs });
-  } catch (error) {
-    if (error instanceof CommandNotInstalled) {
-      throw dockerMissing(exec.host, error.message);
-    }
-    throw error;
-  }
-  // Over SSH the shell (or `timeout`) reports a missing command as 127.
+  const result = await runOrNotFound(exec, ['docker', ...args], timeoutMs === undefined ? {} : { timeoutMs });
+  // Not installed, read the same way on every executor (the shell's 127).
   if (result.exitCode === 127) throw dockerMissing(exec.host, result.stderr);
   if (
     result.exitCode !== 0 &&

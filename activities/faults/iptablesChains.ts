@@ -1,4 +1,4 @@
-import { CommandNotInstalled, ExecutorError } from '../executors/executor';
+import { ExecutorError, runOrNotFound } from '../executors/executor';
 import { runStep, type CommandStep } from '../executors/hostCommand';
 import { TrustedScript } from '../executors/shellQuote';
 import { faultHash } from './context';
@@ -24,12 +24,9 @@ export function comment(ctx: ChainOwner): string[] {
 
 export async function requireIptables(ctx: FaultContext): Promise<void> {
   // A host that could not be asked fails with that line and is retried: only its own answer says "not usable".
-  const result = await ctx.exec.run(['iptables', '-w', '-S', 'INPUT']).catch((error: unknown) => {
-    if (error instanceof CommandNotInstalled) return error;
-    throw error;
-  });
-  if (result instanceof Error || result.exitCode !== 0) {
-    const reason = result instanceof Error ? result.message : result.stderr.trim();
+  const result = await runOrNotFound(ctx.exec, ['iptables', '-w', '-S', 'INPUT']);
+  if (result.exitCode !== 0) {
+    const reason = result.stderr.trim();
     throw new FaultUserError(
       `iptables is not usable on ${ctx.target.name}: ${reason} (needs root and iptables)`,
     );

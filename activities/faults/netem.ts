@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Target } from '../../plan/targets';
-import { CommandNotInstalled } from '../executors/executor';
+import { runOrNotFound } from '../executors/executor';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 import { commandSteps } from './commandSteps';
 import {
@@ -28,14 +28,9 @@ export async function netemSupport(ctx: FaultContext): Promise<NetemSupport> {
     return { supported: true, evidence: 'sch_netem is loaded' };
   }
   // No zgrep here is no kernel config to read; a host that could not be asked fails the look.
-  const config = await ctx.exec
-    .run(['zgrep', 'CONFIG_NET_SCH_NETEM', '/proc/config.gz'])
-    .catch((error: unknown) => {
-      if (error instanceof CommandNotInstalled) return undefined;
-      throw error;
-    });
-  const fromConfig = config === undefined ? undefined : netemFromKernelConfig(config.stdout);
-  if (fromConfig !== undefined) return { supported: fromConfig, evidence: config?.stdout.trim() ?? '' };
+  const config = await runOrNotFound(ctx.exec, ['zgrep', 'CONFIG_NET_SCH_NETEM', '/proc/config.gz']);
+  const fromConfig = netemFromKernelConfig(config.stdout);
+  if (fromConfig !== undefined) return { supported: fromConfig, evidence: config.stdout.trim() };
   const release = (await ctx.exec.run(['uname', '-r'])).stdout.trim();
   const modules = [`/lib/modules/${release}/modules.dep`, `/lib/modules/${release}/modules.builtin`];
   if ((await ctx.exec.run(['grep', '-q', 'sch_netem', ...modules])).exitCode === 0) {

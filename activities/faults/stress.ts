@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration } from '../../plan/duration';
 import { absolutePath } from '../../plan/safeValues';
-import { CommandNotInstalled, ExecutorError } from '../executors/executor';
+import { ExecutorError, runOrNotFound } from '../executors/executor';
 import { logTail } from './context';
 import { FaultUserError, type FaultContext, type FaultKind } from './contract';
 import { readStat, statIfSame, type ProcessIdentity } from './processes';
@@ -191,13 +191,9 @@ export const stress: FaultKind<Params, StressSaved> = {
   }),
 
   async prepare(ctx, p) {
-    // Only the host's own answer says "not installed": one it could not be asked (cut off, timed out) fails
-    // the prepare with that line, and it is retried.
-    const version = await ctx.exec.run(['stress-ng', '--version']).catch((error: unknown) => {
-      if (error instanceof CommandNotInstalled) return undefined;
-      throw error;
-    });
-    if (version === undefined || version.exitCode !== 0) {
+    // Only the host's own answer says "not installed": one it could not ask fails the prepare (retried).
+    const version = await runOrNotFound(ctx.exec, ['stress-ng', '--version']);
+    if (version.exitCode !== 0) {
       throw new FaultUserError(
         `stress-ng is not installed on ${ctx.target.name} (Debian and Ubuntu: apt-get install stress-ng)`,
       );
