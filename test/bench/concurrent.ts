@@ -19,7 +19,7 @@ import { gameDayPlan } from '../support/plans';
 import { processState, startTestService } from '../support/services';
 import { spawnWorkerProcess, startPlan, type TestTemporal, uniqueTaskQueue } from '../support/temporal';
 import { sleep } from '../support/wait';
-import { busiestBetween, metricsPortOf, scrapeServer } from './serverMetrics';
+import { busiestBetween, scrapeServer } from './serverMetrics';
 import { percentile } from './stats';
 
 type HistoryEvent = proto.api.history.v1.IHistoryEvent;
@@ -61,14 +61,14 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]);
 }
 
-/** The dev server's process: the `temporal server start-dev` listening on the address's port. */
-function devServerPid(address: string): number | undefined {
-  const port = address.split(':').at(-1) ?? '';
+/** The first process whose command line (argv) and parent pid satisfy `matches`. */
+function processWhere(matches: (args: string[], ppid: number) => boolean): number | undefined {
   for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
       const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const at = args.indexOf('--port');
-      if (args.includes('start-dev') && at !== -1 && args[at + 1] === port) return Number(entry);
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (matches(args, ppid)) return Number(entry);
     } catch {
       // gone meanwhile
     }
@@ -76,20 +76,27 @@ function devServerPid(address: string): number | undefined {
   return undefined;
 }
 
+/** The value after `flag` in a command line. */
+const flagValue = (args: readonly string[], flag: string) => {
+  const at = args.indexOf(flag);
+  return at === -1 ? undefined : args[at + 1];
+};
+
+/** The dev server's process: the `temporal server start-dev` listening on the address's port. */
+const devServerPid = (address: string) =>
+  processWhere(
+    (args) => args.includes('start-dev') && flagValue(args, '--port') === address.split(':').at(-1),
+  );
+
 /** The worker's spawn helper (activities/executors/spawnHelper.ts): its child running spawnHelperMain.js. */
-function spawnHelperPid(workerPid: number): number | undefined {
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (ppid === workerPid && args.includes('spawnHelperMain')) return Number(entry);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
-}
+const spawnHelperPid = (workerPid: number) =>
+  processWhere((args, ppid) => ppid === workerPid && args.some((arg) => arg.endsWith('spawnHelperMain.js')));
+
+/** The `--metrics-port` the dev server was started with. */
+const metricsPortOf = (pid: number) => {
+  const port = flagValue(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'), '--metrics-port');
+  return port === undefined ? undefined : Number(port);
+};
 
 interface Sleeper {
   readonly pid: number;

@@ -1,6 +1,5 @@
 // Where the dev server spent its time during a bench: its own Prometheus histograms (`--metrics-port`),
 // scraped before and after, per operation. Long polls are left out (a waiting poll is not work).
-import { readFileSync } from 'node:fs';
 
 /** Histograms that time the server's work, by operation. */
 const timed = ['service_latency', 'persistence_latency', 'task_latency_queue', 'task_latency_processing'];
@@ -11,13 +10,6 @@ interface SumAndCount {
 }
 
 export type ServerSample = Map<string, SumAndCount>;
-
-/** The `--metrics-port` a process was started with (the dev server's command line). */
-export function metricsPortOf(pid: number): number | undefined {
-  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  const at = args.indexOf('--metrics-port');
-  return at === -1 ? undefined : Number(args[at + 1]);
-}
 
 /** Sums and counts of the timed histograms, keyed `metric operation (service)`. */
 export async function scrapeServer(port: number): Promise<ServerSample> {
